@@ -1,0 +1,60 @@
+"""Light core shared by every Gatewright client package (httpx + pydantic only)."""
+
+from gatewright.core._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, REQUEST_ID_HEADER
+from gatewright.core.client import (
+    AsyncAPIClient,
+    BaseClient,
+    NotGiven,
+    RetryPolicy,
+    SyncAPIClient,
+    new_request_id,
+)
+from gatewright.core.envelope import ErrorBody, ErrorEnvelope
+from gatewright.core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequest,
+    BudgetExceeded,
+    Conflict,
+    GatewrightError,
+    InternalServerError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationFailed,
+    make_status_error,
+)
+from gatewright.core.models import APIModel
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "REQUEST_ID_HEADER",
+    "APIConnectionError",
+    "APIModel",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncAPIClient",
+    "AuthenticationError",
+    "BadRequest",
+    "BaseClient",
+    "BudgetExceeded",
+    "Conflict",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "GatewrightError",
+    "InternalServerError",
+    "NotFound",
+    "NotGiven",
+    "PermissionDenied",
+    "RateLimited",
+    "RetryPolicy",
+    "ServiceUnavailable",
+    "SyncAPIClient",
+    "ValidationFailed",
+    "make_status_error",
+    "new_request_id",
+]
