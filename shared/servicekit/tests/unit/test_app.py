@@ -1,0 +1,139 @@
+"""The service factory: one envelope for every error path, correlation, health, logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict
+
+from gatewright.servicekit import Database, ServiceError, create_service_app
+from gatewright.servicekit.logging import JsonLinesFormatter
+
+router = APIRouter(prefix="/v1/things", tags=["things"])
+
+
+class ThingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    size: int
+
+
+@router.post("", operation_id="create_thing")
+def create_thing(body: ThingIn) -> dict[str, object]:
+    return {"name": body.name, "size": body.size}
+
+
+@router.get("/{thing_id}", operation_id="get_thing")
+def get_thing(thing_id: str) -> dict[str, str]:
+    if thing_id == "boom":
+        raise RuntimeError("a bug")
+    raise ServiceError(404, "thing_not_found", f"No thing {thing_id}.", details={"id": thing_id})
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    db = Database(f"sqlite:///{tmp_path / 'svc.db'}")
+    app = create_service_app(
+        service="things", version="0", routers=[router], db=db, max_body_bytes=1024
+    )
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def assert_envelope(response, status: int, code: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert error["request_id"] == response.headers["x-request-id"]
+    return error  # type: ignore[no-any-return]
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    r = client.post(
+        "/v1/things", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_envelope(r, 400, "invalid_json")
+
+
+def test_wrong_types_and_missing_fields_are_422(client: TestClient) -> None:
+    error = assert_envelope(client.post("/v1/things", json={"name": 3}), 422, "validation_failed")
+    assert "size" in str(error["message"])
+    assert_envelope(
+        client.post("/v1/things", json={"name": "a", "size": 1, "x": 1}), 422, "validation_failed"
+    )
+
+
+def test_validation_details_never_echo_input(client: TestClient) -> None:
+    r = client.post("/v1/things", json={"name": "hunter2-secret", "size": "big"})
+    assert "hunter2-secret" not in r.text
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert_envelope(client.get("/v1/nothing"), 404, "not_found")
+    assert_envelope(client.delete("/v1/things"), 405, "method_not_allowed")
+
+
+def test_service_error_carries_code_and_details(client: TestClient) -> None:
+    error = assert_envelope(client.get("/v1/things/t1"), 404, "thing_not_found")
+    assert error["details"] == {"id": "t1"}
+
+
+def test_unexpected_exception_is_a_500_envelope(client: TestClient) -> None:
+    assert_envelope(client.get("/v1/things/boom"), 500, "internal_error")
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    r = client.post("/v1/things", content=b"x" * 5000, headers={"content-type": "application/json"})
+    assert_envelope(r, 413, "payload_too_large")
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "run1-gw0-abc-7"})
+    assert r.headers["x-request-id"] == "run1-gw0-abc-7"
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert generated.startswith("req_")
+    # Header injection or absurd IDs are replaced, never echoed.
+    hostile = client.get("/healthz", headers={"X-Request-ID": "a b<script>" * 20})
+    assert hostile.headers["x-request-id"].startswith("req_")
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_readyz_is_503_when_storage_is_gone(tmp_path: Path) -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    app = create_service_app(service="things", version="0", routers=[], db=db)
+    with TestClient(app) as c:
+        assert_envelope(c.get("/readyz"), 503, "not_ready")
+
+
+def test_openapi_documents_the_envelope(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/v1/things"]["post"]
+    assert op["operationId"] == "create_thing"
+    for status in ("400", "401", "403", "404", "422", "500"):
+        schema = op["responses"][status]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith("/ErrorEnvelope")
+
+
+def test_log_lines_are_json_with_request_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    formatter = JsonLinesFormatter("things")
+    with caplog.at_level(logging.INFO, logger="gatewright.access"):
+        client.get("/healthz", headers={"X-Request-ID": "rid-42"})
+    records = [r for r in caplog.records if r.name == "gatewright.access"]
+    assert records
+    line = json.loads(formatter.format(records[-1]))
+    assert line["service"] == "things"
+    assert line["extra"]["status"] == 200
+    assert line["extra"]["path"] == "/healthz"

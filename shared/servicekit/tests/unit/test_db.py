@@ -1,0 +1,75 @@
+"""The DB layer on SQLite and, for real, on the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
+
+from gatewright.servicekit import Database, ServiceSettings
+
+POSTGRES_URL = os.environ.get(
+    "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 't.db'}")
+    else:
+        database = Database(POSTGRES_URL)
+        if not database.ping():
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    yield database
+    database.dispose()
+
+
+def test_round_trip_and_transaction_rollback(db: Database) -> None:
+    meta = MetaData()
+    table = Table(
+        f"t_{uuid.uuid4().hex[:10]}",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(50), nullable=False),
+    )
+    db.create_all(meta)
+    try:
+        with db.session() as s, s.begin():
+            s.execute(table.insert().values(id=1, name="a"))
+
+        def insert_then_fail() -> None:
+            with db.session() as s, s.begin():
+                s.execute(table.insert().values(id=2, name="b"))
+                raise RuntimeError("abort")
+
+        with pytest.raises(RuntimeError):
+            insert_then_fail()
+        with db.session() as s:
+            assert s.execute(select(table.c.name)).scalars().all() == ["a"]
+    finally:
+        meta.drop_all(db.engine)
+
+
+def test_ping(db: Database) -> None:
+    assert db.ping()
+    with db.session() as s:
+        assert s.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_settings_pick_sqlite_under_data_dir_or_the_url(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path / "data")
+    assert settings.database_url_for("identity") == f"sqlite:///{tmp_path / 'data' / 'identity.db'}"
+    settings = ServiceSettings(data_dir=tmp_path, database_url="postgresql+psycopg://x/y")
+    assert settings.database_url_for("identity") == "postgresql+psycopg://x/y"
+
+
+def test_settings_refuse_dev_service_token_in_production() -> None:
+    with pytest.raises(ValueError, match="SERVICE_TOKEN"):
+        ServiceSettings(environment="production")
