@@ -1,0 +1,397 @@
+"""Identity clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
+
+Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and async can
+never diverge: a change to a path or a body is made once. Bodies are plain dicts, not validated
+here: the service is the authority on input, and its 422 arrives as `ValidationFailed` like every
+other error. Errors are core's exception tree (`gatewright.core.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import quote
+
+import httpx
+
+from gatewright.core import AsyncAPIClient, SyncAPIClient
+from gatewright.identity.models import (
+    AccessToken,
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuthzDecision,
+    InvitationAccepted,
+    InvitationCreated,
+    InvitationList,
+    KeyVerification,
+    Member,
+    MemberList,
+    Org,
+    OrgDetail,
+    OrgList,
+    Permission,
+    Role,
+    User,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One request, fully built: what both the sync and the async client send."""
+
+    method: str
+    path: str
+    cast_to: type[T] | None
+    json: dict[str, Any] | None = None
+
+
+def _seg(value: str) -> str:
+    """An ID as one path segment (never lets a caller's value add path segments)."""
+    return quote(value, safe="")
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A JSON body without the optional fields the caller left out."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+# -- request builders (no I/O) ----------------------------------------------------------------
+class _AuthRequests:
+    @staticmethod
+    def login(email: str, password: str) -> _Call[AccessToken]:
+        return _Call("POST", "/v1/auth/login", AccessToken, _body(email=email, password=password))
+
+
+class _UsersRequests:
+    @staticmethod
+    def me() -> _Call[User]:
+        return _Call("GET", "/v1/users/me", User)
+
+
+class _OrgsRequests:
+    @staticmethod
+    def create(name: str) -> _Call[Org]:
+        return _Call("POST", "/v1/orgs", Org, _body(name=name))
+
+    @staticmethod
+    def get(org_id: str) -> _Call[OrgDetail]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}", OrgDetail)
+
+    @staticmethod
+    def list() -> _Call[OrgList]:
+        return _Call("GET", "/v1/orgs", OrgList)
+
+    @staticmethod
+    def delete(org_id: str) -> _Call[None]:
+        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}", None)
+
+
+class _MembersRequests:
+    @staticmethod
+    def list(org_id: str) -> _Call[MemberList]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/members", MemberList)
+
+    @staticmethod
+    def update(org_id: str, user_id: str, role: Role) -> _Call[Member]:
+        path = f"/v1/orgs/{_seg(org_id)}/members/{_seg(user_id)}"
+        return _Call("PATCH", path, Member, _body(role=role))
+
+    @staticmethod
+    def remove(org_id: str, user_id: str) -> _Call[None]:
+        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}/members/{_seg(user_id)}", None)
+
+
+class _InvitationsRequests:
+    @staticmethod
+    def create(
+        org_id: str, *, email: str, role: Role, ttl_seconds: int | None
+    ) -> _Call[InvitationCreated]:
+        body = _body(email=email, role=role, ttl_seconds=ttl_seconds)
+        return _Call("POST", f"/v1/orgs/{_seg(org_id)}/invitations", InvitationCreated, body)
+
+    @staticmethod
+    def list(org_id: str) -> _Call[InvitationList]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/invitations", InvitationList)
+
+    @staticmethod
+    def accept(*, token: str, password: str, name: str | None) -> _Call[InvitationAccepted]:
+        body = _body(token=token, password=password, name=name)
+        return _Call("POST", "/v1/invitations/accept", InvitationAccepted, body)
+
+
+class _KeysRequests:
+    @staticmethod
+    def create(
+        org_id: str,
+        *,
+        name: str,
+        models: Sequence[str] | None,
+        expires_at: datetime | None,
+    ) -> _Call[ApiKeyCreated]:
+        body = _body(
+            name=name, models=list(models) if models is not None else None, expires_at=expires_at
+        )
+        return _Call("POST", f"/v1/orgs/{_seg(org_id)}/keys", ApiKeyCreated, body)
+
+    @staticmethod
+    def list(org_id: str) -> _Call[ApiKeyList]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/keys", ApiKeyList)
+
+    @staticmethod
+    def revoke(org_id: str, key_id: str) -> _Call[ApiKey]:
+        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}/keys/{_seg(key_id)}", ApiKey)
+
+    @staticmethod
+    def verify(secret: str) -> _Call[KeyVerification]:
+        return _Call("POST", "/v1/keys/verify", KeyVerification, _body(secret=secret))
+
+
+class _AuthzRequests:
+    @staticmethod
+    def check(*, subject: str, org_id: str, permission: Permission | str) -> _Call[AuthzDecision]:
+        body = _body(subject=subject, org_id=org_id, permission=permission)
+        return _Call("POST", "/v1/authz/check", AuthzDecision, body)
+
+
+# -- senders ---------------------------------------------------------------------------------
+class _SyncResource:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self._client = client
+
+    def _send(self, call: _Call[T]) -> T:
+        return cast(
+            T, self._client.request(call.method, call.path, cast_to=call.cast_to, json=call.json)
+        )
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self._client = client
+
+    async def _send(self, call: _Call[T]) -> T:
+        result = await self._client.request(
+            call.method, call.path, cast_to=call.cast_to, json=call.json
+        )
+        return cast(T, result)
+
+
+# -- resources -------------------------------------------------------------------------------
+class Auth(_SyncResource):
+    def login(self, email: str, password: str) -> AccessToken:
+        """Exchange email + password for an access token (401 `invalid_credentials`)."""
+        return self._send(_AuthRequests.login(email, password))
+
+
+class AsyncAuth(_AsyncResource):
+    async def login(self, email: str, password: str) -> AccessToken:
+        """Exchange email + password for an access token (401 `invalid_credentials`)."""
+        return await self._send(_AuthRequests.login(email, password))
+
+
+class Users(_SyncResource):
+    def me(self) -> User:
+        return self._send(_UsersRequests.me())
+
+
+class AsyncUsers(_AsyncResource):
+    async def me(self) -> User:
+        return await self._send(_UsersRequests.me())
+
+
+class Orgs(_SyncResource):
+    def create(self, name: str) -> Org:
+        return self._send(_OrgsRequests.create(name))
+
+    def get(self, org_id: str) -> OrgDetail:
+        return self._send(_OrgsRequests.get(org_id))
+
+    def list(self) -> OrgList:
+        return self._send(_OrgsRequests.list())
+
+    def delete(self, org_id: str) -> None:
+        self._send(_OrgsRequests.delete(org_id))
+
+
+class AsyncOrgs(_AsyncResource):
+    async def create(self, name: str) -> Org:
+        return await self._send(_OrgsRequests.create(name))
+
+    async def get(self, org_id: str) -> OrgDetail:
+        return await self._send(_OrgsRequests.get(org_id))
+
+    async def list(self) -> OrgList:
+        return await self._send(_OrgsRequests.list())
+
+    async def delete(self, org_id: str) -> None:
+        await self._send(_OrgsRequests.delete(org_id))
+
+
+class Members(_SyncResource):
+    def list(self, org_id: str) -> MemberList:
+        return self._send(_MembersRequests.list(org_id))
+
+    def update(self, org_id: str, user_id: str, role: Role) -> Member:
+        return self._send(_MembersRequests.update(org_id, user_id, role))
+
+    def remove(self, org_id: str, user_id: str) -> None:
+        self._send(_MembersRequests.remove(org_id, user_id))
+
+
+class AsyncMembers(_AsyncResource):
+    async def list(self, org_id: str) -> MemberList:
+        return await self._send(_MembersRequests.list(org_id))
+
+    async def update(self, org_id: str, user_id: str, role: Role) -> Member:
+        return await self._send(_MembersRequests.update(org_id, user_id, role))
+
+    async def remove(self, org_id: str, user_id: str) -> None:
+        await self._send(_MembersRequests.remove(org_id, user_id))
+
+
+class Invitations(_SyncResource):
+    def create(
+        self, org_id: str, *, email: str, role: Role, ttl_seconds: int | None = None
+    ) -> InvitationCreated:
+        return self._send(
+            _InvitationsRequests.create(org_id, email=email, role=role, ttl_seconds=ttl_seconds)
+        )
+
+    def list(self, org_id: str) -> InvitationList:
+        return self._send(_InvitationsRequests.list(org_id))
+
+    def accept(self, *, token: str, password: str, name: str | None = None) -> InvitationAccepted:
+        return self._send(_InvitationsRequests.accept(token=token, password=password, name=name))
+
+
+class AsyncInvitations(_AsyncResource):
+    async def create(
+        self, org_id: str, *, email: str, role: Role, ttl_seconds: int | None = None
+    ) -> InvitationCreated:
+        return await self._send(
+            _InvitationsRequests.create(org_id, email=email, role=role, ttl_seconds=ttl_seconds)
+        )
+
+    async def list(self, org_id: str) -> InvitationList:
+        return await self._send(_InvitationsRequests.list(org_id))
+
+    async def accept(
+        self, *, token: str, password: str, name: str | None = None
+    ) -> InvitationAccepted:
+        return await self._send(
+            _InvitationsRequests.accept(token=token, password=password, name=name)
+        )
+
+
+class Keys(_SyncResource):
+    def create(
+        self,
+        org_id: str,
+        *,
+        name: str,
+        models: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> ApiKeyCreated:
+        """Issue an API key; `.secret` is shown only in this response."""
+        return self._send(
+            _KeysRequests.create(org_id, name=name, models=models, expires_at=expires_at)
+        )
+
+    def list(self, org_id: str) -> ApiKeyList:
+        return self._send(_KeysRequests.list(org_id))
+
+    def revoke(self, org_id: str, key_id: str) -> ApiKey:
+        """Revoke (idempotent); verification fails from the next call on."""
+        return self._send(_KeysRequests.revoke(org_id, key_id))
+
+    def verify(self, secret: str) -> KeyVerification:
+        """Service-only (the client's token must be the service token)."""
+        return self._send(_KeysRequests.verify(secret))
+
+
+class AsyncKeys(_AsyncResource):
+    async def create(
+        self,
+        org_id: str,
+        *,
+        name: str,
+        models: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> ApiKeyCreated:
+        """Issue an API key; `.secret` is shown only in this response."""
+        return await self._send(
+            _KeysRequests.create(org_id, name=name, models=models, expires_at=expires_at)
+        )
+
+    async def list(self, org_id: str) -> ApiKeyList:
+        return await self._send(_KeysRequests.list(org_id))
+
+    async def revoke(self, org_id: str, key_id: str) -> ApiKey:
+        """Revoke (idempotent); verification fails from the next call on."""
+        return await self._send(_KeysRequests.revoke(org_id, key_id))
+
+    async def verify(self, secret: str) -> KeyVerification:
+        """Service-only (the client's token must be the service token)."""
+        return await self._send(_KeysRequests.verify(secret))
+
+
+class Authz(_SyncResource):
+    def check(self, *, subject: str, org_id: str, permission: Permission | str) -> AuthzDecision:
+        """May `subject` do `permission` in `org_id`? Callable by a service or by the subject."""
+        return self._send(
+            _AuthzRequests.check(subject=subject, org_id=org_id, permission=permission)
+        )
+
+
+class AsyncAuthz(_AsyncResource):
+    async def check(
+        self, *, subject: str, org_id: str, permission: Permission | str
+    ) -> AuthzDecision:
+        """May `subject` do `permission` in `org_id`? Callable by a service or by the subject."""
+        return await self._send(
+            _AuthzRequests.check(subject=subject, org_id=org_id, permission=permission)
+        )
+
+
+# -- clients ---------------------------------------------------------------------------------
+class Client(SyncAPIClient):
+    """Synchronous identity client.
+
+    `Client(base_url, token=None, **core options)`; `token` is an access token from
+    `auth.login` (or the service token, for `keys.verify` / `authz.check`). Use
+    `client.with_options(token=...)` for a second identity sharing the connection pool.
+    """
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.auth = Auth(self)
+        self.users = Users(self)
+        self.orgs = Orgs(self)
+        self.members = Members(self)
+        self.invitations = Invitations(self)
+        self.keys = Keys(self)
+        self.authz = Authz(self)
+
+
+class AsyncClient(AsyncAPIClient):
+    """Asynchronous identity client; the same resources as `Client`, awaited."""
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.auth = AsyncAuth(self)
+        self.users = AsyncUsers(self)
+        self.orgs = AsyncOrgs(self)
+        self.members = AsyncMembers(self)
+        self.invitations = AsyncInvitations(self)
+        self.keys = AsyncKeys(self)
+        self.authz = AsyncAuthz(self)

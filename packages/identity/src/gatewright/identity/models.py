@@ -1,0 +1,242 @@
+"""Wire models shared by the identity client and the identity service.
+
+Request models (`*Request`, `*Create`, `*Update`) forbid unknown fields, so a typo in a field name
+is a 422 instead of a silently ignored value. Response models subclass core `APIModel`: they
+ignore fields a newer provider adds and carry the `request_id` of the response they came from.
+Times are timezone-aware UTC datetimes (RFC 3339 on the wire); IDs are prefixed opaque strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from gatewright.core import APIModel
+
+Role = Literal["owner", "admin", "member", "viewer"]
+"""A member's role in one org, most to least powerful."""
+
+ROLES: tuple[Role, ...] = ("owner", "admin", "member", "viewer")
+
+Permission = Literal[
+    "org:read",
+    "org:delete",
+    "members:read",
+    "members:invite",
+    "members:manage",
+    "keys:create",
+    "keys:read",
+    "keys:revoke",
+    "budgets:set",
+    "budgets:read",
+    "audit:read",
+    "routes:manage",
+]
+"""Every permission the authorization check knows; identity's matrix maps each to roles."""
+
+InvitationStatus = Literal["pending", "accepted", "expired"]
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+# A login never rejects a password for its shape: every wrong password is the same 401.
+LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Opaque = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- auth ------------------------------------------------------------------------------------
+class LoginRequest(_Request):
+    email: Email
+    password: LoginPassword
+
+
+class AccessToken(APIModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int
+    user_id: str
+
+
+# -- users -----------------------------------------------------------------------------------
+class User(APIModel):
+    id: str
+    email: str
+    name: str | None = None
+    is_platform_admin: bool = False
+    created_at: datetime
+
+
+# -- orgs and members ------------------------------------------------------------------------
+class OrgCreate(_Request):
+    name: Name
+
+
+class Org(APIModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class Member(APIModel):
+    user_id: str
+    email: str
+    name: str | None = None
+    role: Role
+    joined_at: datetime
+
+
+class OrgDetail(Org):
+    members: list[Member] = Field(default_factory=list)
+
+
+class OrgList(APIModel):
+    data: list[Org]
+
+
+class MemberList(APIModel):
+    data: list[Member]
+
+
+class MemberUpdate(_Request):
+    role: Role
+
+
+# -- invitations -----------------------------------------------------------------------------
+class InvitationCreate(_Request):
+    email: Email
+    role: Role
+    ttl_seconds: int | None = Field(default=None, ge=1, le=MAX_INVITATION_TTL_SECONDS)
+
+
+class Invitation(APIModel):
+    id: str
+    org_id: str
+    email: str
+    role: Role
+    status: InvitationStatus
+    expires_at: datetime
+    created_at: datetime | None = None
+
+
+class InvitationCreated(Invitation):
+    token: str = Field(description="Shown once; identity keeps only its hash.")
+
+
+class InvitationList(APIModel):
+    data: list[Invitation]
+
+
+class InvitationAccept(_Request):
+    token: Opaque
+    password: Password
+    name: Name | None = None
+
+
+class InvitationAccepted(APIModel):
+    user_id: str
+    org_id: str
+    role: Role
+
+
+# -- API keys --------------------------------------------------------------------------------
+class ApiKeyCreate(_Request):
+    name: Name
+    models: list[ModelName] | None = Field(default=None, max_length=100)
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKey(APIModel):
+    id: str
+    org_id: str
+    name: str
+    prefix: str
+    models: list[str] | None = None
+    expires_at: datetime | None = None
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKey):
+    secret: str = Field(description="Shown once (gwk_...); identity keeps only its hash.")
+
+
+class ApiKeyList(APIModel):
+    data: list[ApiKey]
+
+
+class KeyVerifyRequest(_Request):
+    secret: Opaque
+
+
+class KeyVerification(APIModel):
+    key_id: str
+    org_id: str
+    models: list[str] | None = None
+    expires_at: datetime | None = None
+
+
+# -- authorization ---------------------------------------------------------------------------
+class AuthzCheckRequest(_Request):
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    permission: Permission
+
+
+class AuthzDecision(APIModel):
+    allowed: bool
+    role: str = Field(description="The subject's role in the org, or 'none'.")
+    permission: str
+    org_id: str
+    reason: str
+
+
+__all__ = [
+    "MAX_INVITATION_TTL_SECONDS",
+    "ROLES",
+    "AccessToken",
+    "ApiKey",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyList",
+    "AuthzCheckRequest",
+    "AuthzDecision",
+    "Invitation",
+    "InvitationAccept",
+    "InvitationAccepted",
+    "InvitationCreate",
+    "InvitationCreated",
+    "InvitationList",
+    "InvitationStatus",
+    "KeyVerification",
+    "KeyVerifyRequest",
+    "LoginRequest",
+    "Member",
+    "MemberList",
+    "MemberUpdate",
+    "Org",
+    "OrgCreate",
+    "OrgDetail",
+    "OrgList",
+    "Permission",
+    "Role",
+    "User",
+]

@@ -1,0 +1,51 @@
+"""Orgs: create (creator becomes owner), list the caller's orgs, read with members, delete."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response
+
+from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
+from gatewright.identity.service import store
+from gatewright.identity.service.api.access import authorize, org_not_found
+from gatewright.identity.service.api.deps import DB, CurrentUser
+from gatewright.servicekit import ERROR_RESPONSES
+
+log = logging.getLogger("gatewright.identity.orgs")
+router = APIRouter(prefix="/v1/orgs", tags=["orgs"], responses=ERROR_RESPONSES)
+
+
+@router.post("", operation_id="create_org", status_code=201, response_model=Org)
+def create_org(body: OrgCreate, principal: CurrentUser, db: DB) -> Org:
+    with db.session() as s, s.begin():
+        org = store.create_org(s, name=body.name, owner_id=principal.user_id)
+    log.info("org created", extra={"org_id": org.id, "user_id": principal.user_id})
+    return org
+
+
+@router.get("", operation_id="list_orgs", response_model=OrgList)
+def list_orgs(principal: CurrentUser, db: DB) -> OrgList:
+    with db.session() as s:
+        return OrgList(data=store.list_orgs_for_user(s, user_id=principal.user_id))
+
+
+@router.get("/{org_id}", operation_id="get_org", response_model=OrgDetail)
+def get_org(org_id: str, principal: CurrentUser, db: DB) -> OrgDetail:
+    with db.session() as s:
+        authorize(s, principal=principal, org_id=org_id, permission="org:read")
+        org = store.get_org(s, org_id=org_id)
+        if org is None:
+            raise org_not_found(org_id)
+        members = store.list_members(s, org_id=org_id)
+    return OrgDetail(**org.model_dump(), members=members)
+
+
+@router.delete("/{org_id}", operation_id="delete_org", status_code=204)
+def delete_org(org_id: str, principal: CurrentUser, db: DB) -> Response:
+    with db.session() as s, s.begin():
+        authorize(s, principal=principal, org_id=org_id, permission="org:delete")
+        if not store.delete_org(s, org_id=org_id):
+            raise org_not_found(org_id)
+    log.info("org deleted", extra={"org_id": org_id, "user_id": principal.user_id})
+    return Response(status_code=204)
