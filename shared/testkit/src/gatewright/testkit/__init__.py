@@ -1,0 +1,81 @@
+"""Gatewright test harness: a pytest plugin plus the pieces it is made of.
+
+Where to look (one module per concern):
+
+- `plugin`     options, fixtures (`gw`, `gw_target`, `gw_names`, `gw_flow`, `gw_recorder`,
+               `gw_cleanup`), `require_stack`, failure sections, reports
+- `target`     `Target`: service URLs + credentials, from a target file, env vars or a stack
+- `stack`      `LocalStack`, `ServiceSpec`, `SERVICES`: the local services as subprocesses
+- `steps`      `Flow`: Given/When/Then steps with timings
+- `recorder`   `ExchangeRecorder`: every HTTP attempt via httpx event hooks, with curl lines
+- `eventually` `eventually`, `consistently`, `Outcome`, timeout profiles
+- `naming`     `Names`, `RequestIds`, run seed and run id
+- `cleanup`    `Cleanup`: LIFO teardown actions
+- `redact`     secret masking for everything printed or written
+- `artifacts`  per-test files and paths; `report`: failure text and the HTML report
+"""
+
+from gatewright.testkit.cleanup import Cleanup, CleanupFailed
+from gatewright.testkit.eventually import (
+    TIMEOUT_PROFILES,
+    ConsistentlyFailed,
+    EventuallyFailed,
+    EventuallyTimeout,
+    Outcome,
+    consistently,
+    eventually,
+    is_transient,
+    profile_timeout,
+    timeout_scale,
+)
+from gatewright.testkit.harness import Harness
+from gatewright.testkit.naming import Names, RequestIds
+from gatewright.testkit.plugin import require_stack
+from gatewright.testkit.recorder import Exchange, ExchangeRecorder
+from gatewright.testkit.redact import (
+    redact_body,
+    redact_headers,
+    redact_json,
+    redact_text,
+    redact_url,
+    register_secret,
+)
+from gatewright.testkit.stack import SERVICES, LocalStack, ServiceSpec, StackError, register_service
+from gatewright.testkit.steps import Flow, Step
+from gatewright.testkit.target import Target, TargetError
+
+__all__ = [
+    "SERVICES",
+    "TIMEOUT_PROFILES",
+    "Cleanup",
+    "CleanupFailed",
+    "ConsistentlyFailed",
+    "EventuallyFailed",
+    "EventuallyTimeout",
+    "Exchange",
+    "ExchangeRecorder",
+    "Flow",
+    "Harness",
+    "LocalStack",
+    "Names",
+    "Outcome",
+    "RequestIds",
+    "ServiceSpec",
+    "StackError",
+    "Step",
+    "Target",
+    "TargetError",
+    "consistently",
+    "eventually",
+    "is_transient",
+    "profile_timeout",
+    "redact_body",
+    "redact_headers",
+    "redact_json",
+    "redact_text",
+    "redact_url",
+    "register_secret",
+    "register_service",
+    "require_stack",
+    "timeout_scale",
+]
