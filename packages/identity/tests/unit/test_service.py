@@ -1,0 +1,645 @@
+"""The identity service in-process on a temp SQLite: flows, permissions, bad input, secrecy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from identity_fixtures import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PASSWORD,
+    SERVICE,
+    World,
+    auth,
+    login,
+    make_settings,
+    seed_user,
+    snapshot,
+)
+from sqlalchemy import update
+
+from gatewright.identity.service import create_app, permissions, store
+from gatewright.identity.service.tokens import KEY_FILE
+from gatewright.servicekit.auth import JWT_AUDIENCE, JWT_ISSUER
+from gatewright.servicekit.logging import JsonLinesFormatter
+
+
+def assert_envelope(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"type", "code", "message", "request_id", "details"}
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    return dict(error)
+
+
+# -- login and tokens ------------------------------------------------------------------------
+@pytest.mark.happy
+def test_login_issues_an_eddsa_jwt_verifiable_with_the_jwks(client: TestClient) -> None:
+    response = client.post(
+        "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body["user_id"].startswith("usr_")
+    jwks = client.get("/.well-known/jwks.json").json()
+    (jwk,) = jwks["keys"]
+    assert jwt.get_unverified_header(body["access_token"])["kid"] == jwk["kid"]
+    claims = jwt.decode(
+        body["access_token"],
+        jwt.PyJWK(jwk).key,
+        algorithms=["EdDSA"],
+        audience=JWT_AUDIENCE,
+        issuer=JWT_ISSUER,
+    )
+    assert claims["sub"] == body["user_id"]
+    assert claims["email"] == ADMIN_EMAIL
+    assert claims["exp"] - claims["iat"] == 900
+
+
+@pytest.mark.authz
+def test_wrong_password_and_unknown_email_are_indistinguishable(client: TestClient) -> None:
+    wrong = client.post("/v1/auth/login", json={"email": ADMIN_EMAIL, "password": "nope-nope"})
+    unknown = client.post("/v1/auth/login", json={"email": "ghost@x.io", "password": "nope-nope"})
+    a = assert_envelope(wrong, 401, "invalid_credentials")
+    b = assert_envelope(unknown, 401, "invalid_credentials")
+    a.pop("request_id")
+    b.pop("request_id")
+    assert a == b
+
+
+def test_users_me_and_bad_tokens(client: TestClient) -> None:
+    token = login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    me = client.get("/v1/users/me", headers=auth(token)).json()
+    assert me["email"] == ADMIN_EMAIL
+    assert me["is_platform_admin"] is True
+    assert me["created_at"].endswith("Z")
+    assert_envelope(client.get("/v1/users/me"), 401, "unauthenticated")
+    assert_envelope(client.get("/v1/users/me", headers=auth("garbage")), 401, "unauthenticated")
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert_envelope(client.get("/v1/users/me", headers=auth(tampered)), 401)
+
+
+def test_bootstrap_is_idempotent_and_the_key_persists(tmp_path: Path) -> None:
+    kids, admins = [], []
+    for _ in range(2):
+        app = create_app(make_settings(tmp_path))
+        with TestClient(app) as c:
+            kids.append(c.get("/.well-known/jwks.json").json()["keys"][0]["kid"])
+            admins.append(login(c, ADMIN_EMAIL, ADMIN_PASSWORD) and app.state.admin_id)
+    assert kids[0] == kids[1]
+    assert admins[0] == admins[1]
+    mode = stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode)
+    assert mode == 0o600
+
+
+def test_production_refuses_the_dev_admin_password(tmp_path: Path) -> None:
+    from pydantic import SecretStr, ValidationError
+
+    from gatewright.identity.service.config import DEV_ADMIN_PASSWORD
+
+    with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_PASSWORD"):
+        make_settings(
+            tmp_path,
+            environment="production",
+            bootstrap_admin_password=SecretStr(DEV_ADMIN_PASSWORD),
+        )
+
+
+# -- orgs and members ------------------------------------------------------------------------
+@pytest.mark.happy
+def test_org_lifecycle(client: TestClient, world: World) -> None:
+    org = client.get(f"/v1/orgs/{world.org_id}", headers=world.h("viewer")).json()
+    roles = {m["user_id"]: m["role"] for m in org["members"]}
+    assert roles == {world.users[r]: r for r in ("owner", "admin", "member", "viewer")}
+    listed = client.get("/v1/orgs", headers=world.h("viewer")).json()["data"]
+    assert [o["id"] for o in listed] == [world.org_id]
+    assert client.get("/v1/orgs", headers=world.h("outsider")).json()["data"] == []
+
+    verify = {"secret": world.key_secret}
+    assert client.post("/v1/keys/verify", json=verify, headers=SERVICE).status_code == 200
+    assert client.delete(f"/v1/orgs/{world.org_id}", headers=world.h("owner")).status_code == 204
+    gone = client.post("/v1/keys/verify", json=verify, headers=SERVICE)
+    assert assert_envelope(gone, 401, "invalid_api_key")["details"]["reason"] == "unknown"
+    assert client.get("/v1/orgs", headers=world.h("viewer")).json()["data"] == []
+
+
+def test_roles_change_and_the_last_owner_stays(client: TestClient, world: World) -> None:
+    org, owner = world.org_id, world.users["owner"]
+    h = world.h("owner")
+    r = client.patch(f"/v1/orgs/{org}/members/{owner}", json={"role": "admin"}, headers=h)
+    assert_envelope(r, 409, "last_owner")
+    assert_envelope(client.delete(f"/v1/orgs/{org}/members/{owner}", headers=h), 409, "last_owner")
+    member = world.users["member"]
+    r = client.patch(f"/v1/orgs/{org}/members/{member}", json={"role": "owner"}, headers=h)
+    assert r.status_code == 200
+    assert r.json()["role"] == "owner"
+    r = client.patch(f"/v1/orgs/{org}/members/{owner}", json={"role": "viewer"}, headers=h)
+    assert r.status_code == 200
+    assert (
+        client.delete(
+            f"/v1/orgs/{org}/members/{world.users['viewer']}", headers=world.h("member")
+        ).status_code
+        == 204
+    )
+
+
+@pytest.mark.authz
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"email": "x@example.test", "role": "owner"}, "invitations"),
+        ({"role": "owner"}, "members/{member}"),
+        ({"role": "viewer"}, "members/{owner}"),
+    ],
+    ids=["invite-owner", "grant-owner", "demote-owner"],
+)
+def test_admins_cannot_grant_or_touch_owner(
+    app: FastAPI, client: TestClient, world: World, body: dict[str, str], path: str
+) -> None:
+    before = snapshot(app)
+    url = f"/v1/orgs/{world.org_id}/" + path.format(
+        member=world.users["member"], owner=world.users["owner"]
+    )
+    method = client.post if path == "invitations" else client.patch
+    error = assert_envelope(
+        method(url, json=body, headers=world.h("admin")), 403, "permission_denied"
+    )
+    assert "Role 'admin'" in error["message"]
+    assert "'owner'" in error["message"]
+    assert snapshot(app) == before
+
+
+# -- the permission matrix -------------------------------------------------------------------
+# Written out by hand from the design (not derived from permissions.MATRIX), so a matrix edit
+# has to be made twice, on purpose.
+EXPECTED: dict[str, set[str]] = {
+    "org:read": {"owner", "admin", "member", "viewer"},
+    "org:delete": {"owner"},
+    "members:read": {"owner", "admin", "member", "viewer"},
+    "members:invite": {"owner", "admin"},
+    "members:manage": {"owner", "admin"},
+    "keys:create": {"owner", "admin", "member"},
+    "keys:read": {"owner", "admin", "member", "viewer"},
+    "keys:revoke": {"owner", "admin", "member"},
+    "budgets:set": {"owner", "admin"},
+    "budgets:read": {"owner", "admin", "member", "viewer"},
+    "audit:read": {"owner", "admin"},
+    "routes:manage": {"owner", "admin"},
+}
+WHO = ("owner", "admin", "member", "viewer", "outsider")
+
+
+def test_matrix_matches_the_design() -> None:
+    assert {p: set(r) for p, r in permissions.MATRIX.items()} == EXPECTED
+
+
+@pytest.mark.authz
+@pytest.mark.parametrize("permission", sorted(EXPECTED))
+def test_authz_check_table(client: TestClient, world: World, permission: str) -> None:
+    for who in WHO:
+        body = {"subject": world.users[who], "org_id": world.org_id, "permission": permission}
+        decision = client.post("/v1/authz/check", json=body, headers=SERVICE).json()
+        assert decision["allowed"] is (who in EXPECTED[permission]), (who, decision)
+        assert decision["role"] == (who if who != "outsider" else "none")
+        # The subject may ask about themself too, with the same answer.
+        own = client.post("/v1/authz/check", json=body, headers=world.h(who)).json()
+        assert own["allowed"] == decision["allowed"]
+
+
+ROUTE_PERMISSIONS = [
+    ("GET", "/v1/orgs/{org}", None, "org:read", 200),
+    ("GET", "/v1/orgs/{org}/members", None, "members:read", 200),
+    ("GET", "/v1/orgs/{org}/invitations", None, "members:invite", 200),
+    (
+        "POST",
+        "/v1/orgs/{org}/invitations",
+        {"email": "z@example.test", "role": "viewer"},
+        "members:invite",
+        201,
+    ),
+    ("PATCH", "/v1/orgs/{org}/members/{viewer}", {"role": "viewer"}, "members:manage", 200),
+    ("GET", "/v1/orgs/{org}/keys", None, "keys:read", 200),
+    ("POST", "/v1/orgs/{org}/keys", {"name": "k"}, "keys:create", 201),
+    ("DELETE", "/v1/orgs/{org}/keys/{key}", None, "keys:revoke", 200),
+    ("DELETE", "/v1/orgs/{org}", None, "org:delete", 204),
+]
+
+
+@pytest.mark.authz
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "permission", "ok"),
+    ROUTE_PERMISSIONS,
+    ids=[r[3] + ":" + r[0] for r in ROUTE_PERMISSIONS],
+)
+def test_routes_enforce_the_matrix(
+    app: FastAPI,
+    client: TestClient,
+    world: World,
+    who: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    permission: str,
+    ok: int,
+) -> None:
+    url = path.format(org=world.org_id, viewer=world.users["viewer"], key=world.key_id)
+    before = snapshot(app)
+    response = client.request(method, url, json=body, headers=world.h(who))
+    if who in EXPECTED[permission]:
+        assert response.status_code == ok, response.text
+        return
+    error = assert_envelope(response, 403, "permission_denied")
+    role = who if who != "outsider" else "none"
+    assert error["details"] == {"role": role, "permission": permission, "org_id": world.org_id}
+    assert (
+        f"Role '{role}' in org {world.org_id} lacks permission '{permission}'." in error["message"]
+    )
+    assert snapshot(app) == before
+
+
+def test_platform_admin_passes_every_check(client: TestClient, world: World) -> None:
+    h = world.h("platform_admin")
+    assert client.get(f"/v1/orgs/{world.org_id}/keys", headers=h).status_code == 200
+    assert_envelope(client.get("/v1/orgs/org_nope", headers=h), 404, "not_found")
+    assert client.delete(f"/v1/orgs/{world.org_id}", headers=h).status_code == 204
+
+
+def test_outsiders_cannot_tell_whether_an_org_exists(client: TestClient, world: World) -> None:
+    real = assert_envelope(client.get(f"/v1/orgs/{world.org_id}", headers=world.h("outsider")), 403)
+    fake = assert_envelope(client.get("/v1/orgs/org_0000", headers=world.h("outsider")), 403)
+    assert real["details"]["role"] == fake["details"]["role"] == "none"
+
+
+# -- invitations -----------------------------------------------------------------------------
+@pytest.mark.happy
+def test_invitation_accept_creates_the_user_once(client: TestClient, world: World) -> None:
+    body = {"token": world.invitation_token, "password": "new-user-pw", "name": "New"}
+    accepted = client.post("/v1/invitations/accept", json=body)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["org_id"] == world.org_id
+    assert accepted.json()["role"] == "member"
+    assert login(client, "new@example.test", "new-user-pw")
+    assert_envelope(client.post("/v1/invitations/accept", json=body), 409, "invitation_used")
+    listed = client.get(f"/v1/orgs/{world.org_id}/invitations", headers=world.h("admin")).json()
+    assert [i["status"] for i in listed["data"]] == ["accepted"]
+    assert "token" not in listed["data"][0]
+
+
+def test_invitation_for_an_existing_user_needs_their_password(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    seed_user(app, "known@example.test")
+    inv = client.post(
+        f"/v1/orgs/{world.org_id}/invitations",
+        json={"email": "known@example.test", "role": "viewer"},
+        headers=world.h("owner"),
+    ).json()
+    before = snapshot(app)
+    wrong = client.post(
+        "/v1/invitations/accept", json={"token": inv["token"], "password": "wrong-password"}
+    )
+    assert_envelope(wrong, 401, "invalid_credentials")
+    assert snapshot(app) == before
+    ok = client.post("/v1/invitations/accept", json={"token": inv["token"], "password": PASSWORD})
+    assert ok.status_code == 200
+
+
+def test_invitation_errors(app: FastAPI, client: TestClient, world: World) -> None:
+    before = snapshot(app)
+    short = client.post(
+        "/v1/invitations/accept", json={"token": world.invitation_token, "password": "short"}
+    )
+    assert_envelope(short, 422, "validation_failed")
+    unknown = client.post(
+        "/v1/invitations/accept", json={"token": "gwi_nope", "password": "long-enough"}
+    )
+    assert_envelope(unknown, 404, "not_found")
+    assert snapshot(app) == before
+    with app.state.db.session() as s, s.begin():
+        s.execute(
+            update(store.invitations).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    expired = client.post(
+        "/v1/invitations/accept", json={"token": world.invitation_token, "password": "long-enough"}
+    )
+    assert_envelope(expired, 409, "invitation_expired")
+    listed = client.get(f"/v1/orgs/{world.org_id}/invitations", headers=world.h("owner")).json()
+    assert listed["data"][0]["status"] == "expired"
+
+
+def test_invitation_is_single_use_under_concurrency(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+    body = {"token": world.invitation_token, "password": "new-user-pw"}
+
+    def accept() -> None:
+        barrier.wait()
+        statuses.append(client.post("/v1/invitations/accept", json=body).status_code)
+
+    threads = [threading.Thread(target=accept) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [409] * 5
+    with app.state.db.session() as s:
+        assert len(store.list_members(s, org_id=world.org_id)) == 5
+
+
+def test_invitation_ttl_bounds(client: TestClient, world: World) -> None:
+    url = f"/v1/orgs/{world.org_id}/invitations"
+    for ttl in (0, 2_592_001, "soon"):
+        r = client.post(
+            url,
+            json={"email": "t@example.test", "role": "viewer", "ttl_seconds": ttl},
+            headers=world.h("owner"),
+        )
+        assert_envelope(r, 422, "validation_failed")
+    r = client.post(
+        url,
+        json={"email": "t@example.test", "role": "viewer", "ttl_seconds": 60},
+        headers=world.h("owner"),
+    )
+    assert r.status_code == 201
+    expires = datetime.fromisoformat(r.json()["expires_at"])
+    assert timedelta(seconds=50) < expires - datetime.now(UTC) <= timedelta(seconds=60)
+
+
+# -- API keys --------------------------------------------------------------------------------
+@pytest.mark.happy
+def test_key_lifecycle(client: TestClient, world: World) -> None:
+    url = f"/v1/orgs/{world.org_id}/keys"
+    created = client.post(
+        url,
+        json={"name": "gw", "models": ["sim-echo"], "expires_at": "2099-01-01T00:00:00Z"},
+        headers=world.h("admin"),
+    ).json()
+    assert created["secret"].startswith("gwk_")
+    assert len(created["secret"]) >= 36
+    assert created["id"].startswith("key_")
+    assert created["prefix"] == created["secret"][:12]
+    listed = client.get(url, headers=world.h("viewer")).json()["data"]
+    assert all("secret" not in k for k in listed)
+    verified = client.post(
+        "/v1/keys/verify", json={"secret": created["secret"]}, headers=SERVICE
+    ).json()
+    assert verified == {
+        "key_id": created["id"],
+        "org_id": world.org_id,
+        "models": ["sim-echo"],
+        "expires_at": "2099-01-01T00:00:00Z",
+    }
+    first = client.delete(f"{url}/{created['id']}", headers=world.h("member")).json()
+    again = client.delete(f"{url}/{created['id']}", headers=world.h("member")).json()
+    assert first["revoked_at"] is not None
+    assert again["revoked_at"] == first["revoked_at"]
+    r = client.post("/v1/keys/verify", json={"secret": created["secret"]}, headers=SERVICE)
+    error = assert_envelope(r, 401, "invalid_api_key")
+    assert error["details"]["reason"] == "revoked"
+    assert "revoked" in error["message"]
+    assert created["secret"] not in r.text
+
+
+def test_key_verify_reasons_and_service_only(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    body = {"secret": world.key_secret}
+    assert_envelope(client.post("/v1/keys/verify", json=body), 401, "unauthenticated")
+    assert_envelope(
+        client.post("/v1/keys/verify", json=body, headers=world.h("owner")), 401, "unauthenticated"
+    )
+    unknown = client.post("/v1/keys/verify", json={"secret": "gwk_nope"}, headers=SERVICE)
+    assert assert_envelope(unknown, 401, "invalid_api_key")["details"]["reason"] == "unknown"
+    with app.state.db.session() as s, s.begin():
+        s.execute(
+            update(store.api_keys).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    expired = client.post("/v1/keys/verify", json=body, headers=SERVICE)
+    assert assert_envelope(expired, 401, "invalid_api_key")["details"]["reason"] == "expired"
+    past = client.post(
+        f"/v1/orgs/{world.org_id}/keys",
+        json={"name": "old", "expires_at": "2000-01-01T00:00:00Z"},
+        headers=world.h("owner"),
+    )
+    assert_envelope(past, 422, "validation_failed")
+
+
+def test_authz_check_rules(client: TestClient, world: World) -> None:
+    body = {"subject": world.users["viewer"], "org_id": world.org_id, "permission": "keys:read"}
+    assert_envelope(
+        client.post("/v1/authz/check", json=body, headers=world.h("owner")),
+        403,
+        "permission_denied",
+    )
+    assert_envelope(client.post("/v1/authz/check", json=body), 401, "unauthenticated")
+    bad = {**body, "permission": "keys:steal"}
+    assert_envelope(
+        client.post("/v1/authz/check", json=bad, headers=SERVICE), 422, "validation_failed"
+    )
+    ghost = client.post(
+        "/v1/authz/check", json={**body, "subject": "usr_ghost"}, headers=SERVICE
+    ).json()
+    assert ghost["allowed"] is False
+    assert ghost["role"] == "none"
+
+
+# -- bad input, everywhere -------------------------------------------------------------------
+BIG = "x" * (1024 * 1024 + 10)
+
+# (method, path, who, valid body): every JSON endpoint; path placeholders are filled from World.
+JSON_ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("POST", "/v1/auth/login", "nobody", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+    ("POST", "/v1/orgs", "owner", {"name": "acme2"}),
+    ("PATCH", "/v1/orgs/{org}/members/{viewer}", "owner", {"role": "member"}),
+    ("POST", "/v1/orgs/{org}/invitations", "owner", {"email": "q@example.test", "role": "viewer"}),
+    ("POST", "/v1/invitations/accept", "nobody", {"token": "{inv}", "password": "long-enough"}),
+    ("POST", "/v1/orgs/{org}/keys", "owner", {"name": "k2"}),
+    ("POST", "/v1/keys/verify", "service", {"secret": "{secret}"}),
+    (
+        "POST",
+        "/v1/authz/check",
+        "service",
+        {"subject": "{owner}", "org_id": "{org}", "permission": "keys:read"},
+    ),
+]
+
+
+# Wrong types for the first field of each body; missing fields; an unknown field; oversized.
+def _variants(body: dict[str, Any]) -> list[tuple[str, Any, int]]:
+    first = next(iter(body))
+    return [
+        ("malformed-json", b'{"oops": ', 400),
+        ("not-an-object", b"[1, 2]", 422),
+        ("wrong-type", {**body, first: 12345}, 422),
+        ("null-field", {**body, first: None}, 422),
+        ("missing-fields", {}, 422),
+        ("unknown-field", {**body, "surprise": 1}, 422),
+        ("oversized", {**body, "pad": BIG}, 413),
+    ]
+
+
+def _fill(value: Any, world: World) -> Any:
+    if isinstance(value, str):
+        return value.format(
+            org=world.org_id,
+            viewer=world.users["viewer"],
+            owner=world.users["owner"],
+            inv=world.invitation_token,
+            secret=world.key_secret,
+            key=world.key_id,
+        )
+    if isinstance(value, dict):
+        return {k: _fill(v, world) for k, v in value.items()}
+    return value
+
+
+def _headers(world: World, who: str) -> dict[str, str]:
+    if who == "service":
+        return dict(SERVICE)
+    return world.h(who) if who in world.tokens else {}
+
+
+BAD_BODY_CASES = [
+    (method, path, who, body, name, payload, status)
+    for method, path, who, body in JSON_ENDPOINTS
+    for name, payload, status in _variants(body)
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "name", "payload", "status"),
+    BAD_BODY_CASES,
+    ids=[f"{c[0]} {c[1]} {c[4]}" for c in BAD_BODY_CASES],
+)
+def test_bad_bodies_get_a_4xx_envelope_and_change_nothing(
+    app: FastAPI,
+    client: TestClient,
+    world: World,
+    method: str,
+    path: str,
+    who: str,
+    body: dict[str, Any],
+    name: str,
+    payload: Any,
+    status: int,
+) -> None:
+    url = _fill(path, world)
+    headers = {**_headers(world, who), "Content-Type": "application/json"}
+    content = payload if isinstance(payload, bytes) else json.dumps(_fill(payload, world)).encode()
+    before = snapshot(app)
+    response = client.request(method, url, content=content, headers=headers)
+    assert_envelope(response, status)
+    assert snapshot(app) == before
+    # The valid body does work (so the table really exercises the endpoint).
+    if method != "PATCH":
+        good = client.request(method, url, json=_fill(body, world), headers=_headers(world, who))
+        assert good.status_code < 300, good.text
+
+
+UNKNOWN_IDS = [
+    ("GET", "/v1/orgs/org_unknown", "platform_admin", 404),
+    ("GET", "/v1/orgs/org_unknown", "owner", 403),
+    ("DELETE", "/v1/orgs/org_unknown", "platform_admin", 404),
+    ("GET", "/v1/orgs/org_unknown/members", "owner", 403),
+    ("PATCH", "/v1/orgs/{org}/members/usr_unknown", "owner", 404),
+    ("DELETE", "/v1/orgs/{org}/members/usr_unknown", "owner", 404),
+    ("GET", "/v1/orgs/org_unknown/invitations", "owner", 403),
+    ("POST", "/v1/orgs/org_unknown/invitations", "owner", 403),
+    ("GET", "/v1/orgs/org_unknown/keys", "owner", 403),
+    ("POST", "/v1/orgs/org_unknown/keys", "owner", 403),
+    ("DELETE", "/v1/orgs/{org}/keys/key_unknown", "owner", 404),
+    ("DELETE", "/v1/orgs/org_unknown/keys/{key}", "owner", 403),
+    ("GET", "/v1/nothing-here", "owner", 404),
+    ("PUT", "/v1/orgs", "owner", 405),
+]
+BODIES = {
+    "PATCH": {"role": "viewer"},
+    "POST": {"name": "k", "email": "u@example.test", "role": "viewer"},
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "status"),
+    UNKNOWN_IDS,
+    ids=[f"{m} {p} {w}" for m, p, w, _ in UNKNOWN_IDS],
+)
+def test_unknown_ids_get_a_4xx_envelope_and_change_nothing(
+    app: FastAPI, client: TestClient, world: World, method: str, path: str, who: str, status: int
+) -> None:
+    body = BODIES.get(method)
+    if body and path.endswith("/keys"):
+        body = {"name": "k"}
+    elif body and path.endswith("/invitations"):
+        body = {"email": "u@example.test", "role": "viewer"}
+    before = snapshot(app)
+    response = client.request(method, _fill(path, world), json=body, headers=world.h(who))
+    assert_envelope(response, status)
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/users/me",
+        "/v1/orgs",
+        "/v1/orgs/{org}",
+        "/v1/orgs/{org}/members",
+        "/v1/orgs/{org}/keys",
+        "/v1/orgs/{org}/invitations",
+    ],
+)
+@pytest.mark.parametrize("token", [None, "not-a-jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."])
+def test_reads_need_a_valid_token(
+    client: TestClient, world: World, path: str, token: str | None
+) -> None:
+    headers = auth(token) if token else {}
+    assert_envelope(client.get(_fill(path, world), headers=headers), 401)
+
+
+# -- secrecy ---------------------------------------------------------------------------------
+def test_logs_never_carry_secrets(
+    app: FastAPI, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets_seen: list[str] = [ADMIN_PASSWORD, PASSWORD, "new-user-pw", "wrong-password-9"]
+    token = login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    secrets_seen.append(token)
+    client.post("/v1/auth/login", json={"email": ADMIN_EMAIL, "password": "wrong-password-9"})
+    h = auth(token)
+    org = client.post("/v1/orgs", json={"name": "o"}, headers=h).json()["id"]
+    inv = client.post(
+        f"/v1/orgs/{org}/invitations", json={"email": "n@example.test", "role": "admin"}, headers=h
+    ).json()
+    secrets_seen.append(inv["token"])
+    client.post("/v1/invitations/accept", json={"token": inv["token"], "password": "new-user-pw"})
+    key = client.post(f"/v1/orgs/{org}/keys", json={"name": "k"}, headers=h).json()
+    secrets_seen.append(key["secret"])
+    client.post("/v1/keys/verify", json={"secret": key["secret"]}, headers=SERVICE)
+    client.delete(f"/v1/orgs/{org}/keys/{key['id']}", headers=h)
+    client.post("/v1/keys/verify", json={"secret": key["secret"]}, headers=SERVICE)
+    client.post("/v1/invitations/accept", json={"token": inv["token"], "password": "new-user-pw"})
+    formatter = JsonLinesFormatter("identity")
+    text = "\n".join(formatter.format(r) + repr(r.__dict__) for r in caplog.records)
+    assert "org created" in text
+    assert "invitation accepted" in text
+    for secret in [*secrets_seen, SERVICE["Authorization"].split()[1]]:
+        assert secret not in text
