@@ -19,7 +19,7 @@ _readyz_calls = 0
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802  # http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         global _readyz_calls
         status, body = 404, {"error": {"code": "not_found", "message": self.path}}
         if self.path == "/healthz":
@@ -38,7 +38,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(json.dumps({"msg": format % args}) + "\n")
 
 

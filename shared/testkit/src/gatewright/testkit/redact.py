@@ -138,7 +138,7 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
 
 def redact_url(url: str) -> str:
     """A URL with user-info passwords, secret query parameters and secrets masked."""
-    parts = urllib.parse.urlsplit(url)
+    parts = urllib.parse.urlsplit(redact_text(url))
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -148,7 +148,8 @@ def redact_url(url: str) -> str:
     if query:
         pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
         query = "&".join(
-            f"{urllib.parse.quote(k)}={MASK if is_sensitive_key(k) else urllib.parse.quote(v)}"
+            f"{urllib.parse.quote(k)}="
+            + (MASK if is_sensitive_key(k) else urllib.parse.quote(v, safe="*"))
             for k, v in pairs
         )
     rebuilt = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

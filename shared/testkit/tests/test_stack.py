@@ -1,0 +1,74 @@
+"""LocalStack against a stand-in service (tests/dummy_service.py) run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gatewright.testkit.redact import register_secret
+from gatewright.testkit.stack import LocalStack, ServiceSpec, StackError, start_order
+
+HERE = Path(__file__).parent
+
+
+def _registry(mode: str = "ok") -> dict[str, ServiceSpec]:
+    env = {"PYTHONPATH": str(HERE), "DUMMY_MODE": mode}
+    return {
+        "identity": ServiceSpec("identity", "dummy_service", env=env),
+        "budgets": ServiceSpec("budgets", "dummy_service", needs=("identity",), env=env),
+    }
+
+
+def test_start_order_follows_needs() -> None:
+    order = start_order(["budgets"], _registry())
+    assert [s.name for s in order] == ["identity", "budgets"]
+    with pytest.raises(StackError, match="unknown service 'nope'"):
+        start_order(["nope"], _registry())
+    cyclic = {"a": ServiceSpec("a", needs=("b",)), "b": ServiceSpec("b", needs=("a",))}
+    with pytest.raises(StackError, match="dependency cycle"):
+        start_order(["a"], cyclic)
+
+
+def test_start_ready_and_stop(tmp_path: Path) -> None:
+    stack = LocalStack(["budgets"], log_dir=tmp_path / "services", registry=_registry("slow"))
+    target = stack.start()
+    try:
+        assert set(target.services) == {"identity", "budgets"}
+        assert target.admin_password
+        assert target.service_token
+        assert target.admin_email
+        env = httpx.get(f"{target.url('budgets')}/env").json()
+        assert env["GATEWRIGHT_IDENTITY_URL"] == target.url("identity")
+        assert Path(env["GATEWRIGHT_DATA_DIR"]).is_dir()
+        processes = [r.process for r in stack.running]
+        assert all(p.poll() is None for p in processes)
+        secrets_json = target.to_json(include_secrets=True)
+        assert target.admin_password in secrets_json
+        assert target.admin_password not in json.dumps(target.public_dict())
+    finally:
+        stack.stop()
+    assert all(p.returncode is not None for p in processes)
+    assert (tmp_path / "services" / "identity.log").read_text()
+    assert not Path(env["GATEWRIGHT_DATA_DIR"]).exists()
+
+
+def test_a_service_that_exits_fails_fast_with_its_log_tail(tmp_path: Path) -> None:
+    register_secret("hunter2-secret")
+    stack = LocalStack(
+        ["identity"], log_dir=tmp_path, registry=_registry("crash"), ready_timeout=20
+    )
+    started = time.monotonic()
+    with pytest.raises(StackError) as info:
+        stack.start()
+    assert time.monotonic() - started < 5  # at once, not after the 20 s ready timeout
+    message = str(info.value)
+    assert "service 'identity'" in message
+    assert "exited with code 3" in message
+    assert "fatal: cannot open the database" in message
+    assert "hunter2-secret" not in message
+    assert stack.admin_password not in message
+    assert stack.running == []
