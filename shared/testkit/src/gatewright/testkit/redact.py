@@ -28,7 +28,7 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
 _SENSITIVE_NAME = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|authori[sz]ation|cookie|"
+    r"passw(or)?d|passphrase|secret|token|api[_-]?key|authori[sz]ation|cookie|"
     r"credential",
     re.IGNORECASE,
 )

@@ -1,0 +1,304 @@
+"""The plugin end to end, through `pytester` in subprocesses (as a user would run it)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ADMIN_PASSWORD = "Adm1n-very-secret-pw"
+SERVICE_TOKEN = "gwst_service_token_0123456789"
+HERE = Path(__file__).parent
+# Inner runs: no random order, and no pytest-asyncio (it warns without its ini option).
+QUIET = ("-p", "no:randomly", "-p", "no:asyncio")
+
+
+class BrokenHandler(BaseHTTPRequestHandler):
+    """Ready, but every API call answers 500 with the error envelope (echoing what it got)."""
+
+    def _answer(self) -> None:
+        rid = self.headers.get("X-Request-ID", "")
+        length = int(self.headers.get("Content-Length") or 0)
+        got = self.rfile.read(length).decode() if length else ""
+        if self.path in ("/readyz", "/healthz"):
+            status, body = 200, {"status": "ready"}
+        elif self.path == "/v1/ping":
+            status, body = 200, {"pong": True}
+        else:
+            status = 500
+            body = {
+                "error": {
+                    "type": "server_error",
+                    "code": "internal",
+                    "message": "database on fire",
+                    "request_id": rid,
+                    "details": {"echo": got, "auth": self.headers.get("Authorization", "")},
+                }
+            }
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Request-ID", rid)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def broken_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BrokenHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def user_env(monkeypatch: pytest.MonkeyPatch, broken_url: str) -> str:
+    monkeypatch.setenv("GATEWRIGHT_BROKEN_URL", broken_url)
+    monkeypatch.setenv("GATEWRIGHT_ADMIN_EMAIL", "admin@example.test")
+    monkeypatch.setenv("GATEWRIGHT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("GATEWRIGHT_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("GATEWRIGHT_RUN_ID", "rtest01")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("GATEWRIGHT_TARGET_FILE", raising=False)
+    return broken_url
+
+
+USER_CONFTEST = """
+from gatewright.testkit import require_stack
+
+def pytest_configure(config):
+    require_stack(config, services=("broken",))
+"""
+
+USER_TEST = """
+from gatewright.core import SyncAPIClient
+
+
+class OrgsClient(SyncAPIClient):
+    def create(self, name: str, admin_password: str) -> dict:
+        return self.request(
+            "POST", "/v1/orgs", cast_to=dict, json={"name": name, "password": admin_password}
+        )
+
+
+def test_admin_creates_an_org(gw):
+    orgs = OrgsClient(**gw.client_kwargs("broken", token=gw.target.service_token))
+    gw.cleanup.add("close the client", orgs.close)
+    with gw.flow.given("an admin with a password"):
+        password = gw.target.admin_password
+    with gw.flow.when("the admin creates an org"):
+        org = orgs.create(gw.names.name("org"), password)
+    with gw.flow.then("the org is listed"):
+        assert org["name"]
+"""
+
+
+def _all_text(root: Path) -> str:
+    return "\n".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in root.rglob("*") if p.is_file()
+    )
+
+
+def test_failing_flow_shows_step_status_body_and_request_id(
+    pytester: pytest.Pytester, user_env: str
+) -> None:
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(test_orgs=USER_TEST)
+    artifacts = pytester.path / "out"
+    result = pytester.runpytest_subprocess(
+        *QUIET,
+        "-W",
+        "error",
+        "--gw-seed=s33d",
+        f"--gw-artifacts={artifacts}",
+        "--junitxml=junit.xml",
+    )
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    # the header says how to reproduce the run
+    assert "gatewright: run rtest01, seed s33d (reproduce with --gw-seed=s33d)" in out
+    # the gatewright section: failing step, status, body sample, request ID, artifacts path
+    assert "- gatewright -" in out
+    assert "failing step: When the admin creates an org  [error" in out
+    assert "-> 500 in" in out
+    assert "database on fire" in out
+    rid = re.search(r"request (rtest01-main-[0-9a-f]{6}-0001)", out)
+    assert rid is not None, out
+    assert "(attempt 3)" in out  # the client retried the 500 twice, same request ID
+    assert "replay: curl -sS -X POST" in out
+    test_dir = artifacts / "rtest01" / "main"
+    assert f"artifacts: {test_dir}" in out
+    # nothing secret was printed
+    assert ADMIN_PASSWORD not in out
+    assert SERVICE_TOKEN not in out
+
+    # per-test artifacts
+    (folder,) = test_dir.iterdir()
+    assert folder.name.startswith("admin-creates-an-org-")
+    steps = json.loads((folder / "steps.json").read_text())
+    assert [(s["keyword"], s["status"]) for s in steps] == [
+        ("Given", "passed"),
+        ("When", "error"),
+        ("Cleanup", "passed"),
+    ]
+    exchanges = json.loads((folder / "exchanges.json").read_text())
+    assert [e["status"] for e in exchanges] == [500, 500, 500]
+    assert {e["request_id"] for e in exchanges} == {rid.group(1)}
+    assert exchanges[0]["step"] == "When the admin creates an org"
+    summary_txt = (folder / "summary.txt").read_text()
+    assert "When the admin creates an org" in summary_txt
+    assert "reproduce: pytest" in summary_txt
+
+    # run-level artifacts
+    run_dir = artifacts / "rtest01"
+    report = (run_dir / "report.html").read_text()
+    assert "<style>" in report
+    assert "http://" not in report.split("<body>")[0]  # no external assets
+    assert rid.group(1) in report
+    assert "the admin creates an org" in report
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["counts"] == {"failed": 1}
+    assert summary["tests"][0]["request_ids"] == [rid.group(1)]
+
+    # JUnit: request IDs and the artifacts path as properties
+    junit = ET.parse(pytester.path / "junit.xml")
+    props = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
+    assert ("request_id", rid.group(1)) in props
+    assert ("artifacts", str(folder)) in props
+
+    # no registered secret anywhere on disk
+    everything = _all_text(run_dir) + (pytester.path / "junit.xml").read_text()
+    assert ADMIN_PASSWORD not in everything
+    assert SERVICE_TOKEN not in everything
+    assert "***" in everything
+
+
+def test_passing_run_under_xdist_with_skips_and_xfails(
+    pytester: pytest.Pytester, user_env: str
+) -> None:
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(
+        test_ok="""
+        import httpx
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_ping(gw, n):
+            with httpx.Client(event_hooks=gw.recorder.sync_hooks()) as client:
+                with gw.flow.when("pinging"):
+                    response = client.get(
+                        gw.url("broken") + "/v1/ping",
+                        headers={"X-Request-ID": gw.request_ids()},
+                    )
+            with gw.flow.then("it answers"):
+                assert response.json() == {"pong": True}
+
+        def test_skipped(gw_names):
+            pytest.skip("modelsim not deployed here")
+
+        @pytest.mark.xfail(reason="bug #12: pagination", strict=True)
+        def test_known_bug(gw_flow):
+            with gw_flow.then("page 2 exists"):
+                assert False
+        """
+    )
+    artifacts = pytester.path / "out"
+    result = pytester.runpytest_subprocess(
+        *QUIET, "-n", "2", f"--gw-artifacts={artifacts}"
+    )
+    result.assert_outcomes(passed=4, skipped=1, xfailed=1)
+    out = result.stdout.str()
+    assert "skipped by reason:" in out
+    assert "1 x modelsim not deployed here" in out
+    assert "1 x bug #12: pagination" in out
+    summary = json.loads((artifacts / "rtest01" / "summary.json").read_text())
+    assert summary["counts"] == {"passed": 4, "skipped": 1, "xfailed": 1}
+    rids = [rid for t in summary["tests"] for rid in t["request_ids"]]
+    assert len(rids) == 4
+    assert all(re.fullmatch(r"rtest01-gw[01]-[0-9a-f]{6}-0001", rid) for rid in rids)
+    assert {t["worker"] for t in summary["tests"]} <= {"gw0", "gw1"}
+    assert (artifacts / "rtest01" / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "ci", "expected"),
+    [
+        ((), "", {"errors": 1}),
+        (("--allow-unavailable",), "", {"skipped": 1}),
+        (("--allow-unavailable",), "true", {"errors": 1}),
+    ],
+    ids=["error-by-default", "skip-when-allowed", "error-under-ci"],
+)
+def test_unavailable_target_is_an_error_unless_allowed(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    ci: str,
+    expected: dict[str, int],
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("GATEWRIGHT_BROKEN_URL", "http://127.0.0.1:9")  # discard port: refused
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(test_x="def test_x(gw):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        *QUIET, "--gw-timeout-scale=0.02", f"--gw-artifacts={pytester.path}", *args
+    )
+    result.assert_outcomes(**expected)
+    assert "gatewright target unavailable" in result.stdout.str()
+
+
+def test_local_stack_is_started_once_by_the_controller(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWRIGHT_RUN_ID", "rstack1")
+    monkeypatch.delenv("GATEWRIGHT_IDENTITY_URL", raising=False)
+    pytester.makeconftest(
+        f"""
+        from gatewright.testkit import ServiceSpec, register_service, require_stack
+
+        def pytest_configure(config):
+            register_service(ServiceSpec(
+                "identity", "dummy_service", env={{"PYTHONPATH": {str(HERE)!r}}}
+            ))
+            require_stack(config)
+        """
+    )
+    pytester.makepyfile(
+        test_stack="""
+        import os
+        import httpx
+        import pytest
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_env(gw, n):
+            env = httpx.get(gw.url("identity") + "/env").json()
+            print("URL", gw.url("identity"), "FD", env["GATEWRIGHT_FD"])
+            assert gw.target.admin_password
+        """
+    )
+    artifacts = pytester.path / "out"
+    result = pytester.runpytest_subprocess(
+        *QUIET, "-n", "2", "-rA", f"--gw-artifacts={artifacts}"
+    )
+    result.assert_outcomes(passed=2)
+    urls = set(re.findall(r"URL (http://127\.0\.0\.1:\d+)", result.stdout.str()))
+    assert len(urls) == 1  # both workers talked to the one stack
+    log = (artifacts / "rstack1" / "services" / "identity.log").read_text()
+    assert "listening" in log
