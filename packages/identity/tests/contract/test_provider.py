@@ -1,0 +1,232 @@
+"""Provider contract: identity, alone and in-process, verifies every pact that names it.
+
+The app comes from `create_app(settings)` with a temp data dir and a fixed service token, served
+by uvicorn in a background thread on a socket this test binds itself (127.0.0.1:0, created with
+IPPROTO_TCP so asyncio sets TCP_NODELAY), so there is no free-port race.
+
+Access tokens: a pact cannot hold a real JWT (identity signs with a key generated at start, and
+tokens expire), so consumer requests carry fixed example tokens (`Bearer pact-token-alice`)
+under a regex matcher. Here the token verifier is swapped through the app's seam
+(`app.dependency_overrides[get_token_verifier]`) for `PactTokens`, a table from example token to
+user id that each provider state fills from its own `token` parameter. Everything else (the DB,
+permission checks, argon2, the service-token check, the error envelope) is the real service;
+JWT signing and verification are covered by the unit tests and by the login interaction.
+
+Provider states are small named functions; every state that seeds data resets the DB first and
+then creates exactly what its parameters name, with the fixed IDs from the pact. The
+service-token state seeds nothing: it checks that the pact's token is the one configured here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from pact import Verifier
+from pydantic import SecretStr
+
+from gatewright.identity import (
+    PROVIDER,
+    STATE_API_KEY_EXISTS,
+    STATE_INVITATION_EXISTS,
+    STATE_ORG_EXISTS,
+    STATE_SERVICE_TOKEN,
+    STATE_USER_EXISTS,
+)
+from gatewright.identity.service import IdentitySettings, create_app, store
+from gatewright.identity.service.api.deps import get_token_verifier
+from gatewright.servicekit import ServiceError
+
+from pact_examples import SERVICE_TOKEN  # isort: skip
+
+REPO = Path(__file__).resolve().parents[4]
+PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
+OWNER_ID = "usr_000000"  # the org's owner when the state's own user has another role
+OWNER_EMAIL = "owner@example.test"
+SEED_PASSWORD = "seeded-password-1"
+
+
+class PactTokens:
+    """Accepts exactly the example access tokens the current provider state registered."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, str] = {}
+
+    def verify(self, token: str) -> dict[str, Any]:
+        user_id = self.users.get(token)
+        if user_id is None:
+            raise ServiceError(401, "unauthenticated", "The access token is not valid.")
+        return {"sub": user_id}
+
+
+class ProviderStates:
+    """One named function per provider state (see `gatewright.identity.contract`)."""
+
+    def __init__(self, app: FastAPI, settings: IdentitySettings, tokens: PactTokens) -> None:
+        self.app = app
+        self.settings = settings
+        self.tokens = tokens
+
+    def _reset(self) -> None:
+        self.tokens.users.clear()
+        with self.app.state.db.session() as s, s.begin():
+            store.reset(s)
+
+    def _user(self, user_id: str, email: str, password: str = SEED_PASSWORD) -> None:
+        password_hash = self.app.state.passwords.hash(password)
+        with self.app.state.db.session() as s, s.begin():
+            store.create_user(s, user_id=user_id, email=email, password_hash=password_hash)
+
+    def _org(self, params: dict[str, Any]) -> None:
+        org_id, user_id, role = params["org_id"], params["user_id"], params["role"]
+        self._user(user_id, params["email"], params.get("password", SEED_PASSWORD))
+        owner = user_id if role == "owner" else OWNER_ID
+        if owner != user_id:
+            self._user(OWNER_ID, OWNER_EMAIL)
+        with self.app.state.db.session() as s, s.begin():
+            store.create_org(s, org_id=org_id, name=params.get("name", "acme"), owner_id=owner)
+            if owner != user_id:
+                store.add_member(s, org_id=org_id, user_id=user_id, role=role)
+        if "token" in params:
+            self.tokens.users[params["token"]] = user_id
+
+    def user_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._user(params["user_id"], params["email"], params["password"])
+        self.tokens.users[params["token"]] = params["user_id"]
+
+    def org_exists(self, parameters: dict[str, Any] | None) -> None:
+        self._reset()
+        self._org(parameters or {})
+
+    def invitation_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._user(OWNER_ID, OWNER_EMAIL)
+        with self.app.state.db.session() as s, s.begin():
+            store.create_org(s, org_id=params["org_id"], name="acme", owner_id=OWNER_ID)
+            store.create_invitation(
+                s,
+                invitation_id=params["invitation_id"],
+                org_id=params["org_id"],
+                email=params["email"],
+                role=params["role"],
+                token_hash=store.sha256_hex(params["invitation_token"]),
+                created_by=OWNER_ID,
+                expires_at=store.now() + timedelta(days=7),
+            )
+
+    def api_key_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._org(params)
+        with self.app.state.db.session() as s, s.begin():
+            store.create_api_key(
+                s,
+                key_id=params["key_id"],
+                org_id=params["org_id"],
+                name=params["key_name"],
+                secret=params["secret"],
+                models=params.get("models"),
+                created_by=params["user_id"],
+            )
+
+    def service_token(self, parameters: dict[str, Any] | None) -> None:
+        expected = self.settings.service_token.get_secret_value()
+        if (parameters or {}).get("service_token") != expected:
+            raise ValueError("the pact's service token is not the one this provider test uses")
+
+    def handlers(self) -> dict[str, Any]:
+        return {
+            STATE_USER_EXISTS: self.user_exists,
+            STATE_ORG_EXISTS: self.org_exists,
+            STATE_INVITATION_EXISTS: self.invitation_exists,
+            STATE_API_KEY_EXISTS: self.api_key_exists,
+            STATE_SERVICE_TOKEN: self.service_token,
+        }
+
+
+def _close_callback_servers(verifier: Verifier) -> None:
+    """pact-python 4.2 stops its state-callback HTTP server with `shutdown()` but never calls
+    `server_close()`, leaking the listening socket (a ResourceWarning, an error under our strict
+    warnings). Close it here; `getattr` keeps this harmless once pact-python fixes it."""
+    for attr in ("_state_handler", "_message_producer"):
+        server = getattr(getattr(verifier, attr, None), "_server", None)
+        if server is not None:
+            server.server_close()
+
+
+def pact_files() -> list[Path]:
+    """Every pact in the pact dir whose provider is identity."""
+    files = []
+    for path in sorted(PACT_DIR.glob("*.json")):
+        content = json.loads(path.read_text())
+        if content.get("provider", {}).get("name") == PROVIDER:
+            files.append(path)
+    return files
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ProviderStates]]:
+    settings = IdentitySettings(
+        data_dir=tmp_path_factory.mktemp("identity"),
+        service_token=SecretStr(SERVICE_TOKEN),
+        bootstrap_admin_password=SecretStr("provider-admin-password"),
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+    app = create_app(settings)
+    tokens = PactTokens()
+    app.dependency_overrides[get_token_verifier] = lambda: tokens
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("identity did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", ProviderStates(app, settings, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_identity_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
+    url, states = provider
+    files = pact_files()
+    assert files, f"no pact naming provider {PROVIDER!r} in {PACT_DIR}; run test_consumer.py first"
+    verifier = (
+        Verifier(PROVIDER, host="127.0.0.1")
+        .add_transport(url=url)
+        .state_handler(states.handlers(), teardown=False)
+        .set_error_on_empty_pact(enabled=True)
+    )
+    for path in files:
+        verifier.add_source(path)
+    try:
+        verifier.verify()
+    except RuntimeError:
+        pytest.fail(f"pact verification failed:\n{verifier.output(strip_ansi=True)}")
+    finally:
+        _close_callback_servers(verifier)
+    results = verifier.results
+    assert results.get("result") is True, verifier.output(strip_ansi=True)
