@@ -109,7 +109,7 @@ def world(app: FastAPI, client: TestClient) -> World:
     assert created.status_code == 201, created.text
     org_id = created.json()["id"]
     for role in ("admin", "member", "viewer"):
-        add_member(app, org_id, users[role], role)  # type: ignore[arg-type]
+        add_member(app, org_id, users[role], role)
     key = client.post(
         f"/v1/orgs/{org_id}/keys", json={"name": "ci"}, headers=auth(tokens["member"])
     )

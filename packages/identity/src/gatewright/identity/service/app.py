@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.identity.service import store
@@ -42,8 +43,13 @@ def bootstrap(db: Database, settings: IdentitySettings, passwords: Passwords) ->
     password_hash = (
         "" if existing else passwords.hash(settings.bootstrap_admin_password.get_secret_value())
     )
-    with db.session() as s, s.begin():
-        admin_id = store.ensure_platform_admin(s, email=email, password_hash=password_hash)
+    try:
+        with db.session() as s, s.begin():
+            admin_id = store.ensure_platform_admin(s, email=email, password_hash=password_hash)
+    except IntegrityError:
+        # Another replica inserted the admin between our read and our write: promote theirs.
+        with db.session() as s, s.begin():
+            admin_id = store.ensure_platform_admin(s, email=email, password_hash=password_hash)
     log.info("bootstrap admin ready", extra={"user_id": admin_id})
     return admin_id
 
