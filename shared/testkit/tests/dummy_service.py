@@ -14,6 +14,7 @@ import socket
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import FrameType
+from typing import Any
 
 _readyz_calls = 0
 
@@ -21,6 +22,7 @@ _readyz_calls = 0
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server's naming
         global _readyz_calls
+        body: dict[str, Any]
         status, body = 404, {"error": {"code": "not_found", "message": self.path}}
         if self.path == "/healthz":
             status, body = 200, {"status": "ok"}

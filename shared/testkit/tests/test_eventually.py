@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeClock
 
 from gatewright.core import APIConnectionError, BadRequest, RateLimited, ServiceUnavailable
 from gatewright.testkit.eventually import (
@@ -20,6 +19,26 @@ from gatewright.testkit.eventually import (
     profile_timeout,
     set_timeout_scale,
 )
+
+
+class FakeClock:
+    """A clock that only moves when `sleep` is called (plus an optional cost per probe)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
 
 
 def _sequence(*items: Any) -> Callable[[], Any]:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ class BrokenHandler(BaseHTTPRequestHandler):
         rid = self.headers.get("X-Request-ID", "")
         length = int(self.headers.get("Content-Length") or 0)
         got = self.rfile.read(length).decode() if length else ""
+        body: dict[str, Any]
         if self.path in ("/readyz", "/healthz"):
             status, body = 200, {"status": "ready"}
         elif self.path == "/v1/ping":
@@ -51,7 +53,7 @@ class BrokenHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = _answer  # noqa: N815
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -178,7 +180,7 @@ def test_failing_flow_shows_step_status_body_and_request_id(
     assert summary["tests"][0]["request_ids"] == [rid.group(1)]
 
     # JUnit: request IDs and the artifacts path as properties
-    junit = ET.parse(pytester.path / "junit.xml")
+    junit = ET.parse(pytester.path / "junit.xml")  # noqa: S314  # pytest wrote it just now
     props = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
     assert ("request_id", rid.group(1)) in props
     assert ("artifacts", str(folder)) in props
@@ -220,9 +222,7 @@ def test_passing_run_under_xdist_with_skips_and_xfails(
         """
     )
     artifacts = pytester.path / "out"
-    result = pytester.runpytest_subprocess(
-        *QUIET, "-n", "2", f"--gw-artifacts={artifacts}"
-    )
+    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", f"--gw-artifacts={artifacts}")
     result.assert_outcomes(passed=4, skipped=1, xfailed=1)
     out = result.stdout.str()
     assert "skipped by reason:" in out
@@ -257,7 +257,8 @@ def test_unavailable_target_is_an_error_unless_allowed(
     monkeypatch.setenv("GATEWRIGHT_BROKEN_URL", "http://127.0.0.1:9")  # discard port: refused
     pytester.makeconftest(USER_CONFTEST)
     pytester.makepyfile(test_x="def test_x(gw):\n    pass\n")
-    result = pytester.runpytest_subprocess(
+    # In process (fast): the plugin resets its process-wide state at unconfigure.
+    result = pytester.runpytest_inprocess(
         *QUIET, "--gw-timeout-scale=0.02", f"--gw-artifacts={pytester.path}", *args
     )
     result.assert_outcomes(**expected)
@@ -294,9 +295,7 @@ def test_local_stack_is_started_once_by_the_controller(
         """
     )
     artifacts = pytester.path / "out"
-    result = pytester.runpytest_subprocess(
-        *QUIET, "-n", "2", "-rA", f"--gw-artifacts={artifacts}"
-    )
+    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "-rA", f"--gw-artifacts={artifacts}")
     result.assert_outcomes(passed=2)
     urls = set(re.findall(r"URL (http://127\.0\.0\.1:\d+)", result.stdout.str()))
     assert len(urls) == 1  # both workers talked to the one stack

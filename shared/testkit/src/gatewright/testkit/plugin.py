@@ -198,6 +198,7 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    set_timeout_scale(None)
     state = config.stash.get(STATE_KEY, None)
     if state is not None and state.stack is not None:
         state.stack.stop()
