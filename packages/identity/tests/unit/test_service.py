@@ -643,3 +643,21 @@ def test_logs_never_carry_secrets(
     assert "invitation accepted" in text
     for secret in [*secrets_seen, SERVICE["Authorization"].split()[1]]:
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/orgs", {"name": "a\x00b"}),
+        ("/v1/orgs/{org}/keys", {"name": "k\x1b[31m"}),
+        ("/v1/orgs/{org}/keys", {"name": "k", "models": ["m\x00"]}),
+        ("/v1/orgs/{org}/invitations", {"email": "a\x00@example.test", "role": "viewer"}),
+    ],
+)
+def test_control_characters_are_refused(
+    app: FastAPI, client: TestClient, world: World, path: str, body: dict[str, Any]
+) -> None:
+    before = snapshot(app)
+    response = client.post(_fill(path, world), json=body, headers=world.h("owner"))
+    assert_envelope(response, 422, "validation_failed")
+    assert snapshot(app) == before

@@ -45,15 +45,20 @@ Email = Annotated[
         to_lower=True,
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# No control characters (PostgreSQL refuses NUL in text; logs and UIs choke on the rest).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE),
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 # A login never rejects a password for its shape: every wrong password is the same 401.
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Opaque = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
 
 MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600
 
