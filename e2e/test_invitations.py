@@ -21,9 +21,11 @@ def test_an_invitation_cannot_be_used_twice(
         invitation = admin.client.invitations.create(org.id, email=email, role="member")
         identity.invitations.accept(token=invitation.token, password=gw.names.password("ivy"))
 
-    with gw.when("the same token is used again, with another password"):
-        with pytest.raises(Conflict) as used:
-            identity.invitations.accept(token=invitation.token, password=gw.names.password("eve"))
+    with (
+        gw.when("the same token is used again, with another password"),
+        pytest.raises(Conflict) as used,
+    ):
+        identity.invitations.accept(token=invitation.token, password=gw.names.password("eve"))
     with gw.then("it is refused as already used, and Ivy's membership is unchanged"):
         assert used.value.code == "invitation_used"
         members = [m for m in admin.client.members.list(org.id).data if m.email == email]
@@ -49,9 +51,8 @@ def test_an_expired_invitation_cannot_be_used(
 
     with gw.when("identity reports the invitation as expired"):
         eventually(expired, description="the invitation expires", profile="settle")
-    with gw.when("the invitee tries to accept it"):
-        with pytest.raises(Conflict) as refused:
-            identity.invitations.accept(token=invitation.token, password=gw.names.password("exp"))
+    with gw.when("the invitee tries to accept it"), pytest.raises(Conflict) as refused:
+        identity.invitations.accept(token=invitation.token, password=gw.names.password("exp"))
     with gw.then("it is refused as expired and nobody joined"):
         assert refused.value.code == "invitation_expired"
         assert all(m.email != email for m in admin.client.members.list(org.id).data)

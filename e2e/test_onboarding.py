@@ -38,7 +38,11 @@ def test_invited_member_issues_a_key_that_verifies(
         login = identity.auth.login(email, password)
         dana = identity.with_options(token=login.access_token)
     with gw.then("Dana is a member of the org, and the invitation is used"):
-        assert (accepted.org_id, accepted.role, accepted.user_id) == (org.id, "member", login.user_id)
+        assert (accepted.org_id, accepted.role, accepted.user_id) == (
+            org.id,
+            "member",
+            login.user_id,
+        )
         assert dana.users.me().email == email
         roles = {m.user_id: m.role for m in admin.client.members.list(org.id).data}
         assert roles == {admin.user_id: "owner", login.user_id: "member"}
@@ -61,12 +65,16 @@ def test_login_answers_wrong_password_and_unknown_email_alike(
 ) -> None:
     from gatewright.core import AuthenticationError
 
-    with gw.when("someone logs in with the admin's email and a wrong password"):
-        with pytest.raises(AuthenticationError) as wrong_password:
-            identity.auth.login(admin.email, gw.names.password("wrong"))
-    with gw.when("someone logs in with an unknown email"):
-        with pytest.raises(AuthenticationError) as unknown_email:
-            identity.auth.login(gw.names.email("nobody"), gw.names.password("wrong"))
+    with (
+        gw.when("someone logs in with the admin's email and a wrong password"),
+        pytest.raises(AuthenticationError) as wrong_password,
+    ):
+        identity.auth.login(admin.email, gw.names.password("wrong"))
+    with (
+        gw.when("someone logs in with an unknown email"),
+        pytest.raises(AuthenticationError) as unknown_email,
+    ):
+        identity.auth.login(gw.names.email("nobody"), gw.names.password("wrong"))
     with gw.then("both get the same 401, which tells nothing about which part was wrong"):
         a, b = wrong_password.value, unknown_email.value
         assert (a.status_code, a.code, a.message) == (b.status_code, b.code, b.message)

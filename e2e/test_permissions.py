@@ -20,9 +20,8 @@ Join = Callable[[Org, Role, str], Actor]
 def test_viewer_cannot_issue_a_key(gw: Harness, org: Org, join: Join, admin: Actor) -> None:
     viewer = join(org, "viewer", "vic")
 
-    with gw.when("the viewer tries to issue an API key"):
-        with pytest.raises(PermissionDenied) as denied:
-            viewer.client.keys.create(org.id, name=gw.names.name("key"))
+    with gw.when("the viewer tries to issue an API key"), pytest.raises(PermissionDenied) as denied:
+        viewer.client.keys.create(org.id, name=gw.names.name("key"))
     with gw.then("it is a 403 permission_denied that names the role and the permission"):
         err = denied.value
         assert (err.status_code, err.code) == (403, "permission_denied")
@@ -37,12 +36,16 @@ def test_org_admin_cannot_grant_owner(gw: Harness, org: Org, join: Join, admin: 
     org_admin = join(org, "admin", "ada")
     member = join(org, "member", "mo")
 
-    with gw.when("the org admin invites someone as owner"):
-        with pytest.raises(PermissionDenied) as invite_denied:
-            org_admin.client.invitations.create(org.id, email=gw.names.email("otto"), role="owner")
-    with gw.when("the org admin promotes a member to owner"):
-        with pytest.raises(PermissionDenied) as promote_denied:
-            org_admin.client.members.update(org.id, member.user_id, "owner")
+    with (
+        gw.when("the org admin invites someone as owner"),
+        pytest.raises(PermissionDenied) as invite_denied,
+    ):
+        org_admin.client.invitations.create(org.id, email=gw.names.email("otto"), role="owner")
+    with (
+        gw.when("the org admin promotes a member to owner"),
+        pytest.raises(PermissionDenied) as promote_denied,
+    ):
+        org_admin.client.members.update(org.id, member.user_id, "owner")
     with gw.then("both are refused with a message naming the owner role, and nothing changed"):
         for err in (invite_denied.value, promote_denied.value):
             assert err.code == "permission_denied"

@@ -43,7 +43,10 @@ def select(changed: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     base = argv[1] if len(argv) > 1 else "origin/main"
     out = subprocess.run(
-        ["git", "diff", "--name-only", f"{base}...HEAD"], capture_output=True, text=True, check=False
+        ["git", "diff", "--name-only", f"{base}...HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     changed = out.stdout.split() if out.returncode == 0 else list(EVERYTHING)
     print(json.dumps({"dist": select(changed) or list(PATHS)}))
