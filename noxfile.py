@@ -170,4 +170,4 @@ def e2e(session: nox.Session) -> None:
 def stack(session: nox.Session) -> None:
     """Run the local platform in the foreground and print its URLs (Ctrl-C stops it)."""
     install_dists(session, "testkit", "identity")
-    session.run("python", "-m", "gatewright.testkit.stack", *session.posargs)
+    session.run("python", "-m", "gatewright.testkit", *session.posargs)

@@ -295,3 +295,47 @@ class LocalStack:
             r.spec.name: {"url": r.url, "pid": r.process.pid, "log": str(r.log_path)}
             for r in self.running
         }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m gatewright.testkit [SERVICE ...]`: run the stack until Ctrl-C.
+
+    Prints the URLs and writes `.gatewright/stack.env` (mode 0600, git-ignored) with the URLs
+    and credentials, so `set -a; . .gatewright/stack.env; pytest e2e` targets this stack.
+    """
+    import argparse
+    import signal
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m gatewright.testkit")
+    parser.add_argument("services", nargs="*", default=sorted(SERVICES))
+    parser.add_argument("--dir", type=Path, default=Path(".gatewright"))
+    args = parser.parse_args(argv)
+
+    stack = LocalStack(args.services, log_dir=args.dir / "logs")
+    target = stack.start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    env_file = args.dir / "stack.env"
+    lines = [f"{service_url_env(name)}={url}" for name, url in target.services.items()]
+    lines += [
+        f"GATEWRIGHT_ADMIN_EMAIL={target.admin_email}",
+        f"GATEWRIGHT_ADMIN_PASSWORD={target.admin_password}",
+        f"GATEWRIGHT_SERVICE_TOKEN={target.service_token}",
+    ]
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = sys.stdout
+    for name, url in target.services.items():
+        out.write(f"{name:<10} {url}  (docs: {url}/docs, log: {args.dir / 'logs' / name}.log)\n")
+    out.write(f"admin      {target.admin_email} (password and service token in {env_file})\n")
+    out.write("Ctrl-C stops the stack.\n")
+    out.flush()
+    try:
+        stopped.wait()  # the foreground process simply waits for Ctrl-C or SIGTERM
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        env_file.unlink(missing_ok=True)
+    return 0

@@ -1,0 +1,7 @@
+"""`python -m gatewright.testkit`: run the local stack in the foreground (see `stack.main`)."""
+
+import sys
+
+from gatewright.testkit.stack import main
+
+sys.exit(main())
