@@ -1,0 +1,334 @@
+"""Budgets clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
+
+Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+query, response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and
+async can never diverge: a change to a path or a body is made once. Bodies are plain dicts, not
+validated here: the service is the authority on input, and its 422 arrives as `ValidationFailed`
+like every other error. Errors are core's exception tree (`gatewright.core.errors`); a 402 is
+`BudgetExceeded` (with `.limit_micro_usd`, `.spent_micro_usd`, `.reserved_micro_usd`,
+`.requested_micro_usd`) and is never retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import quote
+
+import httpx
+
+from gatewright.budgets.models import (
+    Budget,
+    Period,
+    Reservation,
+    ReservationList,
+    ReservationStatus,
+    Spend,
+)
+from gatewright.core import AsyncAPIClient, SyncAPIClient
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One request, fully built: what both the sync and the async client send."""
+
+    method: str
+    path: str
+    cast_to: type[T] | None
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+
+
+def _seg(value: str) -> str:
+    """An ID as one path segment (never lets a caller's value add path segments)."""
+    return quote(value, safe="")
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A JSON body without the optional fields the caller left out."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _budget_path(org_id: str, key_id: str | None = None) -> str:
+    if key_id is None:
+        return f"/v1/orgs/{_seg(org_id)}/budget"
+    return f"/v1/orgs/{_seg(org_id)}/keys/{_seg(key_id)}/budget"
+
+
+# -- request builders (no I/O) ----------------------------------------------------------------
+class _BudgetsRequests:
+    @staticmethod
+    def set(
+        org_id: str, key_id: str | None, *, limit_micro_usd: int, period: Period
+    ) -> _Call[Budget]:
+        body = {"limit_micro_usd": limit_micro_usd, "period": period}
+        return _Call("PUT", _budget_path(org_id, key_id), Budget, body)
+
+    @staticmethod
+    def get(org_id: str, key_id: str | None) -> _Call[Budget]:
+        return _Call("GET", _budget_path(org_id, key_id), Budget)
+
+    @staticmethod
+    def delete(org_id: str, key_id: str | None) -> _Call[None]:
+        return _Call("DELETE", _budget_path(org_id, key_id), None)
+
+
+class _SpendRequests:
+    @staticmethod
+    def get(org_id: str) -> _Call[Spend]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/spend", Spend)
+
+
+class _ReservationsRequests:
+    @staticmethod
+    def create(
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None,
+    ) -> _Call[Reservation]:
+        # key_id is always sent (null = an org-level reservation), so the body says what it means.
+        body = {
+            "org_id": org_id,
+            "key_id": key_id,
+            "amount_micro_usd": amount_micro_usd,
+            "request_id": request_id,
+            **_body(ttl_seconds=ttl_seconds),
+        }
+        return _Call("POST", "/v1/reservations", Reservation, body)
+
+    @staticmethod
+    def commit(reservation_id: str, *, actual_micro_usd: int) -> _Call[Reservation]:
+        path = f"/v1/reservations/{_seg(reservation_id)}/commit"
+        return _Call("POST", path, Reservation, {"actual_micro_usd": actual_micro_usd})
+
+    @staticmethod
+    def release(reservation_id: str) -> _Call[Reservation]:
+        return _Call("POST", f"/v1/reservations/{_seg(reservation_id)}/release", Reservation)
+
+    @staticmethod
+    def list(
+        org_id: str, *, status: ReservationStatus | None, limit: int | None
+    ) -> _Call[ReservationList]:
+        path = f"/v1/orgs/{_seg(org_id)}/reservations"
+        return _Call("GET", path, ReservationList, params=_body(status=status, limit=limit))
+
+
+# -- senders ---------------------------------------------------------------------------------
+class _SyncResource:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self._client = client
+
+    def _send(self, call: _Call[T]) -> T:
+        result = self._client.request(
+            call.method, call.path, cast_to=call.cast_to, json=call.json, params=call.params
+        )
+        return cast(T, result)
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self._client = client
+
+    async def _send(self, call: _Call[T]) -> T:
+        result = await self._client.request(
+            call.method, call.path, cast_to=call.cast_to, json=call.json, params=call.params
+        )
+        return cast(T, result)
+
+
+# -- resources -------------------------------------------------------------------------------
+class Budgets(_SyncResource):
+    """Org and per-key limits (`budgets:set` to change, `budgets:read` to read)."""
+
+    def set_org(self, org_id: str, *, limit_micro_usd: int, period: Period) -> Budget:
+        """Create or change the org's budget; changing it keeps the current period's spend."""
+        return self._send(
+            _BudgetsRequests.set(org_id, None, limit_micro_usd=limit_micro_usd, period=period)
+        )
+
+    def get_org(self, org_id: str) -> Budget:
+        """The org's budget (404 `budget_not_found` when none is set)."""
+        return self._send(_BudgetsRequests.get(org_id, None))
+
+    def delete_org(self, org_id: str) -> None:
+        """Remove the org's limit (spend keeps being tracked)."""
+        self._send(_BudgetsRequests.delete(org_id, None))
+
+    def set_key(self, org_id: str, key_id: str, *, limit_micro_usd: int, period: Period) -> Budget:
+        return self._send(
+            _BudgetsRequests.set(org_id, key_id, limit_micro_usd=limit_micro_usd, period=period)
+        )
+
+    def get_key(self, org_id: str, key_id: str) -> Budget:
+        return self._send(_BudgetsRequests.get(org_id, key_id))
+
+    def delete_key(self, org_id: str, key_id: str) -> None:
+        self._send(_BudgetsRequests.delete(org_id, key_id))
+
+
+class AsyncBudgets(_AsyncResource):
+    """Org and per-key limits (`budgets:set` to change, `budgets:read` to read)."""
+
+    async def set_org(self, org_id: str, *, limit_micro_usd: int, period: Period) -> Budget:
+        """Create or change the org's budget; changing it keeps the current period's spend."""
+        return await self._send(
+            _BudgetsRequests.set(org_id, None, limit_micro_usd=limit_micro_usd, period=period)
+        )
+
+    async def get_org(self, org_id: str) -> Budget:
+        """The org's budget (404 `budget_not_found` when none is set)."""
+        return await self._send(_BudgetsRequests.get(org_id, None))
+
+    async def delete_org(self, org_id: str) -> None:
+        """Remove the org's limit (spend keeps being tracked)."""
+        await self._send(_BudgetsRequests.delete(org_id, None))
+
+    async def set_key(
+        self, org_id: str, key_id: str, *, limit_micro_usd: int, period: Period
+    ) -> Budget:
+        return await self._send(
+            _BudgetsRequests.set(org_id, key_id, limit_micro_usd=limit_micro_usd, period=period)
+        )
+
+    async def get_key(self, org_id: str, key_id: str) -> Budget:
+        return await self._send(_BudgetsRequests.get(org_id, key_id))
+
+    async def delete_key(self, org_id: str, key_id: str) -> None:
+        await self._send(_BudgetsRequests.delete(org_id, key_id))
+
+
+class SpendResource(_SyncResource):
+    def get(self, org_id: str) -> Spend:
+        """The org's current-period spend, reserved amount and limit, and the same per key."""
+        return self._send(_SpendRequests.get(org_id))
+
+
+class AsyncSpendResource(_AsyncResource):
+    async def get(self, org_id: str) -> Spend:
+        """The org's current-period spend, reserved amount and limit, and the same per key."""
+        return await self._send(_SpendRequests.get(org_id))
+
+
+class Reservations(_SyncResource):
+    """Hold, commit and release spend (service token for create/commit/release)."""
+
+    def create(
+        self,
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None = None,
+    ) -> Reservation:
+        """Reserve `amount_micro_usd` against the org (and key) budgets, atomically.
+
+        Raises `BudgetExceeded` (402) when a limit would be exceeded. Idempotent on `request_id`:
+        repeating it returns the existing reservation (a different org/key/amount is `Conflict`).
+        """
+        return self._send(
+            _ReservationsRequests.create(
+                org_id=org_id,
+                key_id=key_id,
+                amount_micro_usd=amount_micro_usd,
+                request_id=request_id,
+                ttl_seconds=ttl_seconds,
+            )
+        )
+
+    def commit(self, reservation_id: str, *, actual_micro_usd: int) -> Reservation:
+        """Charge the actual cost and release the hold (idempotent for the same amount)."""
+        return self._send(
+            _ReservationsRequests.commit(reservation_id, actual_micro_usd=actual_micro_usd)
+        )
+
+    def release(self, reservation_id: str) -> Reservation:
+        """Release the hold without charging (idempotent)."""
+        return self._send(_ReservationsRequests.release(reservation_id))
+
+    def list(
+        self,
+        org_id: str,
+        *,
+        status: ReservationStatus | None = None,
+        limit: int | None = None,
+    ) -> ReservationList:
+        return self._send(_ReservationsRequests.list(org_id, status=status, limit=limit))
+
+
+class AsyncReservations(_AsyncResource):
+    """Hold, commit and release spend (service token for create/commit/release)."""
+
+    async def create(
+        self,
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None = None,
+    ) -> Reservation:
+        """Reserve `amount_micro_usd` against the org (and key) budgets, atomically.
+
+        Raises `BudgetExceeded` (402) when a limit would be exceeded. Idempotent on `request_id`:
+        repeating it returns the existing reservation (a different org/key/amount is `Conflict`).
+        """
+        return await self._send(
+            _ReservationsRequests.create(
+                org_id=org_id,
+                key_id=key_id,
+                amount_micro_usd=amount_micro_usd,
+                request_id=request_id,
+                ttl_seconds=ttl_seconds,
+            )
+        )
+
+    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> Reservation:
+        """Charge the actual cost and release the hold (idempotent for the same amount)."""
+        return await self._send(
+            _ReservationsRequests.commit(reservation_id, actual_micro_usd=actual_micro_usd)
+        )
+
+    async def release(self, reservation_id: str) -> Reservation:
+        """Release the hold without charging (idempotent)."""
+        return await self._send(_ReservationsRequests.release(reservation_id))
+
+    async def list(
+        self,
+        org_id: str,
+        *,
+        status: ReservationStatus | None = None,
+        limit: int | None = None,
+    ) -> ReservationList:
+        return await self._send(_ReservationsRequests.list(org_id, status=status, limit=limit))
+
+
+# -- clients ---------------------------------------------------------------------------------
+class Client(SyncAPIClient):
+    """Synchronous budgets client.
+
+    `Client(base_url, token=None, **core options)`; `token` is a user access token (JWT from
+    identity) for the budget and spend routes, or the service token (required for reservations;
+    accepted everywhere). `client.with_options(token=...)` shares the connection pool.
+    """
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.budgets = Budgets(self)
+        self.spend = SpendResource(self)
+        self.reservations = Reservations(self)
+
+
+class AsyncClient(AsyncAPIClient):
+    """Asynchronous budgets client; the same resources as `Client`, awaited."""
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.budgets = AsyncBudgets(self)
+        self.spend = AsyncSpendResource(self)
+        self.reservations = AsyncReservations(self)
