@@ -1,0 +1,373 @@
+"""modelsim clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
+
+Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+query, response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and
+async can never diverge. Errors are core's exception tree (`gatewright.core.errors`): a
+`sim-fail-503` answer is `ServiceUnavailable`, `sim-fail-500` is `InternalServerError`, an
+unknown model is `NotFound`. A 200 whose body is not JSON (`sim-bad-json`) raises `ValueError`.
+
+Streaming (`chat.completions.stream`) parses server-sent events into `ChatCompletionChunk`s and
+stops at `data: [DONE]`. The request is sent when iteration starts, and it is not retried (a
+stream that has started cannot be replayed); `create` uses core's retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
+
+import httpx
+
+from gatewright.core import AsyncAPIClient, SyncAPIClient, make_status_error
+from gatewright.core._constants import REQUEST_ID_HEADER
+from gatewright.modelsim.models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ModelList,
+    ObservationList,
+)
+
+T = TypeVar("T")
+
+Messages = Sequence[Mapping[str, Any]]
+SSE_DONE = "[DONE]"
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One request, fully built: what both the sync and the async client send."""
+
+    method: str
+    path: str
+    cast_to: type[T] | None
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+
+
+# -- request builders (no I/O) ----------------------------------------------------------------
+class _CompletionsRequests:
+    @staticmethod
+    def create(
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None,
+        extra: dict[str, Any],
+        request_id: str | None,
+    ) -> _Call[ChatCompletion]:
+        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages]}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        body.update(extra)
+        return _Call("POST", "/v1/chat/completions", ChatCompletion, body, request_id=request_id)
+
+    @staticmethod
+    def stream(
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None,
+        extra: dict[str, Any],
+        request_id: str | None,
+    ) -> _Call[ChatCompletionChunk]:
+        """Like `create` with `stream: true`; asks for the usage chunk unless told otherwise."""
+        extra = {"stream_options": {"include_usage": True}} | extra | {"stream": True}
+        call = _CompletionsRequests.create(
+            model=model, messages=messages, max_tokens=max_tokens, extra=extra, request_id=None
+        )
+        return _Call(call.method, call.path, ChatCompletionChunk, call.json, request_id=request_id)
+
+
+class _ModelsRequests:
+    @staticmethod
+    def list() -> _Call[ModelList]:
+        return _Call("GET", "/v1/models", ModelList)
+
+
+class _ObservationsRequests:
+    @staticmethod
+    def list(
+        *, request_id: str | None, model: str | None, limit: int | None
+    ) -> _Call[ObservationList]:
+        params = {"request_id": request_id, "model": model, "limit": limit}
+        return _Call("GET", "/v1/observations", ObservationList, params=params)
+
+    @staticmethod
+    def clear() -> _Call[None]:
+        return _Call("DELETE", "/v1/observations", None)
+
+
+# -- server-sent events ----------------------------------------------------------------------
+class _SSEDecoder:
+    """Turns lines of an event stream into the `data` payload of each event."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        """The event's payload when `line` ends an event (a blank line), else None."""
+        if not line:
+            if not self._data:
+                return None
+            payload, self._data = "\n".join(self._data), []
+            return payload
+        if line.startswith(":"):
+            return None  # a comment (keep-alive)
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+    def flush(self) -> str | None:
+        """A last event that the stream ended without a blank line after."""
+        return self.feed("")
+
+
+def _chunk(payload: str, response: httpx.Response) -> ChatCompletionChunk:
+    chunk = ChatCompletionChunk.model_validate_json(payload)
+    chunk._request_id = response.headers.get(REQUEST_ID_HEADER, "")
+    return chunk
+
+
+# -- senders ---------------------------------------------------------------------------------
+class _SyncResource:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self._client = client
+
+    def _send(self, call: _Call[T]) -> T:
+        result = self._client.request(
+            call.method,
+            call.path,
+            cast_to=call.cast_to,
+            json=call.json,
+            params=call.params,
+            request_id=call.request_id,
+        )
+        return cast(T, result)
+
+    def _stream(self, call: _Call[ChatCompletionChunk]) -> Iterator[ChatCompletionChunk]:
+        c = self._client
+        headers = c._headers(
+            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
+        )
+        try:
+            with c._http.stream(
+                call.method, c._url(call.path), json=call.json, headers=headers
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    raise make_status_error(response)
+                decoder = _SSEDecoder()
+                for line in response.iter_lines():
+                    payload = decoder.feed(line)
+                    if payload == SSE_DONE:
+                        return
+                    if payload is not None:
+                        yield _chunk(payload, response)
+                if (payload := decoder.flush()) not in (None, SSE_DONE):
+                    yield _chunk(payload, response)
+        except httpx.TransportError as exc:
+            raise c._connection_error(exc) from exc
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self._client = client
+
+    async def _send(self, call: _Call[T]) -> T:
+        result = await self._client.request(
+            call.method,
+            call.path,
+            cast_to=call.cast_to,
+            json=call.json,
+            params=call.params,
+            request_id=call.request_id,
+        )
+        return cast(T, result)
+
+    async def _stream(self, call: _Call[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+        c = self._client
+        headers = c._headers(
+            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
+        )
+        try:
+            async with c._http.stream(
+                call.method, c._url(call.path), json=call.json, headers=headers
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise make_status_error(response)
+                decoder = _SSEDecoder()
+                async for line in response.aiter_lines():
+                    payload = decoder.feed(line)
+                    if payload == SSE_DONE:
+                        return
+                    if payload is not None:
+                        yield _chunk(payload, response)
+                if (payload := decoder.flush()) not in (None, SSE_DONE):
+                    yield _chunk(payload, response)
+        except httpx.TransportError as exc:
+            raise c._connection_error(exc) from exc
+
+
+# -- resources -------------------------------------------------------------------------------
+class Completions(_SyncResource):
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None = None,
+        request_id: str | None = None,
+        **extra: Any,
+    ) -> ChatCompletion:
+        """`POST /v1/chat/completions`; `extra` fields go into the body as they are.
+
+        `request_id` sets `X-Request-ID` (else the client's factory makes one), which is what
+        `observations.list(request_id=...)` filters on.
+        """
+        call = _CompletionsRequests.create(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            extra=extra,
+            request_id=request_id,
+        )
+        return self._send(call)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None = None,
+        request_id: str | None = None,
+        **extra: Any,
+    ) -> Iterator[ChatCompletionChunk]:
+        """The same request with `stream: true` (and `stream_options.include_usage: true` unless
+        `extra` says otherwise): an iterator of chunks, ending before `data: [DONE]`."""
+        call = _CompletionsRequests.stream(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            extra=extra,
+            request_id=request_id,
+        )
+        return self._stream(call)
+
+
+class AsyncCompletions(_AsyncResource):
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None = None,
+        request_id: str | None = None,
+        **extra: Any,
+    ) -> ChatCompletion:
+        """`POST /v1/chat/completions`; `extra` fields go into the body as they are."""
+        call = _CompletionsRequests.create(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            extra=extra,
+            request_id=request_id,
+        )
+        return await self._send(call)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Messages,
+        max_tokens: int | None = None,
+        request_id: str | None = None,
+        **extra: Any,
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """An async iterator of chunks (`async for chunk in ...stream(...)`), no await needed."""
+        call = _CompletionsRequests.stream(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            extra=extra,
+            request_id=request_id,
+        )
+        return self._stream(call)
+
+
+class Chat:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self.completions = Completions(client)
+
+
+class AsyncChat:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class Models(_SyncResource):
+    def list(self) -> ModelList:
+        """`GET /v1/models`: the fixed behaviours modelsim offers."""
+        return self._send(_ModelsRequests.list())
+
+
+class AsyncModels(_AsyncResource):
+    async def list(self) -> ModelList:
+        """`GET /v1/models`: the fixed behaviours modelsim offers."""
+        return await self._send(_ModelsRequests.list())
+
+
+class Observations(_SyncResource):
+    def list(
+        self, *, request_id: str | None = None, model: str | None = None, limit: int | None = None
+    ) -> ObservationList:
+        """The most recent matching requests (oldest first), `limit` 1..1000 (default 100)."""
+        return self._send(
+            _ObservationsRequests.list(request_id=request_id, model=model, limit=limit)
+        )
+
+    def clear(self) -> None:
+        """Forget every observation (tests only: it affects everyone using this modelsim)."""
+        self._send(_ObservationsRequests.clear())
+
+
+class AsyncObservations(_AsyncResource):
+    async def list(
+        self, *, request_id: str | None = None, model: str | None = None, limit: int | None = None
+    ) -> ObservationList:
+        """The most recent matching requests (oldest first), `limit` 1..1000 (default 100)."""
+        return await self._send(
+            _ObservationsRequests.list(request_id=request_id, model=model, limit=limit)
+        )
+
+    async def clear(self) -> None:
+        """Forget every observation (tests only: it affects everyone using this modelsim)."""
+        await self._send(_ObservationsRequests.clear())
+
+
+# -- clients ---------------------------------------------------------------------------------
+class Client(SyncAPIClient):
+    """Synchronous modelsim client.
+
+    `Client(base_url, token=None, **core options)`. modelsim needs no token; one given is sent
+    as `Authorization: Bearer ...` (modelsim redacts it in observations), as a gateway would.
+    """
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.chat = Chat(self)
+        self.models = Models(self)
+        self.observations = Observations(self)
+
+
+class AsyncClient(AsyncAPIClient):
+    """Asynchronous modelsim client; the same resources as `Client`, awaited."""
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.chat = AsyncChat(self)
+        self.models = AsyncModels(self)
+        self.observations = AsyncObservations(self)

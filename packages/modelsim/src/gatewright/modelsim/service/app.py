@@ -1,0 +1,29 @@
+"""`create_app(settings)`: the modelsim FastAPI app. Nothing runs at import time.
+
+No auth and no database: the only state is the observation ring buffer, in `app.state`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gatewright.modelsim.service.api.routes import chat, models, observations
+from gatewright.modelsim.service.config import ModelsimSettings
+from gatewright.modelsim.service.observations import ObservationStore
+from gatewright.servicekit import create_service_app
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: ModelsimSettings) -> FastAPI:
+    return create_service_app(
+        service="modelsim",
+        version=VERSION,
+        description="Deterministic OpenAI-compatible model backend with fault injection by "
+        "model name, and observations of the requests it received.",
+        routers=[chat.router, models.router, observations.router],
+        state={
+            "settings": settings,
+            "observations": ObservationStore(settings.observations_max),
+        },
+    )
