@@ -11,6 +11,7 @@ through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def install_dists(session: nox.Session, *names: str) -> None:
     session.install(*args)
 
 
-def run_pytest(session: nox.Session, *args: str, junit: str) -> None:
+def run_pytest(
+    session: nox.Session, *args: str, junit: str, env: dict[str, str] | None = None
+) -> None:
     """The one way every test session calls pytest (artifacts and JUnit under artifacts/)."""
     (ROOT / "artifacts").mkdir(exist_ok=True)
     session.run(
@@ -89,7 +92,7 @@ def run_pytest(session: nox.Session, *args: str, junit: str) -> None:
         f"--junitxml=artifacts/junit-{junit}.xml",
         *args,
         *session.posargs,
-        env={"PACT_DO_NOT_TRACK": "true"},
+        env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
     )
 
 
@@ -161,9 +164,21 @@ def e2e(session: nox.Session) -> None:
     """The full user flows against a local stack (or a deployment: --gw-target FILE)."""
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", "identity")
-    run_pytest(session, "e2e", "-n", "auto", "-p", "randomly", junit="e2e")
-    # The whole run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
-    session.run("python", "scripts/scan_artifacts.py", "artifacts")
+    run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"r{secrets.token_hex(3)}"
+    run_pytest(
+        session,
+        "e2e",
+        "-n",
+        "auto",
+        "-p",
+        "randomly",
+        junit="e2e",
+        env={"GATEWRIGHT_RUN_ID": run_id},
+    )
+    # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
+    session.run(
+        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-e2e.xml"
+    )
 
 
 @nox.session(python=PYTHON, default=False)

@@ -4,7 +4,7 @@ Run by the e2e session after the suite, over every file the harness and the serv
 (artifacts, JUnit XML, service logs): API-key secrets (`gwk_…`), invitation tokens (`gwi_…`)
 and JWTs (`eyJ….….…`) must appear only masked.
 
-    python scripts/scan_artifacts.py artifacts/
+    python scripts/scan_artifacts.py artifacts/r1a2b3c artifacts/junit-e2e.xml
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ SHAPES = {
 }
 
 
-def scan(root: Path) -> list[str]:
+def files_under(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return found
+
+
+def scan(files: list[Path]) -> list[str]:
     findings = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in files:
         text = path.read_text(errors="replace")
         for name, shape in SHAPES.items():
             for match in shape.finditer(text):
@@ -31,17 +38,18 @@ def scan(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[1] if len(argv) > 1 else "artifacts")
-    if not root.is_dir():
-        print(f"{root}: no artifacts to scan")
+    paths = [Path(a) for a in argv[1:]] or [Path("artifacts")]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"nothing to scan at {', '.join(missing)}")
         return 1
-    files = sum(1 for p in root.rglob("*") if p.is_file())
-    findings = scan(root)
+    files = files_under(paths)
+    findings = scan(files)
     if findings:
-        print(f"{len(findings)} unmasked secret(s) in {root}:")
+        print(f"{len(findings)} unmasked secret(s):")
         print("\n".join(findings[:50]))
         return 1
-    print(f"{root}: {files} files scanned, no unmasked secrets")
+    print(f"{len(files)} files scanned, no unmasked secrets")
     return 0
 
 

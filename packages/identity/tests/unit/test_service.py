@@ -407,6 +407,7 @@ def test_key_lifecycle(client: TestClient, world: World) -> None:
         "org_id": world.org_id,
         "models": ["sim-echo"],
         "expires_at": "2099-01-01T00:00:00Z",
+        "rate_limit_rpm": None,
     }
     first = client.delete(f"{url}/{created['id']}", headers=world.h("member")).json()
     again = client.delete(f"{url}/{created['id']}", headers=world.h("member")).json()
@@ -474,6 +475,7 @@ JSON_ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/v1/invitations/accept", "nobody", {"token": "{inv}", "password": "long-enough"}),
     ("POST", "/v1/orgs/{org}/keys", "owner", {"name": "k2"}),
     ("POST", "/v1/keys/verify", "service", {"secret": "{secret}"}),
+    ("POST", "/v1/keys/revocation-hooks", "service", {"url": "http://127.0.0.1:9/hook"}),
     (
         "POST",
         "/v1/authz/check",

@@ -138,9 +138,13 @@ class _KeysRequests:
         name: str,
         models: Sequence[str] | None,
         expires_at: datetime | None,
+        rate_limit_rpm: int | None = None,
     ) -> _Call[ApiKeyCreated]:
         body = _body(
-            name=name, models=list(models) if models is not None else None, expires_at=expires_at
+            name=name,
+            models=list(models) if models is not None else None,
+            expires_at=expires_at,
+            rate_limit_rpm=rate_limit_rpm,
         )
         return _Call("POST", f"/v1/orgs/{_seg(org_id)}/keys", ApiKeyCreated, body)
 
@@ -155,6 +159,10 @@ class _KeysRequests:
     @staticmethod
     def verify(secret: str) -> _Call[KeyVerification]:
         return _Call("POST", "/v1/keys/verify", KeyVerification, _body(secret=secret))
+
+    @staticmethod
+    def register_revocation_hook(url: str) -> _Call[None]:
+        return _Call("POST", "/v1/keys/revocation-hooks", None, _body(url=url))
 
 
 class _AuthzRequests:
@@ -301,11 +309,13 @@ class Keys(_SyncResource):
         name: str,
         models: Sequence[str] | None = None,
         expires_at: datetime | None = None,
+        rate_limit_rpm: int | None = None,
     ) -> ApiKeyCreated:
         """Issue an API key; `.secret` is shown only in this response."""
-        return self._send(
-            _KeysRequests.create(org_id, name=name, models=models, expires_at=expires_at)
+        call = _KeysRequests.create(
+            org_id, name=name, models=models, expires_at=expires_at, rate_limit_rpm=rate_limit_rpm
         )
+        return self._send(call)
 
     def list(self, org_id: str) -> ApiKeyList:
         return self._send(_KeysRequests.list(org_id))
@@ -318,6 +328,10 @@ class Keys(_SyncResource):
         """Service-only (the client's token must be the service token)."""
         return self._send(_KeysRequests.verify(secret))
 
+    def register_revocation_hook(self, url: str) -> None:
+        """Service-only: identity will POST `{"key_ids", "org_id"}` to `url` on revocation."""
+        self._send(_KeysRequests.register_revocation_hook(url))
+
 
 class AsyncKeys(_AsyncResource):
     async def create(
@@ -327,11 +341,13 @@ class AsyncKeys(_AsyncResource):
         name: str,
         models: Sequence[str] | None = None,
         expires_at: datetime | None = None,
+        rate_limit_rpm: int | None = None,
     ) -> ApiKeyCreated:
         """Issue an API key; `.secret` is shown only in this response."""
-        return await self._send(
-            _KeysRequests.create(org_id, name=name, models=models, expires_at=expires_at)
+        call = _KeysRequests.create(
+            org_id, name=name, models=models, expires_at=expires_at, rate_limit_rpm=rate_limit_rpm
         )
+        return await self._send(call)
 
     async def list(self, org_id: str) -> ApiKeyList:
         return await self._send(_KeysRequests.list(org_id))
@@ -343,6 +359,10 @@ class AsyncKeys(_AsyncResource):
     async def verify(self, secret: str) -> KeyVerification:
         """Service-only (the client's token must be the service token)."""
         return await self._send(_KeysRequests.verify(secret))
+
+    async def register_revocation_hook(self, url: str) -> None:
+        """Service-only: identity will POST `{"key_ids", "org_id"}` to `url` on revocation."""
+        await self._send(_KeysRequests.register_revocation_hook(url))
 
 
 class Authz(_SyncResource):

@@ -162,10 +162,16 @@ class InvitationAccepted(APIModel):
 
 
 # -- API keys --------------------------------------------------------------------------------
+MAX_RATE_LIMIT_RPM = 1_000_000
+
+
 class ApiKeyCreate(_Request):
     name: Name
     models: list[ModelName] | None = Field(default=None, max_length=100)
     expires_at: AwareDatetime | None = None
+    rate_limit_rpm: int | None = Field(
+        default=None, ge=1, le=MAX_RATE_LIMIT_RPM, description="Requests per minute at the gateway."
+    )
 
 
 class ApiKey(APIModel):
@@ -178,6 +184,7 @@ class ApiKey(APIModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    rate_limit_rpm: int | None = None
 
 
 class ApiKeyCreated(ApiKey):
@@ -197,6 +204,15 @@ class KeyVerification(APIModel):
     org_id: str
     models: list[str] | None = None
     expires_at: datetime | None = None
+    rate_limit_rpm: int | None = None
+
+
+class RevocationHookCreate(_Request):
+    """Where identity POSTs `{"key_ids": [...], "org_id": ...}` when keys stop being valid."""
+
+    url: Annotated[
+        str, StringConstraints(min_length=8, max_length=500, pattern=r"^https?://[^\s]+$")
+    ]
 
 
 # -- authorization ---------------------------------------------------------------------------

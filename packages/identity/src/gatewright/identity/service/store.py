@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Integer,
     MetaData,
     String,
     Table,
@@ -118,6 +119,15 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(40), nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("rate_limit_rpm", Integer),
+)
+
+# Services (gateway replicas) that cache key verifications and must hear of revocations at once.
+revocation_hooks = Table(
+    "identity_revocation_hooks",
+    metadata,
+    Column("url", String(500), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 
@@ -136,7 +146,7 @@ def sha256_hex(value: str) -> str:
 
 def reset(s: Session) -> None:
     """Delete every row (children first). For tests and provider states only."""
-    for table in (api_keys, invitations, memberships, orgs, users):
+    for table in (api_keys, invitations, memberships, orgs, users, revocation_hooks):
         s.execute(delete(table))
 
 
@@ -398,6 +408,7 @@ def _key(row: Any) -> ApiKey:
         created_at=row.created_at,
         created_by=row.created_by,
         revoked_at=row.revoked_at,
+        rate_limit_rpm=row.rate_limit_rpm,
     )
 
 
@@ -410,6 +421,7 @@ def create_api_key(
     created_by: str,
     models: list[str] | None = None,
     expires_at: datetime | None = None,
+    rate_limit_rpm: int | None = None,
     key_id: str | None = None,
 ) -> ApiKey:
     values = {
@@ -423,6 +435,7 @@ def create_api_key(
         "created_at": now(),
         "created_by": created_by,
         "revoked_at": None,
+        "rate_limit_rpm": rate_limit_rpm,
     }
     s.execute(api_keys.insert().values(**values))
     return _key(_Row(values))
@@ -454,6 +467,23 @@ def revoke_api_key(s: Session, *, org_id: str, key_id: str) -> ApiKey | None:
         .values(revoked_at=now())
     )
     return get_api_key(s, org_id=org_id, key_id=key_id)
+
+
+def list_api_key_ids(s: Session, *, org_id: str) -> list[str]:
+    return list(s.execute(select(api_keys.c.id).where(api_keys.c.org_id == org_id)).scalars())
+
+
+def add_revocation_hook(s: Session, *, url: str) -> None:
+    """Register `url` once (idempotent)."""
+    exists = s.execute(select(revocation_hooks.c.url).where(revocation_hooks.c.url == url)).first()
+    if exists is None:
+        s.execute(revocation_hooks.insert().values(url=url, created_at=now()))
+
+
+def list_revocation_hooks(s: Session) -> list[str]:
+    return list(
+        s.execute(select(revocation_hooks.c.url).order_by(revocation_hooks.c.url)).scalars()
+    )
 
 
 def find_api_key(s: Session, *, secret: str) -> KeyRecord | None:

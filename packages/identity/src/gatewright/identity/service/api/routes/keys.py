@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from gatewright.identity.models import (
     ApiKey,
@@ -19,10 +19,12 @@ from gatewright.identity.models import (
     ApiKeyList,
     KeyVerification,
     KeyVerifyRequest,
+    RevocationHookCreate,
 )
 from gatewright.identity.service import store
 from gatewright.identity.service.api.access import authorize
 from gatewright.identity.service.api.deps import DB, CurrentUser, Service
+from gatewright.identity.service.revocations import notify_revoked
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
 
 log = logging.getLogger("gatewright.identity.keys")
@@ -56,6 +58,7 @@ def create_key(org_id: str, body: ApiKeyCreate, principal: CurrentUser, db: DB) 
             created_by=principal.user_id,
             models=body.models,
             expires_at=body.expires_at,
+            rate_limit_rpm=body.rate_limit_rpm,
         )
     log.info("api key created", extra={"org_id": org_id, "key_id": key.id})
     return ApiKeyCreated(**key.model_dump(), secret=secret)
@@ -69,7 +72,9 @@ def list_keys(org_id: str, principal: CurrentUser, db: DB) -> ApiKeyList:
 
 
 @router.delete("/v1/orgs/{org_id}/keys/{key_id}", operation_id="revoke_key", response_model=ApiKey)
-def revoke_key(org_id: str, key_id: str, principal: CurrentUser, db: DB) -> ApiKey:
+def revoke_key(
+    org_id: str, key_id: str, principal: CurrentUser, db: DB, request: Request
+) -> ApiKey:
     with db.session() as s, s.begin():
         authorize(s, principal=principal, org_id=org_id, permission="keys:revoke")
         key = store.revoke_api_key(s, org_id=org_id, key_id=key_id)
@@ -81,6 +86,8 @@ def revoke_key(org_id: str, key_id: str, principal: CurrentUser, db: DB) -> ApiK
             details={"org_id": org_id, "key_id": key_id},
         )
     log.info("api key revoked", extra={"org_id": org_id, "key_id": key_id})
+    token = request.app.state.settings.service_token.get_secret_value()
+    notify_revoked(db, service_token=token, org_id=org_id, key_ids=[key_id])
     return key
 
 
@@ -96,8 +103,21 @@ def verify_key(body: KeyVerifyRequest, _: Service, db: DB) -> KeyVerification:
     if record.expired(store.now()):
         raise _invalid("expired", f"The API key {key.id} has expired.", key_id=key.id)
     return KeyVerification(
-        key_id=key.id, org_id=key.org_id, models=key.models, expires_at=key.expires_at
+        key_id=key.id,
+        org_id=key.org_id,
+        models=key.models,
+        expires_at=key.expires_at,
+        rate_limit_rpm=key.rate_limit_rpm,
     )
+
+
+@router.post("/v1/keys/revocation-hooks", operation_id="register_revocation_hook", status_code=204)
+def register_revocation_hook(body: RevocationHookCreate, _: Service, db: DB) -> Response:
+    """Service-only: POST `{"key_ids", "org_id"}` to `url` whenever keys are revoked."""
+    with db.session() as s, s.begin():
+        store.add_revocation_hook(s, url=body.url)
+    log.info("revocation hook registered", extra={"hook": body.url})
+    return Response(status_code=204)
 
 
 def _invalid(reason: str, message: str, **details: str) -> ServiceError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import store
 from gatewright.identity.service.api.access import authorize, org_not_found
 from gatewright.identity.service.api.deps import DB, CurrentUser
+from gatewright.identity.service.revocations import notify_revoked
 from gatewright.servicekit import ERROR_RESPONSES
 
 log = logging.getLogger("gatewright.identity.orgs")
@@ -42,10 +43,13 @@ def get_org(org_id: str, principal: CurrentUser, db: DB) -> OrgDetail:
 
 
 @router.delete("/{org_id}", operation_id="delete_org", status_code=204)
-def delete_org(org_id: str, principal: CurrentUser, db: DB) -> Response:
+def delete_org(org_id: str, principal: CurrentUser, db: DB, request: Request) -> Response:
     with db.session() as s, s.begin():
         authorize(s, principal=principal, org_id=org_id, permission="org:delete")
+        key_ids = store.list_api_key_ids(s, org_id=org_id)
         if not store.delete_org(s, org_id=org_id):
             raise org_not_found(org_id)
     log.info("org deleted", extra={"org_id": org_id, "user_id": principal.user_id})
+    token = request.app.state.settings.service_token.get_secret_value()
+    notify_revoked(db, service_token=token, org_id=org_id, key_ids=key_ids)
     return Response(status_code=204)
