@@ -1,0 +1,126 @@
+"""Reservations: hold (service-only, atomic, idempotent on request_id), commit, release, list.
+
+A denial is always 402 `budget_exceeded` with the scope and the figures. Repeating a create with
+the same `request_id` answers 200 with the existing reservation and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.exc import IntegrityError
+
+from gatewright.budgets.models import (
+    Reservation,
+    ReservationCommit,
+    ReservationCreate,
+    ReservationList,
+    ReservationStatus,
+)
+from gatewright.budgets.service import store
+from gatewright.budgets.service.api.deps import (
+    DB,
+    AuthorizerDep,
+    CallerDep,
+    Now,
+    OrgId,
+    ReservationId,
+    Service,
+    SettingsDep,
+)
+from gatewright.budgets.service.api.deps import authorize as check
+from gatewright.core import ErrorEnvelope
+from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+
+log = logging.getLogger("gatewright.budgets.reservations")
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    402: {"model": ErrorEnvelope, "description": "The budget would be exceeded (never retry)."},
+}
+router = APIRouter(tags=["reservations"], responses=RESPONSES)
+
+
+@router.post(
+    "/v1/reservations",
+    operation_id="create_reservation",
+    status_code=201,
+    response_model=Reservation,
+    responses={200: {"model": Reservation, "description": "A repeated request_id."}},
+)
+def create_reservation(
+    body: ReservationCreate, _: Service, db: DB, now: Now, response: Response
+) -> Reservation:
+    try:
+        with db.session() as s, s.begin():
+            reservation, created = store.reserve(s, body=body, now=now)
+    except IntegrityError:
+        # A concurrent call with the same request_id (for another org) inserted first.
+        with db.session() as s:
+            existing = store.find_by_request_id(s, request_id=body.request_id)
+        if existing is None:
+            raise
+        reservation, created = store.check_replay(existing, body), False
+    if created:
+        log.info(
+            "reserved %d micro-USD",
+            reservation.amount_micro_usd,
+            extra={"reservation_id": reservation.id, "org_id": reservation.org_id},
+        )
+    else:
+        response.status_code = 200
+    return reservation
+
+
+@router.post(
+    "/v1/reservations/{reservation_id}/commit",
+    operation_id="commit_reservation",
+    response_model=Reservation,
+)
+def commit_reservation(
+    reservation_id: ReservationId, body: ReservationCommit, _: Service, db: DB, now: Now
+) -> Reservation:
+    with db.session() as s, s.begin():
+        return store.commit(
+            s, reservation_id=reservation_id, actual_micro_usd=body.actual_micro_usd, now=now
+        )
+
+
+@router.post(
+    "/v1/reservations/{reservation_id}/release",
+    operation_id="release_reservation",
+    response_model=Reservation,
+)
+def release_reservation(reservation_id: ReservationId, _: Service, db: DB, now: Now) -> Reservation:
+    with db.session() as s, s.begin():
+        return store.release(s, reservation_id=reservation_id, now=now)
+
+
+@router.get(
+    "/v1/orgs/{org_id}/reservations",
+    operation_id="list_reservations",
+    response_model=ReservationList,
+)
+def list_reservations(
+    org_id: OrgId,
+    who: CallerDep,
+    authz: AuthorizerDep,
+    db: DB,
+    settings: SettingsDep,
+    status: ReservationStatus | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> ReservationList:
+    if limit > settings.reservation_list_max:
+        raise ServiceError(
+            422,
+            "validation_failed",
+            f"Invalid request: limit: must be at most {settings.reservation_list_max}.",
+            details={"errors": [{"loc": ["query", "limit"], "msg": "too large"}]},
+        )
+    check(who, authz, org_id=org_id, permission="budgets:read")
+    with db.session() as s:
+        return ReservationList(
+            data=store.list_reservations(s, org_id=org_id, status=status, limit=limit)
+        )
