@@ -7,25 +7,16 @@ order. The stack (or a deployment, with `--gw-target`) comes from testkit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from gatewright.identity import Client, Org, Role
 from gatewright.testkit import Harness, require_stack
 
+from .actors import Actor
+
 
 def pytest_configure(config: pytest.Config) -> None:
     require_stack(config, services=("identity",))
-
-
-@dataclass
-class Actor:
-    """A logged-in person: their client (token set), user ID and email."""
-
-    client: Client
-    user_id: str
-    email: str
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from gatewright.core import Conflict
 from gatewright.identity import Client, Invitation, Org
 from gatewright.testkit import Harness, Outcome, eventually
 
-from .conftest import Actor
+from .actors import Actor
 
 pytestmark = pytest.mark.authz
 

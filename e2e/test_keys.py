@@ -8,7 +8,7 @@ from gatewright.core import AuthenticationError
 from gatewright.identity import Client, Org
 from gatewright.testkit import Harness
 
-from .conftest import Actor
+from .actors import Actor
 
 pytestmark = pytest.mark.happy
 

@@ -10,7 +10,7 @@ from gatewright.core import PermissionDenied
 from gatewright.identity import Client, Org, Role
 from gatewright.testkit import Harness
 
-from .conftest import Actor
+from .actors import Actor
 
 pytestmark = pytest.mark.authz
 

@@ -16,7 +16,7 @@ import pytest
 from gatewright.identity import Client, Org
 from gatewright.testkit import Harness
 
-from .conftest import Actor
+from .actors import Actor
 
 pytestmark = pytest.mark.happy
 

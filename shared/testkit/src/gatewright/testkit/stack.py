@@ -59,7 +59,13 @@ class ServiceSpec:
 
 
 SERVICES: dict[str, ServiceSpec] = {
-    "identity": ServiceSpec("identity", "gatewright.identity"),
+    spec.name: spec
+    for spec in (
+        ServiceSpec("identity", "gatewright.identity"),
+        ServiceSpec("modelsim", "gatewright.modelsim"),
+        ServiceSpec("budgets", "gatewright.budgets", needs=("identity",)),
+        ServiceSpec("gateway", "gatewright.gateway", needs=("identity", "budgets")),
+    )
 }
 
 
