@@ -494,7 +494,9 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(
     r = client.request(method, path.format(held=held["id"]), json=body, headers=SERVICE)
     assert r.status_code == status, r.text
     err = r.json()["error"]
-    assert err["code"] and err["message"] and err["request_id"]
+    assert err["code"]
+    assert err["message"]
+    assert err["request_id"]
     assert snapshot(app) == before
 
 
