@@ -232,10 +232,14 @@ def sse_events(c: Completion, *, include_usage: bool) -> Iterator[bytes]:
     def choice(delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
         return {"index": 0, "delta": delta, "finish_reason": finish_reason}
 
+    # A word chunk is a fixed prefix and suffix around the JSON string of its delta content:
+    # the same bytes as dumping the whole chunk, at a fraction of the cost per word.
+    # The marker is a control character, which no model name can hold (names are validated).
+    prefix, suffix = chunk([choice({"content": "\x00"})]).split(b'"\\u0000"')
     batch = [chunk([choice({"role": "assistant"})])]
     last = len(c.words) - 1
     for i, word in enumerate(c.words):
-        batch.append(chunk([choice({"content": word if i == last else word + " "})]))
+        batch.append(prefix + _dumps(word if i == last else word + " ") + suffix)
         if len(batch) >= SSE_BATCH:
             yield b"".join(batch)
             batch = []
