@@ -712,3 +712,9 @@ def seed_spent(
         .where(ledgers.c.org_id == org_id, ledgers.c.key_id == _scope_key(key_id))
         .values(spent_micro_usd=spent_micro_usd, updated_at=now)
     )
+
+
+def reset(s: Session) -> None:
+    """Delete every row (provider states start from nothing)."""
+    s.execute(reservations.delete())
+    s.execute(ledgers.delete())
