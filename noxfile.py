@@ -58,10 +58,11 @@ DISTS: dict[str, Dist] = {
         Dist("servicekit", "shared/servicekit", needs=("core",)),
         Dist("testkit", "shared/testkit", needs=("core",)),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
+        Dist("budgets", "packages/budgets", "service", needs=("core", "servicekit", "identity")),
     )
 }
 # Distributions that publish or verify Pact contracts.
-CONTRACT_DISTS = ["identity"]
+CONTRACT_DISTS = ["identity", "budgets"]
 
 
 def install_dists(session: nox.Session, *names: str) -> None:
@@ -146,17 +147,17 @@ def contracts(session: nox.Session) -> None:
     """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
     session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
     install_dists(session, *CONTRACT_DISTS)
-    consumer = [f"{DISTS[d].path}/tests/contract/test_consumer.py" for d in CONTRACT_DISTS]
-    provider = [f"{DISTS[d].path}/tests/contract/test_provider.py" for d in CONTRACT_DISTS]
-    # One writer per pact file: the consumer stage never runs in parallel and never reruns.
-    run_pytest(
-        session, *consumer, "-p", "no:randomly", "--allow-hosts=127.0.0.1,::1", junit="consumer"
-    )
+    guard = ("-p", "no:randomly", "--allow-hosts=127.0.0.1,::1")
+    # One pytest run per package (their test modules share names), never in parallel: one
+    # writer per pact file, and the consumer stage never reruns.
+    for dist in CONTRACT_DISTS:
+        tests = f"{DISTS[dist].path}/tests/contract/test_consumer.py"
+        run_pytest(session, tests, *guard, junit=f"consumer-{dist}")
     if CI:
         session.run("python", "scripts/check_contracts_committed.py", external=False)
-    run_pytest(
-        session, *provider, "-p", "no:randomly", "--allow-hosts=127.0.0.1,::1", junit="provider"
-    )
+    for dist in CONTRACT_DISTS:
+        tests = f"{DISTS[dist].path}/tests/contract/test_provider.py"
+        run_pytest(session, tests, *guard, junit=f"provider-{dist}")
 
 
 @nox.session(python=PYTHON, requires=["contracts"])

@@ -18,12 +18,14 @@ PATHS = {
     "servicekit": "shared/servicekit/",
     "testkit": "shared/testkit/",
     "identity": "packages/identity/",
+    "budgets": "packages/budgets/",
 }
 DEPENDENTS = {
-    "core": ["servicekit", "testkit", "identity"],
-    "servicekit": ["identity"],
+    "core": ["servicekit", "testkit", "identity", "budgets"],
+    "servicekit": ["identity", "budgets"],
     "testkit": [],
-    "identity": [],
+    "identity": ["budgets"],
+    "budgets": [],
 }
 EVERYTHING = ("noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
 
