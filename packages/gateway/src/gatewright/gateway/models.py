@@ -1,0 +1,234 @@
+"""Wire models shared by the gateway client and the gateway service (OpenAI shapes for completions).
+
+Request models for the route admin API are strict (unknown fields refused, bounds checked), so
+bad input is a 4xx that changes nothing. The completion request model ignores fields it does not
+read (`temperature`, `tools`, ...) and the gateway passes them through to the backend untouched.
+Response models subclass core `APIModel`: minimal, tolerant of fields a newer gateway adds, and
+carrying the `request_id` of the response they came from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+
+from gatewright.core import APIModel
+
+ALIAS_PATTERN = r"^[A-Za-z0-9._:\-]{1,100}$"
+MAX_PRICE = 10**9
+MAX_BACKENDS = 5
+
+Alias = Annotated[str, StringConstraints(pattern=ALIAS_PATTERN)]
+Price = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- routes ----------------------------------------------------------------------------------
+class Backend(_Strict):
+    """One backend of a route: base URL (the gateway POSTs `{url}/v1/chat/completions`), the
+    model name that backend knows, and the timeout for one whole attempt."""
+
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500)]
+    model: Annotated[
+        str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
+    timeout_seconds: Annotated[float, Field(ge=0.1, le=120)] = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = AnyHttpUrl(value)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class RouteUpsert(_Strict):
+    """`PUT /v1/orgs/{org_id}/routes/{alias}` and `PUT /v1/routes/{alias}`."""
+
+    backends: Annotated[list[Backend], Field(min_length=1, max_length=MAX_BACKENDS)]
+    input_micro_usd_per_mtok: Price
+    output_micro_usd_per_mtok: Price
+
+
+class Route(APIModel):
+    alias: str
+    org_id: str | None = None
+    backends: list[Backend]
+    input_micro_usd_per_mtok: int
+    output_micro_usd_per_mtok: int
+    updated_at: datetime
+
+
+class RouteList(APIModel):
+    data: list[Route]
+
+
+# -- completions -----------------------------------------------------------------------------
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    content: str | list[TextPart] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: StrictBool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """What the gateway reads from `POST /v1/chat/completions`; other fields pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=10_000)]
+    max_tokens: StrictInt | None = None
+    max_completion_tokens: StrictInt | None = None
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+
+
+class Usage(APIModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int = 0
+
+
+class AssistantMessage(APIModel):
+    role: str = "assistant"
+    content: str | None = None
+
+
+class Choice(APIModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(APIModel):
+    """A completion; `served_by`, `served_model` and `attempts` come from the response headers
+    (`X-Gatewright-Backend`, `X-Gatewright-Backend-Model`, `X-Gatewright-Attempts`)."""
+
+    id: str
+    object: str = "chat.completion"
+    created: int = 0
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+
+    _served_by: str = PrivateAttr(default="")
+    _served_model: str = PrivateAttr(default="")
+    _attempts: int = PrivateAttr(default=0)
+
+    @property
+    def served_by(self) -> str:
+        return self._served_by
+
+    @property
+    def served_model(self) -> str:
+        return self._served_model
+
+    @property
+    def attempts(self) -> int:
+        return self._attempts
+
+    @property
+    def content(self) -> str:
+        """The first choice's text ('' when there is none)."""
+        return (self.choices[0].message.content or "") if self.choices else ""
+
+
+class Delta(APIModel):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChunkChoice(APIModel):
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(APIModel):
+    """One `data:` event of a streamed completion (the usage chunk has `choices: []`)."""
+
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+
+class Model(APIModel):
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = ""
+
+
+class ModelList(APIModel):
+    object: str = "list"
+    data: list[Model]
+
+
+class RevokedKeys(_Strict):
+    """`POST /v1/internal/revoked-keys`: what identity sends when keys stop being valid."""
+
+    key_ids: Annotated[
+        list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=100_000)
+    ]
+    org_id: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """A model (or anything) as plain JSON-compatible data."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+__all__ = [
+    "ALIAS_PATTERN",
+    "MAX_BACKENDS",
+    "MAX_PRICE",
+    "AssistantMessage",
+    "Backend",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "Choice",
+    "ChunkChoice",
+    "Delta",
+    "Model",
+    "ModelList",
+    "RevokedKeys",
+    "Route",
+    "RouteList",
+    "RouteUpsert",
+    "Usage",
+]

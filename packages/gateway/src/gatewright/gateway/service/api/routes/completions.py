@@ -1,0 +1,85 @@
+"""`POST /v1/chat/completions` (OpenAI-compatible, plain or SSE) and `GET /v1/models`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from gatewright.gateway.models import ChatCompletion, ModelList
+from gatewright.gateway.service.api.deps import ApiKey, GatewayDep
+from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+
+router = APIRouter(tags=["completions"], responses=ERROR_RESPONSES)
+
+COMPLETION_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {"description": "The org's or key's budget would be exceeded (budget_exceeded)."},
+    429: {"description": "The key's rate limit is reached (rate_limited, Retry-After)."},
+    502: {"description": "Every backend failed (backends_failed, details.attempts)."},
+    503: {"description": "Identity or budgets unreachable."},
+    504: {"description": "Every backend timed out (backends_timeout)."},
+}
+
+
+def _invalid(exc: ValidationError) -> ServiceError:
+    errors = [
+        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return ServiceError(
+        400,
+        "invalid_request",
+        f"Invalid request: {where}: {first['msg']}",
+        details={"errors": errors},
+    )
+
+
+@router.post(
+    "/v1/chat/completions",
+    operation_id="create_chat_completion",
+    response_model=ChatCompletion,
+    responses=COMPLETION_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def create_chat_completion(request: Request, key: ApiKey, gateway: GatewayDep) -> Response:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ServiceError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise ServiceError(400, "invalid_request", "The request body must be a JSON object.")
+    try:
+        plan = await gateway.plan(key, body)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    if body.get("stream") is True:
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return await gateway.run_stream(plan, include_usage)
+    return await gateway.run(plan)
+
+
+@router.get("/v1/models", operation_id="list_models", response_model=ModelList)
+async def list_models(key: ApiKey, gateway: GatewayDep) -> ModelList:
+    routes = await gateway.visible_models(key)
+    data = [
+        {
+            "id": r.alias,
+            "object": "model",
+            "created": int(r.updated_at.timestamp()),
+            "owned_by": r.org_id or "gatewright",
+        }
+        for r in routes
+    ]
+    return ModelList.model_validate({"object": "list", "data": data})

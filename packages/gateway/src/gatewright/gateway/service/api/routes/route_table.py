@@ -1,0 +1,134 @@
+"""The route table admin API: org routes (user JWT + identity authz, or the service token) and
+global routes (service token only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Response
+from starlette.concurrency import run_in_threadpool
+
+from gatewright.gateway.models import ALIAS_PATTERN, Route, RouteList, RouteUpsert
+from gatewright.gateway.service import store
+from gatewright.gateway.service.api.deps import DB, GatewayDep, Service, ServiceOrUser, authorize
+from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+
+router = APIRouter(tags=["routes"], responses=ERROR_RESPONSES)
+
+AliasPath = Path(pattern=ALIAS_PATTERN, description="1..100 characters of [A-Za-z0-9._:-]")
+OrgPath = Path(min_length=1, max_length=200)
+
+
+def _not_found(alias: str, org_id: str | None) -> ServiceError:
+    where = f"org {org_id}" if org_id else "the global table"
+    return ServiceError(
+        404, "route_not_found", f"No route '{alias}' in {where}.", details={"alias": alias}
+    )
+
+
+async def _put(
+    db: DB, gateway: GatewayDep, org_id: str | None, alias: str, body: RouteUpsert
+) -> Route:
+    def write() -> Route:
+        with db.session() as s, s.begin():
+            return store.put_route(
+                s,
+                org_id=org_id,
+                alias=alias,
+                backends=body.backends,
+                input_price=body.input_micro_usd_per_mtok,
+                output_price=body.output_micro_usd_per_mtok,
+            )
+
+    route = await run_in_threadpool(write)
+    gateway.routes.invalidate()
+    return route
+
+
+async def _get(db: DB, org_id: str | None, alias: str) -> Route:
+    def read() -> Route | None:
+        with db.session() as s:
+            return store.get_route(s, org_id=org_id, alias=alias)
+
+    route = await run_in_threadpool(read)
+    if route is None:
+        raise _not_found(alias, org_id)
+    return route
+
+
+async def _delete(db: DB, gateway: GatewayDep, org_id: str | None, alias: str) -> Response:
+    def remove() -> bool:
+        with db.session() as s, s.begin():
+            return store.delete_route(s, org_id=org_id, alias=alias)
+
+    if not await run_in_threadpool(remove):
+        raise _not_found(alias, org_id)
+    gateway.routes.invalidate()
+    return Response(status_code=204)
+
+
+@router.put("/v1/orgs/{org_id}/routes/{alias}", operation_id="put_org_route", response_model=Route)
+async def put_org_route(
+    body: RouteUpsert,
+    caller: ServiceOrUser,
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str = OrgPath,
+    alias: str = AliasPath,
+) -> Route:
+    await authorize(gateway, caller, org_id, "routes:manage")
+    return await _put(db, gateway, org_id, alias, body)
+
+
+@router.get("/v1/orgs/{org_id}/routes/{alias}", operation_id="get_org_route", response_model=Route)
+async def get_org_route(
+    caller: ServiceOrUser,
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str = OrgPath,
+    alias: str = AliasPath,
+) -> Route:
+    await authorize(gateway, caller, org_id, "org:read")
+    return await _get(db, org_id, alias)
+
+
+@router.delete("/v1/orgs/{org_id}/routes/{alias}", operation_id="delete_org_route", status_code=204)
+async def delete_org_route(
+    caller: ServiceOrUser,
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str = OrgPath,
+    alias: str = AliasPath,
+) -> Response:
+    await authorize(gateway, caller, org_id, "routes:manage")
+    return await _delete(db, gateway, org_id, alias)
+
+
+@router.get("/v1/orgs/{org_id}/routes", operation_id="list_org_routes", response_model=RouteList)
+async def list_org_routes(
+    caller: ServiceOrUser, db: DB, gateway: GatewayDep, org_id: str = OrgPath
+) -> RouteList:
+    await authorize(gateway, caller, org_id, "org:read")
+
+    def read() -> list[Route]:
+        with db.session() as s:
+            return store.list_routes(s, org_id=org_id)
+
+    return RouteList(data=await run_in_threadpool(read))
+
+
+@router.put("/v1/routes/{alias}", operation_id="put_global_route", response_model=Route)
+async def put_global_route(
+    body: RouteUpsert, _: Service, db: DB, gateway: GatewayDep, alias: str = AliasPath
+) -> Route:
+    return await _put(db, gateway, None, alias, body)
+
+
+@router.get("/v1/routes/{alias}", operation_id="get_global_route", response_model=Route)
+async def get_global_route(_: Service, db: DB, alias: str = AliasPath) -> Route:
+    return await _get(db, None, alias)
+
+
+@router.delete("/v1/routes/{alias}", operation_id="delete_global_route", status_code=204)
+async def delete_global_route(
+    _: Service, db: DB, gateway: GatewayDep, alias: str = AliasPath
+) -> Response:
+    return await _delete(db, gateway, None, alias)

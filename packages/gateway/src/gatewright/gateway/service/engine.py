@@ -1,0 +1,467 @@
+"""The completion path: authenticate, allow, limit, route, price, reserve, call, settle.
+
+`Gateway` holds everything a completion needs for the life of the app (identity and budgets
+clients, the shared backend `httpx.AsyncClient`, the key cache, the rate limiter, the route
+cache) and runs the numbered steps of PLATFORM.md §5. Money: a reservation is made before any
+backend is called and is always settled exactly once: committed with the backend's usage, or
+released (every backend failed, or anything raised after reserving).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+import httpx
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from gatewright.core import APIConnectionError, APIStatusError, AuthenticationError, BudgetExceeded
+from gatewright.gateway.models import ChatCompletionRequest, Route
+from gatewright.gateway.service import pricing, store
+from gatewright.gateway.service.config import GatewaySettings
+from gatewright.gateway.service.keycache import KeyCache
+from gatewright.gateway.service.ratelimit import RateLimiter
+from gatewright.gateway.service.upstream import (
+    Attempt,
+    AttemptFailed,
+    Target,
+    UpstreamStream,
+    Usage,
+    complete,
+    open_stream,
+    parse_usage,
+)
+from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.correlation import current_request_id, outbound_headers
+
+log = logging.getLogger("gatewright.gateway")
+
+BACKEND_HEADER = "X-Gatewright-Backend"
+BACKEND_MODEL_HEADER = "X-Gatewright-Backend-Model"
+ATTEMPTS_HEADER = "X-Gatewright-Attempts"
+
+
+# -- collaborator seams (the real identity/budgets AsyncClients satisfy these) ----------------
+class _Keys(Protocol):
+    async def verify(self, secret: str) -> KeyVerification: ...
+    async def register_revocation_hook(self, url: str) -> None: ...
+
+
+class _Authz(Protocol):
+    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision: ...
+
+
+class IdentityAPI(Protocol):
+    @property
+    def keys(self) -> _Keys: ...
+    @property
+    def authz(self) -> _Authz: ...
+
+
+class _Reservation(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _Reservations(Protocol):
+    async def create(
+        self,
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None = None,
+    ) -> Any: ...
+    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> Any: ...
+    async def release(self, reservation_id: str) -> Any: ...
+
+
+class BudgetsAPI(Protocol):
+    @property
+    def reservations(self) -> _Reservations: ...
+
+
+# -- the route cache -------------------------------------------------------------------------
+class RouteTable:
+    """Route lookups with a short per-replica cache; writes through this replica evict."""
+
+    def __init__(self, db: Database, ttl_seconds: float) -> None:
+        self.db = db
+        self.ttl = ttl_seconds
+        self._cache: dict[tuple[str, str], tuple[float, Route | None]] = {}
+
+    def _lookup(self, org_id: str | None, alias: str) -> Route | None:
+        with self.db.session() as s:
+            return store.get_route(s, org_id=org_id, alias=alias)
+
+    async def get(self, org_id: str | None, alias: str) -> Route | None:
+        key = (org_id or store.GLOBAL, alias)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        route = await run_in_threadpool(self._lookup, org_id, alias)
+        if self.ttl > 0:
+            self._cache[key] = (now + self.ttl, route)
+        return route
+
+    async def resolve(self, org_id: str, alias: str) -> Route | None:
+        """The org's route for `alias`, else the global one."""
+        return await self.get(org_id, alias) or await self.get(None, alias)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+
+# -- the gateway -----------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """A priced, reserved request, ready for its backends."""
+
+    key: KeyVerification
+    alias: str
+    route: Route
+    payload: dict[str, Any]
+    prompt_tokens: int
+    max_tokens: int
+    estimate: int
+    reservation_id: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def cost(self, usage: Usage) -> int:
+        return pricing.cost(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            input_price=self.route.input_micro_usd_per_mtok,
+            output_price=self.route.output_micro_usd_per_mtok,
+        )
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        settings: GatewaySettings,
+        db: Database,
+        identity: IdentityAPI,
+        budgets: BudgetsAPI,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.identity = identity
+        self.budgets = budgets
+        self.http = http
+        self.keys = KeyCache(settings.key_cache_seconds)
+        self.limiter = RateLimiter()
+        self.routes = RouteTable(db, settings.route_cache_seconds)
+
+    # 1. the API key
+    async def authenticate(self, secret: str) -> KeyVerification:
+        try:
+            return await self.keys.get(secret, self.identity.keys.verify)
+        except AuthenticationError as exc:
+            raise ServiceError(
+                401, "invalid_api_key", "The API key is not valid (unknown, revoked or expired)."
+            ) from exc
+        except (APIConnectionError, APIStatusError) as exc:
+            raise ServiceError(
+                503, "identity_unavailable", f"Cannot verify the API key right now: {exc}"
+            ) from exc
+
+    async def visible_models(self, key: KeyVerification) -> list[Route]:
+        def load() -> list[Route]:
+            with self.routes.db.session() as s:
+                own = store.list_routes(s, org_id=key.org_id)
+                shared = store.list_routes(s, org_id=None)
+            return own + shared
+
+        seen: dict[str, Route] = {}
+        for route in await run_in_threadpool(load):
+            seen.setdefault(route.alias, route)
+        allowed = set(key.models) if key.models is not None else None
+        return [r for a, r in sorted(seen.items()) if allowed is None or a in allowed]
+
+    # 2-6: allow-list, rate limit, route, price, reserve
+    async def plan(self, key: KeyVerification, body: dict[str, Any]) -> Plan:
+        req = ChatCompletionRequest.model_validate(body)
+        alias = req.model
+        if key.models is not None and alias not in key.models:
+            raise ServiceError(
+                403,
+                "model_not_allowed",
+                f"This API key may not use model '{alias}'; it allows: "
+                + (", ".join(key.models) or "no models")
+                + ".",
+                details={"model": alias, "allowed_models": list(key.models)},
+            )
+        if key.rate_limit_rpm is not None:
+            wait = self.limiter.acquire(key.key_id, key.rate_limit_rpm)
+            if wait is not None:
+                raise ServiceError(
+                    429,
+                    "rate_limited",
+                    f"This API key allows {key.rate_limit_rpm} requests per minute; "
+                    f"retry in {wait} s.",
+                    details={"rate_limit_rpm": key.rate_limit_rpm, "retry_after_seconds": wait},
+                    headers={"Retry-After": str(wait)},
+                )
+        route = await self.routes.resolve(key.org_id, alias)
+        if route is None:
+            raise ServiceError(
+                404,
+                "model_not_found",
+                f"The model '{alias}' does not exist or has no route for this org.",
+                details={"model": alias},
+            )
+        max_tokens = self._max_tokens(req)
+        prompt = pricing.prompt_tokens(req.messages)
+        estimate = pricing.cost(
+            prompt,
+            max_tokens,
+            input_price=route.input_micro_usd_per_mtok,
+            output_price=route.output_micro_usd_per_mtok,
+        )
+        payload = dict(body)
+        payload.pop("max_completion_tokens", None)
+        payload["max_tokens"] = max_tokens
+        plan = Plan(key, alias, route, payload, prompt, max_tokens, estimate)
+        plan.reservation_id = await self._reserve(plan)
+        return plan
+
+    def _max_tokens(self, req: ChatCompletionRequest) -> int:
+        given = [v for v in (req.max_tokens, req.max_completion_tokens) if v is not None]
+        if len(set(given)) > 1:
+            raise ServiceError(
+                400,
+                "invalid_request",
+                "max_tokens and max_completion_tokens disagree; send one of them.",
+            )
+        value = given[0] if given else self.settings.default_max_tokens
+        limit = self.settings.max_tokens_limit
+        if not 1 <= value <= limit:
+            raise ServiceError(
+                400,
+                "invalid_request",
+                f"max_tokens must be between 1 and {limit}; got {value}.",
+                details={"max_tokens": value, "max_tokens_limit": limit},
+            )
+        return value
+
+    async def _reserve(self, plan: Plan) -> str:
+        try:
+            reservation = await self.budgets.reservations.create(
+                org_id=plan.key.org_id,
+                key_id=plan.key.key_id,
+                amount_micro_usd=plan.estimate,
+                request_id=current_request_id(),
+                ttl_seconds=self.settings.reservation_ttl_seconds,
+            )
+        except BudgetExceeded as exc:
+            raise ServiceError(402, "budget_exceeded", exc.message, details=exc.details) from exc
+        except APIStatusError as exc:
+            if exc.status_code == 409:
+                raise ServiceError(
+                    409,
+                    "conflict",
+                    "This X-Request-ID was already used for a different request; send a new one.",
+                ) from exc
+            raise ServiceError(
+                503, "budgets_unavailable", f"Cannot reserve budget right now: {exc.message}"
+            ) from exc
+        except APIConnectionError as exc:
+            raise ServiceError(
+                503, "budgets_unavailable", f"Cannot reserve budget right now: {exc}"
+            ) from exc
+        return str(reservation.id)
+
+    async def commit(self, plan: Plan, actual: int) -> None:
+        try:
+            await self.budgets.reservations.commit(plan.reservation_id, actual_micro_usd=actual)
+        except Exception:
+            # The reservation expires on its own; the answer already went out.
+            log.exception("commit failed", extra={"reservation_id": plan.reservation_id})
+
+    async def release(self, plan: Plan) -> None:
+        try:
+            await self.budgets.reservations.release(plan.reservation_id)
+        except Exception:
+            log.exception("release failed", extra={"reservation_id": plan.reservation_id})
+
+    @staticmethod
+    def _targets(plan: Plan) -> list[Target]:
+        return [Target(b.url, b.model, b.timeout_seconds) for b in plan.route.backends]
+
+    def _failed(self, plan: Plan) -> ServiceError:
+        all_timeouts = all(a.outcome == "timeout" for a in plan.attempts)
+        status, code = (504, "backends_timeout") if all_timeouts else (502, "backends_failed")
+        outcomes = ", ".join(f"{a.backend} ({a.model}): {a.outcome}" for a in plan.attempts)
+        return ServiceError(
+            status,
+            code,
+            f"Every backend for model '{plan.alias}' failed ({outcomes}); nothing was charged.",
+            details={"model": plan.alias, "attempts": [a.as_dict() for a in plan.attempts]},
+        )
+
+    def _headers(self, plan: Plan, target: Target) -> dict[str, str]:
+        return {
+            BACKEND_HEADER: target.url,
+            BACKEND_MODEL_HEADER: target.model,
+            ATTEMPTS_HEADER: str(len(plan.attempts) + 1),
+        }
+
+    # 7-9, unstreamed
+    async def run(self, plan: Plan) -> JSONResponse:
+        try:
+            headers = outbound_headers()
+            for target in self._targets(plan):
+                started = time.perf_counter()
+                try:
+                    body, usage = await complete(self.http, target, plan.payload, headers)
+                except AttemptFailed as failed:
+                    plan.attempts.append(_attempt(target, failed.outcome, started))
+                    log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
+                    continue
+                response_headers = self._headers(plan, target)
+                body["model"] = plan.alias
+                await self.commit(plan, plan.cost(usage))
+                return JSONResponse(body, headers=response_headers)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.release(plan)
+            raise
+        await self.release(plan)
+        raise self._failed(plan)
+
+    # 7-9, streamed
+    async def run_stream(self, plan: Plan, include_usage: bool) -> StreamingResponse:
+        try:
+            headers = outbound_headers()
+            for target in self._targets(plan):
+                started = time.perf_counter()
+                try:
+                    upstream = await open_stream(self.http, target, plan.payload, headers)
+                except AttemptFailed as failed:
+                    plan.attempts.append(_attempt(target, failed.outcome, started))
+                    log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
+                    continue
+                meter = Meter(plan, upstream, include_usage)
+
+                async def settle(meter: Meter = meter) -> None:
+                    await meter.close()
+                    await self.commit(meter.plan, meter.actual())
+
+                return MeteredStream(
+                    meter.events(), on_close=settle, headers=self._headers(plan, target)
+                )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.release(plan)
+            raise
+        await self.release(plan)
+        raise self._failed(plan)
+
+
+def _attempt(target: Target, outcome: str, started: float) -> Attempt:
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    return Attempt(target.url, target.model, outcome, elapsed)
+
+
+def _sse(data: Any) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+class Meter:
+    """Relays one upstream stream and remembers what it cost so far."""
+
+    def __init__(self, plan: Plan, upstream: UpstreamStream, include_usage: bool) -> None:
+        self.plan = plan
+        self.upstream = upstream
+        self.include_usage = include_usage
+        self.texts: list[str] = []
+        self.usage: Usage | None = None
+        self._events: AsyncIterator[bytes] | None = None
+
+    def events(self) -> AsyncIterator[bytes]:
+        self._events = self._relay()
+        return self._events
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.upstream.chunks():
+                if chunk.get("usage") is not None:
+                    self.usage = parse_usage(chunk["usage"]) or self.usage
+                choices = chunk.get("choices") or []
+                for choice in choices:
+                    delta = choice.get("delta") if isinstance(choice, dict) else None
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    if isinstance(content, str):
+                        self.texts.append(content)
+                if not self.include_usage:
+                    if not choices and "usage" in chunk:
+                        continue
+                    chunk.pop("usage", None)
+                chunk["model"] = self.plan.alias
+                yield _sse(chunk)
+        except (AttemptFailed, httpx.HTTPError) as exc:
+            log.warning("backend stream broke mid-way: %r", exc)
+            yield _sse(
+                {
+                    "error": {
+                        "type": "api_error",
+                        "code": "backend_stream_failed",
+                        "message": "The backend stream broke after it started; you are billed "
+                        "only for what was streamed.",
+                        "request_id": current_request_id(),
+                    }
+                }
+            )
+            return
+        yield b"data: [DONE]\n\n"
+
+    def actual(self) -> int:
+        if self.usage is not None:
+            return self.plan.cost(self.usage)
+        streamed = pricing.count_tokens("".join(self.texts))
+        return self.plan.cost(Usage(self.plan.prompt_tokens, streamed))
+
+    async def close(self) -> None:
+        if self._events is not None:
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    log.debug("relay close failed", exc_info=True)
+        await self.upstream.aclose()
+
+
+class MeteredStream(StreamingResponse):
+    """A StreamingResponse that always settles its bill when it ends, however it ends: done,
+    the client gone mid-stream (billed for what was streamed), or an error."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        on_close: Callable[[], Awaitable[None]],
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self.on_close = on_close
+        self.headers["Cache-Control"] = "no-cache"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.on_close()

@@ -1,0 +1,105 @@
+"""The route table in the gateway's database (SQLAlchemy core; SQLite or PostgreSQL).
+
+One row per (scope, alias): scope is the org id, or '' for a global route. Data functions are
+synchronous and keyword-only; routes call them in the thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, Text, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from gatewright.gateway.models import Backend, Route
+
+metadata = MetaData()
+GLOBAL = ""
+
+routes = Table(
+    "gateway_routes",
+    metadata,
+    Column("scope", String(200), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("backends", Text, nullable=False),
+    Column("input_price", BigInteger, nullable=False),
+    Column("output_price", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _route(row: Any) -> Route:
+    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+    return Route(
+        alias=row.alias,
+        org_id=row.scope or None,
+        backends=[Backend(**b) for b in json.loads(row.backends)],
+        input_micro_usd_per_mtok=int(row.input_price),
+        output_micro_usd_per_mtok=int(row.output_price),
+        updated_at=updated,
+    )
+
+
+def get_route(s: Session, *, org_id: str | None, alias: str) -> Route | None:
+    row = s.execute(
+        select(routes).where(routes.c.scope == (org_id or GLOBAL), routes.c.alias == alias)
+    ).first()
+    return _route(row) if row else None
+
+
+def list_routes(s: Session, *, org_id: str | None) -> list[Route]:
+    rows = s.execute(
+        select(routes).where(routes.c.scope == (org_id or GLOBAL)).order_by(routes.c.alias)
+    ).all()
+    return [_route(r) for r in rows]
+
+
+def put_route(
+    s: Session,
+    *,
+    org_id: str | None,
+    alias: str,
+    backends: list[Backend],
+    input_price: int,
+    output_price: int,
+) -> Route:
+    values = {
+        "scope": org_id or GLOBAL,
+        "alias": alias,
+        "backends": json.dumps([b.model_dump(mode="json") for b in backends]),
+        "input_price": input_price,
+        "output_price": output_price,
+        "updated_at": now(),
+    }
+    dialect = s.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(routes).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[routes.c.scope, routes.c.alias],
+        set_={
+            k: stmt.excluded[k] for k in ("backends", "input_price", "output_price", "updated_at")
+        },
+    )
+    s.execute(stmt)
+    route = get_route(s, org_id=org_id, alias=alias)
+    assert route is not None
+    return route
+
+
+def delete_route(s: Session, *, org_id: str | None, alias: str) -> bool:
+    result = s.execute(
+        delete(routes).where(routes.c.scope == (org_id or GLOBAL), routes.c.alias == alias)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def reset(s: Session) -> None:
+    s.execute(delete(routes))
