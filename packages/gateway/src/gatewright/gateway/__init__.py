@@ -4,6 +4,23 @@ The service lives in `gatewright.gateway.service` and needs the `[service]` extr
 imports it, FastAPI or servicekit.
 """
 
+from gatewright.gateway._client import (
+    ATTEMPTS_HEADER,
+    BACKEND_HEADER,
+    BACKEND_MODEL_HEADER,
+    AsyncChat,
+    AsyncChatCompletionStream,
+    AsyncClient,
+    AsyncCompletions,
+    AsyncModels,
+    AsyncRoutes,
+    Chat,
+    ChatCompletionStream,
+    Client,
+    Completions,
+    Models,
+    Routes,
+)
 from gatewright.gateway.contract import (
     CONSUMER,
     PROVIDER,
@@ -13,8 +30,21 @@ from gatewright.gateway.contract import (
     STATE_ROUTE_EXISTS,
     STATE_SERVICE_TOKEN,
 )
+from gatewright.gateway.models import (
+    Backend,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Model,
+    ModelList,
+    Route,
+    RouteList,
+    Usage,
+)
 
 __all__ = [
+    "ATTEMPTS_HEADER",
+    "BACKEND_HEADER",
+    "BACKEND_MODEL_HEADER",
     "CONSUMER",
     "PROVIDER",
     "STATE_API_KEY",
@@ -22,4 +52,24 @@ __all__ = [
     "STATE_NO_ROUTE",
     "STATE_ROUTE_EXISTS",
     "STATE_SERVICE_TOKEN",
+    "AsyncChat",
+    "AsyncChatCompletionStream",
+    "AsyncClient",
+    "AsyncCompletions",
+    "AsyncModels",
+    "AsyncRoutes",
+    "Backend",
+    "Chat",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionStream",
+    "Client",
+    "Completions",
+    "Model",
+    "ModelList",
+    "Models",
+    "Route",
+    "RouteList",
+    "Routes",
+    "Usage",
 ]

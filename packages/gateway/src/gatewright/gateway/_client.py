@@ -1,0 +1,420 @@
+"""Gateway clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
+
+Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and async never
+diverge. The token is an API key (`gwk_...`) for completions and models, or a user access token /
+the service token for routes. Errors are core's exception tree (`gatewright.core.errors`).
+
+Streams are not retried (a retried stream could bill twice); plain completions follow core's
+retry policy, which never retries 402.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import quote
+
+import httpx
+
+from gatewright.core import AsyncAPIClient, SyncAPIClient
+from gatewright.core.errors import make_status_error
+from gatewright.gateway.models import (
+    Backend,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ModelList,
+    Route,
+    RouteList,
+    Usage,
+)
+
+T = TypeVar("T")
+
+BACKEND_HEADER = "X-Gatewright-Backend"
+BACKEND_MODEL_HEADER = "X-Gatewright-Backend-Model"
+ATTEMPTS_HEADER = "X-Gatewright-Attempts"
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    method: str
+    path: str
+    cast_to: type[T] | None
+    json: dict[str, Any] | None = None
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _route_path(alias: str, org_id: str | None) -> str:
+    if org_id is None:
+        return f"/v1/routes/{_seg(alias)}"
+    return f"/v1/orgs/{_seg(org_id)}/routes/{_seg(alias)}"
+
+
+def _completion_body(
+    model: str, messages: Sequence[Any], max_tokens: int | None, extra: dict[str, Any]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": list(messages), **extra}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return body
+
+
+def _served(completion: ChatCompletion, response: httpx.Response) -> ChatCompletion:
+    completion._served_by = response.headers.get(BACKEND_HEADER, "")
+    completion._served_model = response.headers.get(BACKEND_MODEL_HEADER, "")
+    attempts = response.headers.get(ATTEMPTS_HEADER, "")
+    completion._attempts = int(attempts) if attempts.isdigit() else 0
+    return completion
+
+
+# -- request builders (no I/O) ----------------------------------------------------------------
+class _CompletionsRequests:
+    @staticmethod
+    def create(body: dict[str, Any]) -> _Call[ChatCompletion]:
+        return _Call("POST", "/v1/chat/completions", ChatCompletion, body)
+
+
+class _ModelsRequests:
+    @staticmethod
+    def list() -> _Call[ModelList]:
+        return _Call("GET", "/v1/models", ModelList)
+
+
+class _RoutesRequests:
+    @staticmethod
+    def put(
+        alias: str,
+        *,
+        backends: Sequence[Backend | dict[str, Any]],
+        input_micro_usd_per_mtok: int,
+        output_micro_usd_per_mtok: int,
+        org_id: str | None,
+    ) -> _Call[Route]:
+        body = {
+            "backends": [
+                b.model_dump(mode="json") if isinstance(b, Backend) else dict(b) for b in backends
+            ],
+            "input_micro_usd_per_mtok": input_micro_usd_per_mtok,
+            "output_micro_usd_per_mtok": output_micro_usd_per_mtok,
+        }
+        return _Call("PUT", _route_path(alias, org_id), Route, body)
+
+    @staticmethod
+    def get(alias: str, org_id: str | None) -> _Call[Route]:
+        return _Call("GET", _route_path(alias, org_id), Route)
+
+    @staticmethod
+    def list(org_id: str) -> _Call[RouteList]:
+        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/routes", RouteList)
+
+    @staticmethod
+    def delete(alias: str, org_id: str | None) -> _Call[None]:
+        return _Call("DELETE", _route_path(alias, org_id), None)
+
+
+# -- streams ---------------------------------------------------------------------------------
+def _parse_event(lines: list[str]) -> ChatCompletionChunk | str | None:
+    data = "\n".join(lines)
+    if data == "[DONE]":
+        return "done"
+    value = json.loads(data)
+    if isinstance(value, dict) and "error" in value and "choices" not in value:
+        error = value["error"] if isinstance(value["error"], dict) else {}
+        raise RuntimeError(f"stream failed: {error.get('code')}: {error.get('message')}")
+    return ChatCompletionChunk.model_validate(value)
+
+
+class _StreamState:
+    """Shared bookkeeping of a sync or async stream: response metadata and the final usage."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.request_id = response.headers.get("X-Request-ID", "")
+        self.served_by = response.headers.get(BACKEND_HEADER, "")
+        self.served_model = response.headers.get(BACKEND_MODEL_HEADER, "")
+        attempts = response.headers.get(ATTEMPTS_HEADER, "")
+        self.attempts = int(attempts) if attempts.isdigit() else 0
+        self.usage: Usage | None = None
+        self._lines: list[str] = []
+
+    def feed(self, line: str) -> ChatCompletionChunk | str | None:
+        if line:
+            if line.startswith("data:"):
+                value = line[5:]
+                self._lines.append(value[1:] if value.startswith(" ") else value)
+            return None
+        if not self._lines:
+            return None
+        lines, self._lines = self._lines, []
+        event = _parse_event(lines)
+        if isinstance(event, ChatCompletionChunk):
+            event._request_id = self.request_id
+            if event.usage is not None:
+                self.usage = event.usage
+        return event
+
+
+class ChatCompletionStream(_StreamState):
+    """Iterate for `ChatCompletionChunk`s; `.usage` holds the final usage once it arrived.
+    Use as a context manager (or iterate to the end) so the connection is released."""
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        try:
+            for line in self.response.iter_lines():
+                event = self.feed(line)
+                if event == "done":
+                    return
+                if isinstance(event, ChatCompletionChunk):
+                    yield event
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.response.close()
+
+    def __enter__(self) -> ChatCompletionStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncChatCompletionStream(_StreamState):
+    """The async twin of `ChatCompletionStream`."""
+
+    async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        try:
+            async for line in self.response.aiter_lines():
+                event = self.feed(line)
+                if event == "done":
+                    return
+                if isinstance(event, ChatCompletionChunk):
+                    yield event
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncChatCompletionStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# -- senders ---------------------------------------------------------------------------------
+class _SyncResource:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self._client = client
+
+    def _send(self, call: _Call[T]) -> T:
+        return cast(
+            T, self._client.request(call.method, call.path, cast_to=call.cast_to, json=call.json)
+        )
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self._client = client
+
+    async def _send(self, call: _Call[T]) -> T:
+        result = await self._client.request(
+            call.method, call.path, cast_to=call.cast_to, json=call.json
+        )
+        return cast(T, result)
+
+
+# -- resources -------------------------------------------------------------------------------
+class Completions(_SyncResource):
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> ChatCompletion:
+        """One unstreamed completion; `.served_by`, `.attempts`, `.request_id` from headers."""
+        call = _CompletionsRequests.create(_completion_body(model, messages, max_tokens, extra))
+        response = self._client.send(call.method, call.path, json=call.json)
+        return _served(self._client._parse(response, ChatCompletion), response)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> ChatCompletionStream:
+        """A streamed completion (usage included): iterate it for chunks, then read `.usage`."""
+        extra = {**extra, "stream": True, "stream_options": {"include_usage": True}}
+        body = _completion_body(model, messages, max_tokens, extra)
+        client = self._client
+        headers = client._headers(method="POST", request_id=None, extra=None)
+        try:
+            request = client._http.build_request(
+                "POST", client._url("/v1/chat/completions"), json=body, headers=headers
+            )
+            response = client._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise client._connection_error(exc) from exc
+        if not response.is_success:
+            response.read()
+            response.close()
+            raise make_status_error(response)
+        return ChatCompletionStream(response)
+
+
+class AsyncCompletions(_AsyncResource):
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> ChatCompletion:
+        call = _CompletionsRequests.create(_completion_body(model, messages, max_tokens, extra))
+        response = await self._client.send(call.method, call.path, json=call.json)
+        return _served(self._client._parse(response, ChatCompletion), response)
+
+    async def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> AsyncChatCompletionStream:
+        extra = {**extra, "stream": True, "stream_options": {"include_usage": True}}
+        body = _completion_body(model, messages, max_tokens, extra)
+        client = self._client
+        headers = client._headers(method="POST", request_id=None, extra=None)
+        try:
+            request = client._http.build_request(
+                "POST", client._url("/v1/chat/completions"), json=body, headers=headers
+            )
+            response = await client._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise client._connection_error(exc) from exc
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            raise make_status_error(response)
+        return AsyncChatCompletionStream(response)
+
+
+class Chat:
+    def __init__(self, client: SyncAPIClient) -> None:
+        self.completions = Completions(client)
+
+
+class AsyncChat:
+    def __init__(self, client: AsyncAPIClient) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class Models(_SyncResource):
+    def list(self) -> ModelList:
+        """The model aliases this API key may use."""
+        return self._send(_ModelsRequests.list())
+
+
+class AsyncModels(_AsyncResource):
+    async def list(self) -> ModelList:
+        return await self._send(_ModelsRequests.list())
+
+
+class Routes(_SyncResource):
+    """The route table: org routes (`org_id=`) or global ones (service token only)."""
+
+    def put(
+        self,
+        alias: str,
+        *,
+        backends: Sequence[Backend | dict[str, Any]],
+        input_micro_usd_per_mtok: int,
+        output_micro_usd_per_mtok: int,
+        org_id: str | None = None,
+    ) -> Route:
+        return self._send(
+            _RoutesRequests.put(
+                alias,
+                backends=backends,
+                input_micro_usd_per_mtok=input_micro_usd_per_mtok,
+                output_micro_usd_per_mtok=output_micro_usd_per_mtok,
+                org_id=org_id,
+            )
+        )
+
+    def get(self, alias: str, org_id: str | None = None) -> Route:
+        return self._send(_RoutesRequests.get(alias, org_id))
+
+    def list(self, org_id: str) -> RouteList:
+        return self._send(_RoutesRequests.list(org_id))
+
+    def delete(self, alias: str, org_id: str | None = None) -> None:
+        self._send(_RoutesRequests.delete(alias, org_id))
+
+
+class AsyncRoutes(_AsyncResource):
+    async def put(
+        self,
+        alias: str,
+        *,
+        backends: Sequence[Backend | dict[str, Any]],
+        input_micro_usd_per_mtok: int,
+        output_micro_usd_per_mtok: int,
+        org_id: str | None = None,
+    ) -> Route:
+        return await self._send(
+            _RoutesRequests.put(
+                alias,
+                backends=backends,
+                input_micro_usd_per_mtok=input_micro_usd_per_mtok,
+                output_micro_usd_per_mtok=output_micro_usd_per_mtok,
+                org_id=org_id,
+            )
+        )
+
+    async def get(self, alias: str, org_id: str | None = None) -> Route:
+        return await self._send(_RoutesRequests.get(alias, org_id))
+
+    async def list(self, org_id: str) -> RouteList:
+        return await self._send(_RoutesRequests.list(org_id))
+
+    async def delete(self, alias: str, org_id: str | None = None) -> None:
+        await self._send(_RoutesRequests.delete(alias, org_id))
+
+
+# -- clients ---------------------------------------------------------------------------------
+class Client(SyncAPIClient):
+    """Synchronous gateway client: `chat.completions`, `models`, `routes`.
+
+    `Client(base_url, token=None, **core options)`; `token` is an API key for completions and
+    models, or an access token / the service token for routes.
+    """
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.chat = Chat(self)
+        self.models = Models(self)
+        self.routes = Routes(self)
+
+
+class AsyncClient(AsyncAPIClient):
+    """Asynchronous gateway client; the same resources as `Client`, awaited."""
+
+    def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
+        super().__init__(base_url, token=token, **kwargs)
+        self.chat = AsyncChat(self)
+        self.models = AsyncModels(self)
+        self.routes = AsyncRoutes(self)
