@@ -1,0 +1,365 @@
+"""In-process gateway with its collaborators stubbed.
+
+- identity and budgets: small fake objects passed to `create_app(identity=, budgets=)` (the
+  seam the real `AsyncClient`s fill in production); they record every call.
+- backends: `backend_app()`, a tiny FastAPI app with modelsim's behaviour by model name
+  (`sim-echo`, `sim-fail-503`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
+  50 ms), served by uvicorn on a real socket, as is the gateway itself (streaming and client
+  disconnects need real sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import SecretStr
+
+from gatewright.core import AuthenticationError, BudgetExceeded
+from gatewright.gateway.service import GatewaySettings, create_app
+from gatewright.gateway.service.pricing import count_tokens, prompt_tokens
+from gatewright.identity import AuthzDecision, KeyVerification
+
+SERVICE_TOKEN = "unit-service-token"
+ORG = "org_unit"
+OTHER_ORG = "org_other"
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+# -- backends --------------------------------------------------------------------------------
+@dataclass
+class BackendLog:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    stream_closed: list[str] = field(default_factory=list)
+
+
+def backend_app(log: BackendLog) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        log.requests.append(body)
+        log.headers.append(dict(request.headers))
+        model = body["model"]
+        words = int(body.get("max_tokens", 16))
+        usage = {
+            "prompt_tokens": prompt_tokens(body["messages"]),
+            "completion_tokens": words,
+            "total_tokens": prompt_tokens(body["messages"]) + words,
+        }
+        if model == "sim-fail-503":
+            return JSONResponse({"error": {"message": "down"}}, status_code=503)
+        if model.startswith("sim-slow-"):
+            await asyncio.sleep(int(model.removeprefix("sim-slow-")) / 1000)
+        if model == "sim-bad-json":
+            return Response("{not json", media_type="application/json")
+        text = " ".join(f"w{i}" for i in range(words))
+        if body.get("stream"):
+            include = (body.get("stream_options") or {}).get("include_usage") is True
+            delay = 0.05 if model == "sim-drip" else 0.0
+
+            async def events() -> AsyncIterator[str]:
+                try:
+                    for i in range(words):
+                        delta = {"content": ("" if i == 0 else " ") + f"w{i}"}
+                        chunk = {
+                            "id": "c1",
+                            "object": "chat.completion.chunk",
+                            "model": model,
+                            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                        }
+                        yield f"data: {json.dumps(chunk)}\n\n"
+                        if delay:
+                            await asyncio.sleep(delay)
+                    if include:
+                        chunk = {
+                            "id": "c1",
+                            "object": "chat.completion.chunk",
+                            "model": model,
+                            "choices": [],
+                            "usage": usage,
+                        }
+                        yield f"data: {json.dumps(chunk)}\n\n"
+                    yield "data: [DONE]\n\n"
+                finally:
+                    log.stream_closed.append(model)
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        return JSONResponse(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "length",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
+
+    return app
+
+
+# -- identity and budgets --------------------------------------------------------------------
+class FakeKeys:
+    def __init__(self) -> None:
+        self.table: dict[str, KeyVerification] = {}
+        self.verify_calls = 0
+        self.hooks: list[str] = []
+
+    async def verify(self, secret: str) -> KeyVerification:
+        self.verify_calls += 1
+        key = self.table.get(secret)
+        if key is None:
+            raise _auth_error()
+        return key
+
+    async def register_revocation_hook(self, url: str) -> None:
+        self.hooks.append(url)
+
+
+def _auth_error() -> AuthenticationError:
+    request = httpx.Request("POST", "http://identity/v1/keys/verify")
+    response = httpx.Response(
+        401,
+        json={
+            "error": {
+                "type": "authentication_error",
+                "code": "invalid_api_key",
+                "message": "The API key is not valid.",
+                "request_id": "r",
+            }
+        },
+        request=request,
+    )
+    from gatewright.core import make_status_error
+
+    error = make_status_error(response)
+    assert isinstance(error, AuthenticationError)
+    return error
+
+
+class FakeAuthz:
+    def __init__(self) -> None:
+        self.roles: dict[tuple[str, str], str] = {}
+
+    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision:
+        role = self.roles.get((subject, org_id), "none")
+        allowed = role in ("owner", "admin") or (permission == "org:read" and role != "none")
+        return AuthzDecision(
+            allowed=allowed, role=role, permission=permission, org_id=org_id, reason="fake"
+        )
+
+
+class FakeIdentity:
+    def __init__(self) -> None:
+        self.keys = FakeKeys()
+        self.authz = FakeAuthz()
+
+
+@dataclass
+class FakeReservation:
+    id: str
+
+
+class FakeReservations:
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.held: dict[str, int] = {}
+        self.created: list[dict[str, Any]] = []
+        self.committed: list[tuple[str, int]] = []
+        self.released: list[str] = []
+
+    async def create(
+        self,
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None = None,
+    ) -> FakeReservation:
+        if self.limit is not None and amount_micro_usd > self.limit:
+            request = httpx.Request("POST", "http://budgets/v1/reservations")
+            response = httpx.Response(
+                402,
+                json={
+                    "error": {
+                        "type": "budget_exceeded_error",
+                        "code": "budget_exceeded",
+                        "message": f"Org {org_id} budget exceeded: limit {self.limit}.",
+                        "request_id": request_id,
+                        "details": {
+                            "limit_micro_usd": self.limit,
+                            "spent_micro_usd": 0,
+                            "reserved_micro_usd": 0,
+                            "requested_micro_usd": amount_micro_usd,
+                        },
+                    }
+                },
+                request=request,
+            )
+            from gatewright.core import make_status_error
+
+            error = make_status_error(response)
+            assert isinstance(error, BudgetExceeded)
+            raise error
+        rid = f"res_{len(self.created) + 1}"
+        self.created.append(
+            {
+                "id": rid,
+                "org_id": org_id,
+                "key_id": key_id,
+                "amount": amount_micro_usd,
+                "request_id": request_id,
+            }
+        )
+        self.held[rid] = amount_micro_usd
+        return FakeReservation(rid)
+
+    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> None:
+        self.held.pop(reservation_id)
+        self.committed.append((reservation_id, actual_micro_usd))
+
+    async def release(self, reservation_id: str) -> None:
+        self.held.pop(reservation_id)
+        self.released.append(reservation_id)
+
+
+class FakeBudgets:
+    def __init__(self) -> None:
+        self.reservations = FakeReservations()
+
+
+# -- the world -------------------------------------------------------------------------------
+@dataclass
+class World:
+    url: str
+    backend: str
+    backend_log: BackendLog
+    identity: FakeIdentity
+    budgets: FakeBudgets
+    settings: GatewaySettings
+    app: Any
+
+    def key(
+        self,
+        secret: str = "gwk_unit",
+        *,
+        models: list[str] | None = None,
+        rpm: int | None = None,
+        org_id: str = ORG,
+        key_id: str = "key_unit",
+    ) -> str:
+        self.identity.keys.table[secret] = KeyVerification(
+            key_id=key_id, org_id=org_id, models=models, rate_limit_rpm=rpm
+        )
+        return secret
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def route(
+        self,
+        alias: str,
+        models: list[str] | str,
+        *,
+        org_id: str | None = None,
+        inp: int = 1_000_000,
+        out: int = 2_000_000,
+        timeout: float = 5.0,
+        backend: str | None = None,
+    ) -> None:
+        models = [models] if isinstance(models, str) else models
+        path = f"/v1/orgs/{org_id}/routes/{alias}" if org_id else f"/v1/routes/{alias}"
+        body = {
+            "backends": [
+                {"url": backend or self.backend, "model": m, "timeout_seconds": timeout}
+                for m in models
+            ],
+            "input_micro_usd_per_mtok": inp,
+            "output_micro_usd_per_mtok": out,
+        }
+        with self.http(SERVICE_TOKEN) as http:
+            response = http.put(path, json=body)
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    log = BackendLog()
+    identity, budgets = FakeIdentity(), FakeBudgets()
+    settings = GatewaySettings(
+        data_dir=Path(tmp_path_factory.mktemp("gateway")),
+        service_token=SecretStr(SERVICE_TOKEN),
+        identity_url="http://127.0.0.1:9",
+        key_cache_seconds=60,
+        route_cache_seconds=0,
+        public_url="http://gateway.test",
+    )
+    app = create_app(settings, identity=identity, budgets=budgets)
+    with serve(backend_app(log)) as backend, serve(app) as url:
+        yield World(url, backend, log, identity, budgets, settings, app)
+
+
+@pytest.fixture
+def world(stack: World) -> World:
+    """The module's stack with per-test records, keys and budget limit reset."""
+    stack.backend_log.requests.clear()
+    stack.backend_log.headers.clear()
+    stack.backend_log.stream_closed.clear()
+    stack.identity.keys.table.clear()
+    stack.identity.keys.verify_calls = 0
+    stack.budgets.reservations = FakeReservations()
+    stack.app.state.gateway.keys.clear()
+    stack.app.state.gateway.limiter = type(stack.app.state.gateway.limiter)()
+    return stack
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["count_tokens"]
