@@ -285,7 +285,7 @@ class World:
 
     def key(
         self,
-        secret: str = "gwk_unit",
+        secret: str = "gwk_unit",  # noqa: S107 - a fake key
         *,
         models: list[str] | None = None,
         rpm: int | None = None,
