@@ -13,10 +13,18 @@ from gatewright.identity import Client, Org, Role
 from gatewright.testkit import Harness, require_stack
 
 from .actors import Actor
+from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and budget flows
+    async_gateway,
+    budgets_admin,
+    gateway_admin,
+    make_key,
+    make_route,
+    modelsim,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    require_stack(config, services=("identity",))
+    require_stack(config, services=("identity", "budgets", "modelsim", "gateway"))
 
 
 @pytest.fixture

@@ -19,13 +19,17 @@ PATHS = {
     "testkit": "shared/testkit/",
     "identity": "packages/identity/",
     "budgets": "packages/budgets/",
+    "modelsim": "packages/modelsim/",
+    "gateway": "packages/gateway/",
 }
 DEPENDENTS = {
-    "core": ["servicekit", "testkit", "identity", "budgets"],
-    "servicekit": ["identity", "budgets"],
+    "core": ["servicekit", "testkit", "identity", "budgets", "modelsim", "gateway"],
+    "servicekit": ["identity", "budgets", "modelsim", "gateway"],
     "testkit": [],
-    "identity": ["budgets"],
-    "budgets": [],
+    "identity": ["budgets", "gateway"],
+    "budgets": ["gateway"],
+    "modelsim": ["gateway"],
+    "gateway": [],
 }
 EVERYTHING = ("noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
 

@@ -1,0 +1,117 @@
+"""Fixtures for the routing and budget flows: routes, keys, budgets and the clients to use them.
+
+Prices are chosen so the arithmetic reads easily: 1 micro-USD per prompt token and 2 per
+completion token. modelsim answers exactly `max_tokens` words and counts prompt tokens with the
+tokenizer the gateway estimates with, so a request's reserved estimate equals its final cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gatewright.budgets import Client as BudgetsClient
+from gatewright.gateway import AsyncClient as AsyncGatewayClient
+from gatewright.gateway import Client as GatewayClient
+from gatewright.identity import Org
+from gatewright.modelsim import Client as ModelsimClient
+from gatewright.modelsim import count_prompt_tokens
+from gatewright.testkit import Harness
+
+from .actors import Actor
+
+INPUT_PRICE = 1_000_000  # micro-USD per million prompt tokens: 1 per token
+OUTPUT_PRICE = 2_000_000  # micro-USD per million completion tokens: 2 per token
+
+
+def cost_of(messages: list[dict[str, Any]], max_tokens: int) -> int:
+    """What one completion costs on a test route (estimate and final cost alike)."""
+    return count_prompt_tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
+
+
+def say(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+@dataclass
+class Key:
+    id: str
+    secret: str
+    gateway: GatewayClient  # a gateway client authenticated with this key
+
+
+@pytest.fixture
+def modelsim(gw: Harness) -> ModelsimClient:
+    client = ModelsimClient(**gw.client_kwargs("modelsim"))
+    gw.cleanup.add("close the modelsim client", client.close)
+    return client
+
+
+@pytest.fixture
+def budgets_admin(gw: Harness, admin: Actor) -> BudgetsClient:
+    """Budgets as the platform admin (owner of the test's org) sees it."""
+    token = admin.client.token
+    client = BudgetsClient(**gw.client_kwargs("budgets", token=token))
+    gw.cleanup.add("close the budgets client", client.close)
+    return client
+
+
+@pytest.fixture
+def gateway_admin(gw: Harness, admin: Actor) -> GatewayClient:
+    """The gateway's route API as the platform admin sees it."""
+    client = GatewayClient(**gw.client_kwargs("gateway", token=admin.client.token))
+    gw.cleanup.add("close the gateway admin client", client.close)
+    return client
+
+
+RouteMaker = Callable[..., str]
+
+
+@pytest.fixture
+def make_route(gw: Harness, org: Org, gateway_admin: GatewayClient) -> RouteMaker:
+    """`make_route(*upstream_models)`: an org route alias over modelsim backends, in order."""
+
+    def _make(*models: str, timeout_seconds: float = 5.0, label: str = "alias") -> str:
+        alias = gw.names.name(label)
+        backends = [
+            {"url": gw.url("modelsim"), "model": m, "timeout_seconds": timeout_seconds}
+            for m in (models or ("sim-echo",))
+        ]
+        with gw.given(f"a route {alias} over {', '.join(models or ('sim-echo',))}"):
+            gateway_admin.routes.put(
+                alias,
+                org_id=org.id,
+                backends=backends,
+                input_micro_usd_per_mtok=INPUT_PRICE,
+                output_micro_usd_per_mtok=OUTPUT_PRICE,
+            )
+        return alias
+
+    return _make
+
+
+KeyMaker = Callable[..., Key]
+
+
+@pytest.fixture
+def make_key(gw: Harness, org: Org, admin: Actor) -> KeyMaker:
+    """`make_key(label, **options)`: an API key of the test's org and a gateway client using it."""
+
+    def _make(label: str = "key", **options: Any) -> Key:
+        created = admin.client.keys.create(org.id, name=gw.names.name(label), **options)
+        client = GatewayClient(**gw.client_kwargs("gateway", token=created.secret))
+        gw.cleanup.add(f"close the gateway client of {created.id}", client.close)
+        return Key(created.id, created.secret, client)
+
+    return _make
+
+
+@pytest.fixture
+def async_gateway(gw: Harness) -> Callable[[str], AsyncGatewayClient]:
+    def _make(secret: str) -> AsyncGatewayClient:
+        return AsyncGatewayClient(**gw.async_client_kwargs("gateway", token=secret))
+
+    return _make

@@ -1,0 +1,144 @@
+"""Budgets: a denial is one 402 with the figures, concurrency never overspends, keys have limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from gatewright.budgets import Client as BudgetsClient
+from gatewright.core import BudgetExceeded
+from gatewright.gateway import AsyncClient as AsyncGatewayClient
+from gatewright.identity import Org
+from gatewright.modelsim import Client as ModelsimClient
+from gatewright.testkit import Harness, Outcome, eventually
+
+from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, say
+
+pytestmark = pytest.mark.budgets
+
+
+def test_an_org_at_its_limit_is_denied_and_nothing_is_spent(
+    gw: Harness,
+    org: Org,
+    make_route: RouteMaker,
+    make_key: KeyMaker,
+    budgets_admin: BudgetsClient,
+    modelsim: ModelsimClient,
+) -> None:
+    alias = make_route("sim-echo")
+    key = make_key()
+    messages = say("one request fits")
+    cost = cost_of(messages, 5)
+    with gw.given(f"an org budget of exactly one request ({cost} micro-USD), already used"):
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=cost, period="total")
+        key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
+
+    with gw.when("the next request comes"), pytest.raises(BudgetExceeded) as denied:
+        key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
+    with gw.then("it is a 402 budget_exceeded naming the org, the limit and the spend"):
+        err = denied.value
+        assert (err.status_code, err.code) == (402, "budget_exceeded")
+        assert org.id in err.message
+        assert str(cost) in err.message
+        assert (err.limit_micro_usd, err.spent_micro_usd) == (cost, cost)
+        assert err.requested_micro_usd == cost
+    with gw.then("the spend is unchanged and no request reached a backend"):
+        spend = budgets_admin.spend.get(org.id)
+        assert (spend.spent_micro_usd, spend.reserved_micro_usd) == (cost, 0)
+        assert modelsim.observations.list(request_id=err.request_id).data == []
+
+
+def test_fifty_concurrent_requests_never_overspend(
+    gw: Harness,
+    org: Org,
+    make_route: RouteMaker,
+    make_key: KeyMaker,
+    budgets_admin: BudgetsClient,
+    async_gateway: Callable[[str], AsyncGatewayClient],
+) -> None:
+    alias = make_route("sim-slow-50")
+    key = make_key()
+    messages = say("many hands at once")
+    cost = cost_of(messages, 8)
+    fits = 7
+    with gw.given(f"an org budget that fits exactly {fits} requests"):
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=fits * cost, period="total")
+
+    async def burst() -> list[object]:
+        async with async_gateway(key.secret) as client:
+            calls = [
+                client.chat.completions.create(model=alias, messages=messages, max_tokens=8)
+                for _ in range(50)
+            ]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    with gw.when("50 requests arrive at the same time"):
+        results = asyncio.run(burst())
+    with gw.then(f"exactly {fits} succeed and the rest get 402"):
+        denied = [r for r in results if isinstance(r, BudgetExceeded)]
+        others = [r for r in results if isinstance(r, BaseException) and r not in denied]
+        assert others == []
+        assert (len(results) - len(denied), len(denied)) == (fits, 50 - fits)
+    with gw.then("the final spend is within the limit and no reservation is left open"):
+        spend = budgets_admin.spend.get(org.id)
+        assert spend.spent_micro_usd == fits * cost
+        assert spend.reserved_micro_usd == 0
+        assert budgets_admin.reservations.list(org.id, status="held").data == []
+
+
+def test_a_key_budget_stops_that_key_only(
+    gw: Harness, org: Org, make_route: RouteMaker, make_key: KeyMaker, budgets_admin: BudgetsClient
+) -> None:
+    alias = make_route("sim-echo")
+    capped, free = make_key("capped"), make_key("free")
+    messages = say("per key limits")
+    cost = cost_of(messages, 3)
+    with gw.given("one key with a budget of a single request, already used"):
+        budgets_admin.budgets.set_key(org.id, capped.id, limit_micro_usd=cost, period="daily")
+        capped.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
+
+    with gw.when("that key asks again"), pytest.raises(BudgetExceeded) as denied:
+        capped.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
+    with gw.then("it is denied for the key's budget"):
+        assert denied.value.details["scope"] == "key"
+        assert capped.id in denied.value.message
+    with gw.then("another key of the same org still works"):
+        ok = free.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
+        assert ok.usage.completion_tokens == 3
+        assert budgets_admin.spend.get(org.id).spent_micro_usd == 2 * cost
+
+
+def test_a_streamed_completion_costs_what_the_plain_one_costs(
+    gw: Harness, org: Org, make_route: RouteMaker, make_key: KeyMaker, budgets_admin: BudgetsClient
+) -> None:
+    alias = make_route("sim-echo")
+    key = make_key()
+    messages = say("stream me the same words")
+
+    cost = cost_of(messages, 7)
+
+    def spent(expected: int) -> Outcome[int]:
+        # A stream's cost is committed just after its last byte: wait for it, never sleep.
+        now = budgets_admin.spend.get(org.id)
+        if (now.spent_micro_usd, now.reserved_micro_usd) == (expected, 0):
+            return Outcome.done(now.spent_micro_usd)
+        if now.spent_micro_usd > expected:
+            return Outcome.failed(f"spent {now.spent_micro_usd}, more than {expected}")
+        return Outcome.pending(f"spent {now.spent_micro_usd}, reserved {now.reserved_micro_usd}")
+
+    with gw.when("the request is made plain"):
+        plain = key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=7)
+    with gw.then(f"it is charged {cost} micro-USD"):
+        eventually(lambda: spent(cost), description="the plain completion is charged")
+    with gw.when("the same request is streamed"), key.gateway.chat.completions.stream(
+        model=alias, messages=messages, max_tokens=7
+    ) as stream:
+        chunks = list(stream)
+    with gw.then("it carries the same words and is charged the same again"):
+        streamed = "".join(
+            c.choices[0].delta.content or "" for c in chunks if c.choices and c.choices[0].delta
+        )
+        assert streamed.split() == plain.content.split()
+        eventually(lambda: spent(2 * cost), description="the streamed completion is charged")
