@@ -204,6 +204,15 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Gateway overhead (direct vs through it) and reservations/s on SQLite and PostgreSQL."""
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    with session.chdir("benchmarks"):
+        session.run("python", "gateway_overhead.py", *session.posargs)
+        session.run("python", "reservations.py")
+
+
+@nox.session(python=PYTHON, default=False)
 def stack(session: nox.Session) -> None:
     """Run the local platform in the foreground and print its URLs (Ctrl-C stops it)."""
     install_dists(session, "testkit", *SERVICE_DISTS)

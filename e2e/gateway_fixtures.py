@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from gatewright.budgets import Client as BudgetsClient
@@ -30,6 +31,18 @@ OUTPUT_PRICE = 2_000_000  # micro-USD per million completion tokens: 2 per token
 def cost_of(messages: list[dict[str, Any]], max_tokens: int) -> int:
     """What one completion costs on a test route (estimate and final cost alike)."""
     return count_prompt_tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
+
+
+def raw_completion(gw: Harness, secret: str, content: bytes) -> httpx.Response:
+    """POST a body as given (possibly invalid) to the gateway, recorded like any exchange."""
+    headers = {
+        "Authorization": f"Bearer {secret}",
+        "Content-Type": "application/json",
+        "X-Request-ID": gw.request_ids(),
+    }
+    hooks = gw.recorder.sync_hooks()
+    with httpx.Client(base_url=gw.url("gateway"), event_hooks=hooks, timeout=10) as http:
+        return http.post("/v1/chat/completions", content=content, headers=headers)
 
 
 def say(text: str) -> list[dict[str, Any]]:

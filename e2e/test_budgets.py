@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +15,7 @@ from gatewright.identity import Org
 from gatewright.modelsim import Client as ModelsimClient
 from gatewright.testkit import Harness, Outcome, eventually
 
-from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, say
+from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, raw_completion, say
 
 pytestmark = pytest.mark.budgets
 
@@ -132,9 +133,10 @@ def test_a_streamed_completion_costs_what_the_plain_one_costs(
         plain = key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=7)
     with gw.then(f"it is charged {cost} micro-USD"):
         eventually(lambda: spent(cost), description="the plain completion is charged")
-    with gw.when("the same request is streamed"), key.gateway.chat.completions.stream(
-        model=alias, messages=messages, max_tokens=7
-    ) as stream:
+    with (
+        gw.when("the same request is streamed"),
+        key.gateway.chat.completions.stream(model=alias, messages=messages, max_tokens=7) as stream,
+    ):
         chunks = list(stream)
     with gw.then("it carries the same words and is charged the same again"):
         streamed = "".join(
@@ -142,3 +144,55 @@ def test_a_streamed_completion_costs_what_the_plain_one_costs(
         )
         assert streamed.split() == plain.content.split()
         eventually(lambda: spent(2 * cost), description="the streamed completion is charged")
+
+
+# The gateway answers like OpenAI: every invalid parameter is a 400 invalid_request.
+@pytest.mark.parametrize(
+    ("case", "body", "status", "code"),
+    [
+        ("unknown model", {"model": "no-such-alias", "max_tokens": 4}, 404, "model_not_found"),
+        ("huge max_tokens", {"max_tokens": 10**9}, 400, "invalid_request"),
+        ("negative max_tokens", {"max_tokens": -5}, 400, "invalid_request"),
+        ("wrong type", {"max_tokens": "many"}, 400, "invalid_request"),
+        ("no messages", {"messages": [], "max_tokens": 4}, 400, "invalid_request"),
+    ],
+)
+def test_bad_completion_requests_get_a_4xx_and_spend_nothing(
+    gw: Harness,
+    org: Org,
+    make_route: RouteMaker,
+    make_key: KeyMaker,
+    budgets_admin: BudgetsClient,
+    modelsim: ModelsimClient,
+    case: str,
+    body: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    alias = make_route("sim-echo")
+    key = make_key()
+    request = {"model": alias, "messages": say("bad input"), **body}
+    with gw.when(f"a completion request with {case} arrives"):
+        response = raw_completion(gw, key.secret, json.dumps(request).encode())
+    with gw.then(f"it is refused with {status} {code}, and nothing reached a backend"):
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert error["code"] == code
+        assert error["message"]
+        rid = response.headers["x-request-id"]
+        assert modelsim.observations.list(request_id=rid).data == []
+    with gw.then("the org's spend is untouched"):
+        spend = budgets_admin.spend.get(org.id)
+        assert (spend.spent_micro_usd, spend.reserved_micro_usd) == (0, 0)
+
+
+def test_a_body_that_is_not_json_gets_a_400_and_spends_nothing(
+    gw: Harness, org: Org, make_key: KeyMaker, budgets_admin: BudgetsClient
+) -> None:
+    key = make_key()
+    with gw.when("a completion request whose body is not JSON arrives"):
+        response = raw_completion(gw, key.secret, b'{"model": "x", "messages": [')
+    with gw.then("it is a 400 invalid_json and the spend is untouched"):
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_json"
+        assert budgets_admin.spend.get(org.id).spent_micro_usd == 0
