@@ -1,0 +1,401 @@
+"""Provider contract: the gateway, alone and in-process, verifies every pact that names it.
+
+The app comes from `create_app(settings, identity=, budgets=, backend_http=)` with a temp data
+dir and a fixed service token, served by uvicorn in a background thread on a socket this test
+binds itself (127.0.0.1:0, created with IPPROTO_TCP so asyncio sets TCP_NODELAY), so there is no
+free-port race.
+
+Nothing else runs. The collaborators are the seam `create_app` offers (the same shapes as the
+fakes of `tests/unit/gateway_fixtures.py`):
+- identity: `PactIdentity`, whose `keys.verify` answers from a table of API keys the provider
+  states fill (secret -> key id, org, allowed models, rate limit) and whose `authz` is never
+  asked here (the route interactions use the service token);
+- budgets: `PactBudgets`, which holds every reservation except for orgs a state marked as
+  exhausted, which get budgets' 402 `budget_exceeded` (limit, spent, reserved, requested);
+- backends: `backend_http` is an `httpx.AsyncClient` over `httpx.ASGITransport` to
+  `stub_backend()`, a tiny OpenAI-compatible app answering like modelsim's `sim-echo`. Every
+  backend URL reaches it, so a route state stores the pact's `backend_url` unchanged and the
+  `X-Gatewright-Backend` header is exactly the pact's example.
+Everything else (the route table in SQLite, the key cache, the rate limiter, pricing, the
+service-token check, the error envelope) is the real service.
+
+Provider states are small named functions (see `gatewright.gateway.contract`). States are
+applied in the pact's order and each resets only what it names: `STATE_API_KEY` (always first on
+a completion interaction) resets the caller's world (keys, key cache, rate limiter, exhausted
+orgs) and seeds one key, filling its rate-limit window with `requests_this_minute` requests;
+`STATE_ROUTE_EXISTS` resets the route table and puts one route; `STATE_NO_ROUTE` deletes the
+alias from the org and the global table (so nothing resolves); `STATE_BUDGET_EXHAUSTED` marks one
+org; `STATE_SERVICE_TOKEN` seeds nothing and checks the pact's token is the one configured here.
+A state handler never raises (a raising handler makes the verifier retry for minutes): it
+records the problem, and the test fails with the list after verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pact import Verifier
+from pydantic import SecretStr
+
+from gatewright.core import AuthenticationError, BudgetExceeded, make_status_error
+from gatewright.gateway import (
+    PROVIDER,
+    STATE_API_KEY,
+    STATE_BUDGET_EXHAUSTED,
+    STATE_NO_ROUTE,
+    STATE_ROUTE_EXISTS,
+    STATE_SERVICE_TOKEN,
+)
+from gatewright.gateway.models import Backend
+from gatewright.gateway.service import GatewaySettings, create_app, store
+from gatewright.gateway.service.pricing import prompt_tokens
+from gatewright.identity import AuthzDecision, KeyVerification
+
+from pact_examples import SERVICE_TOKEN  # isort: skip
+
+REPO = Path(__file__).resolve().parents[4]
+PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
+EXHAUSTED_LIMIT = 5_000_000  # what budgets reports for an exhausted org: spent == limit
+
+
+# -- the stub backend ------------------------------------------------------------------------
+def stub_backend() -> FastAPI:
+    """Unstreamed OpenAI chat completions answered like modelsim's `sim-echo`."""
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> JSONResponse:
+        body = await request.json()
+        words = int(body.get("max_tokens", 16))
+        prompt = prompt_tokens(body["messages"])
+        return JSONResponse(
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "created": 1767225600,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {
+                            "role": "assistant",
+                            "content": " ".join(f"w{i}" for i in range(words)),
+                        },
+                        "finish_reason": "length",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": words,
+                    "total_tokens": prompt + words,
+                },
+            }
+        )
+
+    return app
+
+
+# -- identity and budgets --------------------------------------------------------------------
+def _status_error(method: str, url: str, status: int, error: dict[str, Any]) -> Exception:
+    """The exception the real identity/budgets client raises for this error envelope."""
+    request = httpx.Request(method, url)
+    return make_status_error(httpx.Response(status, json={"error": error}, request=request))
+
+
+class PactKeys:
+    def __init__(self) -> None:
+        self.table: dict[str, KeyVerification] = {}
+
+    async def verify(self, secret: str) -> KeyVerification:
+        key = self.table.get(secret)
+        if key is None:
+            error = _status_error(
+                "POST",
+                "http://identity.invalid/v1/keys/verify",
+                401,
+                {
+                    "type": "authentication_error",
+                    "code": "invalid_api_key",
+                    "message": "The API key is not valid.",
+                    "request_id": "req_pact",
+                },
+            )
+            assert isinstance(error, AuthenticationError)
+            raise error
+        return key
+
+    async def register_revocation_hook(self, url: str) -> None:
+        return None
+
+
+class PactAuthz:
+    """Denies everything: no interaction in the gateway's pacts asks identity for permission."""
+
+    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision:
+        return AuthzDecision(
+            allowed=False,
+            role="none",
+            permission=permission,
+            org_id=org_id,
+            reason=f"Role 'none' in org {org_id} lacks permission '{permission}'.",
+        )
+
+
+class PactIdentity:
+    def __init__(self) -> None:
+        self.keys = PactKeys()
+        self.authz = PactAuthz()
+
+
+@dataclass(frozen=True)
+class PactReservation:
+    id: str
+
+
+class PactReservations:
+    def __init__(self) -> None:
+        self.exhausted: set[str] = set()
+        self.count = 0
+
+    async def create(
+        self,
+        *,
+        org_id: str,
+        key_id: str | None,
+        amount_micro_usd: int,
+        request_id: str,
+        ttl_seconds: int | None = None,
+    ) -> PactReservation:
+        if org_id in self.exhausted:
+            error = _status_error(
+                "POST",
+                "http://budgets.invalid/v1/reservations",
+                402,
+                {
+                    "type": "budget_exceeded_error",
+                    "code": "budget_exceeded",
+                    "message": f"Org {org_id} budget exceeded: limit {EXHAUSTED_LIMIT}.",
+                    "request_id": request_id,
+                    "details": {
+                        "limit_micro_usd": EXHAUSTED_LIMIT,
+                        "spent_micro_usd": EXHAUSTED_LIMIT,
+                        "reserved_micro_usd": 0,
+                        "requested_micro_usd": amount_micro_usd,
+                    },
+                },
+            )
+            assert isinstance(error, BudgetExceeded)
+            raise error
+        self.count += 1
+        return PactReservation(f"res_pact{self.count}")
+
+    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> None:
+        return None
+
+    async def release(self, reservation_id: str) -> None:
+        return None
+
+
+class PactBudgets:
+    def __init__(self) -> None:
+        self.reservations = PactReservations()
+
+
+# -- provider states -------------------------------------------------------------------------
+Handler = Callable[["ProviderStates", dict[str, Any] | None], None]
+
+
+def recorded(handler: Handler) -> Handler:
+    """Run a state handler, recording (never raising) whatever goes wrong in it."""
+
+    @functools.wraps(handler)
+    def run(self: ProviderStates, parameters: dict[str, Any] | None) -> None:
+        try:
+            handler(self, parameters)
+        except Exception as exc:
+            self.problems.append(f"{handler.__name__}({parameters!r}): {exc!r}")
+
+    return run
+
+
+class ProviderStates:
+    """One named function per provider state (see `gatewright.gateway.contract`)."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        settings: GatewaySettings,
+        identity: PactIdentity,
+        budgets: PactBudgets,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.identity = identity
+        self.budgets = budgets
+        self.problems: list[str] = []
+
+    @property
+    def gateway(self) -> Any:
+        return self.app.state.gateway
+
+    @recorded
+    def api_key(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self.identity.keys.table.clear()
+        self.budgets.reservations.exhausted.clear()
+        self.gateway.keys.clear()
+        self.gateway.limiter = type(self.gateway.limiter)()
+        key = KeyVerification(
+            key_id=params["key_id"],
+            org_id=params["org_id"],
+            models=params.get("models"),
+            rate_limit_rpm=params.get("rate_limit_rpm"),
+        )
+        self.identity.keys.table[params["secret"]] = key
+        for _ in range(int(params.get("requests_this_minute", 0))):
+            if key.rate_limit_rpm is None:
+                raise ValueError("requests_this_minute needs a rate_limit_rpm")
+            if self.gateway.limiter.acquire(key.key_id, key.rate_limit_rpm) is not None:
+                raise ValueError("requests_this_minute is more than the rate limit")
+
+    @recorded
+    def route_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        backend = Backend(url=params["backend_url"], model=params["backend_model"])
+        with self.app.state.db.session() as s, s.begin():
+            store.reset(s)
+            store.put_route(
+                s,
+                org_id=params["org_id"],
+                alias=params["alias"],
+                backends=[backend],
+                input_price=params["input_price"],
+                output_price=params["output_price"],
+            )
+        self.gateway.routes.invalidate()
+
+    @recorded
+    def no_route(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        alias, org_id = params["alias"], params["org_id"]
+        with self.app.state.db.session() as s, s.begin():
+            for owner in {org_id, None}:
+                store.delete_route(s, org_id=owner, alias=alias)
+        self.gateway.routes.invalidate()
+
+    @recorded
+    def budget_exhausted(self, parameters: dict[str, Any] | None) -> None:
+        self.budgets.reservations.exhausted.add((parameters or {})["org_id"])
+
+    @recorded
+    def service_token(self, parameters: dict[str, Any] | None) -> None:
+        expected = self.settings.service_token.get_secret_value()
+        if (parameters or {}).get("service_token") != expected:
+            raise ValueError("the pact's service token is not the one this provider test uses")
+
+    def handlers(self) -> dict[str, Any]:
+        return {
+            STATE_API_KEY: self.api_key,
+            STATE_ROUTE_EXISTS: self.route_exists,
+            STATE_NO_ROUTE: self.no_route,
+            STATE_BUDGET_EXHAUSTED: self.budget_exhausted,
+            STATE_SERVICE_TOKEN: self.service_token,
+        }
+
+
+def _close_callback_servers(verifier: Verifier) -> None:
+    """pact-python 4.2 stops its state-callback HTTP server with `shutdown()` but never calls
+    `server_close()`, leaking the listening socket (a ResourceWarning, an error under our strict
+    warnings). Close it here; `getattr` keeps this harmless once pact-python fixes it."""
+    for attr in ("_state_handler", "_message_producer"):
+        server = getattr(getattr(verifier, attr, None), "_server", None)
+        if server is not None:
+            server.server_close()
+
+
+def pact_files() -> list[Path]:
+    """Every pact in the pact dir whose provider is the gateway."""
+    files = []
+    for path in sorted(PACT_DIR.glob("*.json")):
+        content = json.loads(path.read_text())
+        if content.get("provider", {}).get("name") == PROVIDER:
+            files.append(path)
+    return files
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ProviderStates]]:
+    settings = GatewaySettings(
+        data_dir=tmp_path_factory.mktemp("gateway"),
+        service_token=SecretStr(SERVICE_TOKEN),
+        identity_url="http://identity.invalid",
+        budgets_url="http://budgets.invalid",
+        route_cache_seconds=0,
+        register_revocation_hook=False,
+    )
+    identity, budgets = PactIdentity(), PactBudgets()
+    backend_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stub_backend()))
+    app = create_app(settings, identity=identity, budgets=budgets, backend_http=backend_http)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", ProviderStates(app, settings, identity, budgets)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        asyncio.run(backend_http.aclose())
+
+
+def test_gateway_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
+    url, states = provider
+    files = pact_files()
+    assert files, f"no pact naming provider {PROVIDER!r} in {PACT_DIR}; run test_consumer.py first"
+    verifier = (
+        Verifier(PROVIDER, host="127.0.0.1")
+        .add_transport(url=url)
+        .state_handler(states.handlers(), teardown=False)
+        .set_error_on_empty_pact(enabled=True)
+    )
+    for path in files:
+        verifier.add_source(path)
+    try:
+        verifier.verify()
+    except RuntimeError:
+        pytest.fail(
+            f"pact verification failed:\n{verifier.output(strip_ansi=True)}"
+            + "".join(f"\nprovider state problem: {p}" for p in states.problems)
+        )
+    finally:
+        _close_callback_servers(verifier)
+    assert not states.problems, "provider states could not be set up:\n" + "\n".join(
+        states.problems
+    )
+    results = verifier.results
+    assert results.get("result") is True, verifier.output(strip_ansi=True)

@@ -1,0 +1,215 @@
+"""The org route API with a user's access token: JWT verification and identity's decision.
+
+Identity is mocked with respx on its URL (as in budgets' unit tests), so the real seams run:
+servicekit's `JWKSVerifier` fetches `/.well-known/jwks.json` (served from a locally generated
+Ed25519 key that also signs the test tokens), and the real identity `AsyncClient` asks
+`POST /v1/authz/check`, answered from a role table with identity's matrix and identity's reason
+sentences. Budgets is the unit fake (the route API never reserves). The gateway runs through
+`TestClient`, whose transport respx does not intercept.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import respx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from gatewright.gateway.service import GatewaySettings, create_app
+
+from gateway_fixtures import FakeBudgets  # isort: skip
+
+IDENTITY_URL = "http://identity.test"
+SERVICE_TOKEN = "unit-service-token"
+ORG = "org_acme"
+ROUTE = {
+    "backends": [{"url": "http://backend.test", "model": "sim-echo"}],
+    "input_micro_usd_per_mtok": 1,
+    "output_micro_usd_per_mtok": 2,
+}
+# identity's matrix for the permissions the route API asks about
+MATRIX = {
+    "routes:manage": {"owner", "admin"},
+    "org:read": {"owner", "admin", "member", "viewer"},
+}
+
+pytestmark = pytest.mark.authz
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass
+class FakeIdentity:
+    """A signing key, its JWKS, and a role table; `roles[(user_id, org_id)] = role`."""
+
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    kid: str = "unit-kid"
+    roles: dict[tuple[str, str], str] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def jwks(self) -> dict[str, Any]:
+        raw = self.key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": self.kid}]}
+
+    def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": user_id,
+            "iss": "gatewright-identity",
+            "aud": "gatewright",
+            "iat": now,
+            "exp": now + ttl,
+        }
+        return jwt.encode(claims, key or self.key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def authz(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == f"Bearer {SERVICE_TOKEN}"
+        body = json.loads(request.content)
+        self.checks.append(body)
+        org_id, permission = body["org_id"], body["permission"]
+        role = self.roles.get((body["subject"], org_id), "none")
+        allowed = role in MATRIX.get(permission, set())
+        if allowed:
+            reason = f"Role '{role}' in org {org_id} grants '{permission}'."
+        else:
+            reason = f"Role '{role}' in org {org_id} lacks permission '{permission}'."
+            if role == "none":
+                reason += " The caller is not a member of this org."
+        return httpx.Response(
+            200,
+            json={
+                "allowed": allowed,
+                "role": role,
+                "permission": permission,
+                "org_id": org_id,
+                "reason": reason,
+            },
+        )
+
+
+@pytest.fixture
+def identity() -> Iterator[FakeIdentity]:
+    fake = FakeIdentity()
+    for role in ("owner", "admin", "member", "viewer"):
+        fake.roles[(f"usr_{role}", ORG)] = role
+    with respx.mock(base_url=IDENTITY_URL, assert_all_called=False) as mock:
+        mock.get("/.well-known/jwks.json").mock(
+            side_effect=lambda _: httpx.Response(200, json=fake.jwks())
+        )
+        mock.post("/v1/authz/check").mock(side_effect=fake.authz)
+        yield fake
+
+
+@pytest.fixture
+def client(tmp_path: Path, identity: FakeIdentity) -> Iterator[TestClient]:
+    settings = GatewaySettings(
+        data_dir=tmp_path,
+        service_token=SecretStr(SERVICE_TOKEN),
+        identity_url=IDENTITY_URL,
+        route_cache_seconds=0,
+        register_revocation_hook=False,
+    )
+    app = create_app(settings, budgets=FakeBudgets())
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def as_user(identity: FakeIdentity, role: str) -> dict[str, str]:
+    return auth(identity.token(f"usr_{role}"))
+
+
+PATH = f"/v1/orgs/{ORG}/routes/chat"
+
+
+@pytest.mark.parametrize("role", ["owner", "admin"])
+def test_a_user_with_routes_manage_may_put_and_delete(
+    client: TestClient, identity: FakeIdentity, role: str
+) -> None:
+    put = client.put(PATH, json=ROUTE, headers=as_user(identity, role))
+    assert put.status_code == 200, put.text
+    assert put.json()["org_id"] == ORG
+    assert put.json()["backends"][0]["url"] == "http://backend.test"
+    assert identity.checks[-1] == {
+        "subject": f"usr_{role}",
+        "org_id": ORG,
+        "permission": "routes:manage",
+    }
+    assert client.delete(PATH, headers=as_user(identity, role)).status_code == 204
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
+def test_every_member_may_read(client: TestClient, identity: FakeIdentity, role: str) -> None:
+    assert client.put(PATH, json=ROUTE, headers=auth(SERVICE_TOKEN)).status_code == 200
+    got = client.get(PATH, headers=as_user(identity, role))
+    assert got.status_code == 200, got.text
+    assert got.json()["alias"] == "chat"
+    listed = client.get(f"/v1/orgs/{ORG}/routes", headers=as_user(identity, role))
+    assert [r["alias"] for r in listed.json()["data"]] == ["chat"]
+    assert identity.checks[-1]["permission"] == "org:read"
+
+
+@pytest.mark.parametrize("role", ["member", "viewer", "outsider"])
+def test_a_user_without_routes_manage_is_403_with_identitys_reason(
+    client: TestClient, identity: FakeIdentity, role: str
+) -> None:
+    response = client.put(PATH, json=ROUTE, headers=as_user(identity, role))
+    assert response.status_code == 403, response.text
+    error = response.json()["error"]
+    assert error["code"] == "permission_denied"
+    shown = "none" if role == "outsider" else role
+    assert f"Role '{shown}' in org {ORG} lacks permission 'routes:manage'." in error["message"]
+    assert error["details"] == {"role": shown, "permission": "routes:manage", "org_id": ORG}
+    # nothing was written
+    assert client.get(PATH, headers=auth(SERVICE_TOKEN)).status_code == 404
+    assert client.delete(PATH, headers=as_user(identity, role)).status_code == 403
+
+
+def test_an_outsider_may_not_read(client: TestClient, identity: FakeIdentity) -> None:
+    assert client.put(PATH, json=ROUTE, headers=auth(SERVICE_TOKEN)).status_code == 200
+    response = client.get(PATH, headers=as_user(identity, "outsider"))
+    assert response.status_code == 403
+    assert "not a member of this org" in response.json()["error"]["message"]
+
+
+def test_bad_tokens_are_401_and_identity_is_not_asked(
+    client: TestClient, identity: FakeIdentity
+) -> None:
+    forged = identity.token("usr_owner", key=Ed25519PrivateKey.generate())
+    for headers in ({}, auth("garbage"), auth(forged), auth("gwk_an-api-key-is-no-token")):
+        response = client.put(PATH, json=ROUTE, headers=headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.json()["error"]["code"] == "unauthenticated"
+    expired = client.put(PATH, json=ROUTE, headers=auth(identity.token("usr_owner", ttl=-60)))
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "token_expired"
+    assert identity.checks == []
+    assert client.get(PATH, headers=auth(SERVICE_TOKEN)).status_code == 404
+
+
+def test_global_routes_refuse_even_an_owners_token(
+    client: TestClient, identity: FakeIdentity
+) -> None:
+    response = client.put("/v1/routes/chat", json=ROUTE, headers=as_user(identity, "owner"))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert identity.checks == []
