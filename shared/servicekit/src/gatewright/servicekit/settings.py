@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     service_token: SecretStr = SecretStr("dev-service-token")
     identity_url: str = "http://127.0.0.1:8001"
     jwks_cache_seconds: float = Field(default=300.0, ge=0)
+    # Where audit events are delivered (servicekit.audit); None keeps them in the outbox only.
+    audit_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> ServiceSettings:

@@ -1,0 +1,494 @@
+"""Audit emission for every service: a transactional outbox and a background deliverer.
+
+Every state change and every denial is an audit event (PLATFORM.md §6), and an emitter must never
+lose one when the audit service is briefly down. So a service never calls audit on its request
+path; it writes the event into its own database, and a background thread ships it.
+
+`AuditOutbox(service, metadata)` defines the table `<service>_audit_outbox` in the service's own
+`MetaData` (created by the service's `create_all`):
+
+    seq (autoincrement PK) · event_id (unique, "evt_…") · payload (the `EventIn` as JSON)
+    · created_at · delivered_at (null until audit took it) · attempts · last_error
+
+- `outbox.record(session, *, org_id, actor_type, actor_id, action, outcome, reason,
+  target_type=None, target_id=None, details=None) -> event_id` inserts the event in the CALLER'S
+  transaction: the state change and its event commit or roll back together. The event gets a
+  fresh id, `time` = now (UTC), the service name and `request_id` =
+  `servicekit.correlation.current_request_id()` (the request that caused it). The payload is
+  validated as an `EventIn` right away, so a malformed event fails in the code that built it.
+- `outbox.record_now(db, ...)` does the same in its own short transaction: for denials and
+  failures, whose request transaction is rolled back (a denial is still audited). Call it after
+  the request's transaction has ended (catch the denial outside the `with ... s.begin()` block):
+  on SQLite a second writer waits for the first, so calling it inside would wait on itself.
+- Never put secrets in `details` or `reason` (passwords, access tokens, invitation tokens, API-key
+  secrets): the audit log is readable by org admins and kept forever.
+
+`AuditDeliverer(db, outbox, audit_url=..., service_token=...)` is a daemon thread that the app's
+lifespan starts (`start()`) and stops (`stop()`, joined within a few seconds). It sends the
+undelivered rows in `seq` order, at most `MAX_BATCH` (100) per `events.ingest_batch` call, and
+marks them delivered. It is woken (`wake()`) right after every commit that recorded an event (the
+outbox hooks the session's `after_commit`), so delivery happens at once; it also polls now and
+then, for rows another process (a replica sharing the database) left behind. Failures:
+
+- audit unreachable, timeouts, 408/429/5xx: the rows stay undelivered (`attempts`, `last_error`)
+  and the same batch is retried with capped exponential backoff (50 ms doubling to 2 s) until it
+  succeeds. Nothing is dropped and order is kept: a later event is never sent before an earlier
+  undelivered one.
+- a crash between "sent" and "marked delivered" re-sends the batch after restart: harmless, since
+  audit's ingest is idempotent on the event id.
+- 409 (an event with that id but different content is stored): audit already holds the id, so
+  the row is marked delivered, with the conflict in `last_error` and a warning in the log.
+- any other 4xx (or a stored payload that no longer validates) is a bug: it is logged with the
+  event id, the row stays undelivered with `last_error`, and the deliverer backs off (it does not
+  spin) and tries again later; later events wait behind it, so order is never broken.
+
+Order is the commit order on SQLite (writers are serialized); on PostgreSQL `seq` is taken at
+insert time, so events of two transactions racing each other may be shipped in either order
+(events of one transaction, and of one request, always keep theirs).
+
+`flush(timeout)` waits until every event committed before the call has been delivered (or the
+timeout passes; returns whether it drained): for tests and graceful shutdown, no sleeping.
+
+`GATEWRIGHT_AUDIT_URL` (`ServiceSettings.audit_url`) turns delivery on; unset, events are still
+recorded in the outbox (and shipped once it is set and the service restarts).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from gatewright.audit import MAX_BATCH, ActorType, EventIn, Outcome, new_event_id
+from gatewright.audit import Client as AuditClient
+from gatewright.core import APIConnectionError, APIStatusError, RetryPolicy
+from gatewright.servicekit.correlation import current_request_id
+from gatewright.servicekit.db import Database
+
+log = logging.getLogger("gatewright.servicekit.audit")
+
+MIN_BACKOFF_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 2.0
+POLL_SECONDS = 5.0
+CALL_TIMEOUT_SECONDS = 2.0
+_LAST_ERROR_MAX = 1000
+_PENDING_KEY = "gatewright.audit.pending"
+_RETRYABLE = frozenset({408, 425, 429})
+
+
+class _Sink(Protocol):
+    """What the deliverer sends through (the audit client's `events`)."""
+
+    def ingest_batch(self, events: Sequence[EventIn]) -> Any: ...
+    def ingest(self, event: EventIn) -> Any: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditOutbox:
+    """The `<service>_audit_outbox` table in the service's metadata, and how to write to it."""
+
+    def __init__(self, service: str, metadata: MetaData) -> None:
+        self.service = service
+        name = f"{service}_audit_outbox"
+        self.table = Table(
+            name,
+            metadata,
+            Column(
+                "seq",
+                BigInteger().with_variant(Integer, "sqlite"),
+                primary_key=True,
+                autoincrement=True,
+            ),
+            Column("event_id", String(80), nullable=False, unique=True),
+            Column("payload", JSON, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("delivered_at", DateTime(timezone=True)),
+            Column("attempts", Integer, nullable=False, default=0),
+            Column("last_error", Text),
+            Index(f"ix_{name}_pending", "delivered_at", "seq"),
+        )
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- recording ---------------------------------------------------------------------------
+    def build(
+        self,
+        *,
+        org_id: str | None,
+        actor_type: ActorType,
+        actor_id: str | None,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> EventIn:
+        """The event (validated), stamped with a new id, now, this service and the request ID."""
+        target = None if target_type is None else {"type": target_type, "id": target_id}
+        return EventIn.model_validate(
+            {
+                "id": new_event_id(),
+                "time": _now(),
+                "service": self.service,
+                "org_id": org_id,
+                "actor": {"type": actor_type, "id": actor_id},
+                "action": action,
+                "target": target,
+                "outcome": outcome,
+                "reason": reason[:1000],
+                "request_id": current_request_id(),
+                "details": details or {},
+            }
+        )
+
+    def record(
+        self,
+        session: Session,
+        *,
+        org_id: str | None,
+        actor_type: ActorType,
+        actor_id: str | None,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        """Insert the event in the caller's transaction; returns its id."""
+        evt = self.build(
+            org_id=org_id,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            outcome=outcome,
+            reason=reason,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
+        session.execute(
+            self.table.insert().values(
+                event_id=evt.id,
+                payload=evt.model_dump(mode="json"),
+                created_at=evt.time,
+                attempts=0,
+            )
+        )
+        if not session.info.get(_PENDING_KEY):
+            session.info[_PENDING_KEY] = True
+            event.listen(session, "after_commit", self._committed)
+        return evt.id
+
+    def record_now(
+        self,
+        db: Database,
+        *,
+        org_id: str | None,
+        actor_type: ActorType,
+        actor_id: str | None,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        """Insert the event in a short transaction of its own (denials, failures)."""
+        with db.session() as s, s.begin():
+            return self.record(
+                s,
+                org_id=org_id,
+                actor_type=actor_type,
+                actor_id=actor_id,
+                action=action,
+                outcome=outcome,
+                reason=reason,
+                target_type=target_type,
+                target_id=target_id,
+                details=details,
+            )
+
+    # -- commit notification -----------------------------------------------------------------
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every commit that recorded at least one event."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _committed(self, _session: Session) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:
+                log.exception("audit commit listener failed")
+
+    # -- reading (deliverer, tests) ----------------------------------------------------------
+    def pending(self, s: Session, *, limit: int = MAX_BATCH) -> list[Any]:
+        """Undelivered rows, oldest first."""
+        t = self.table
+        return list(
+            s.execute(
+                select(t.c.seq, t.c.event_id, t.c.payload)
+                .where(t.c.delivered_at.is_(None))
+                .order_by(t.c.seq)
+                .limit(limit)
+            ).all()
+        )
+
+    def events(self, s: Session) -> list[dict[str, Any]]:
+        """Every recorded payload in seq order (for tests and operators)."""
+        rows = s.execute(select(self.table.c.payload).order_by(self.table.c.seq)).scalars()
+        return [dict(p) for p in rows]
+
+    def count_pending(self, s: Session) -> int:
+        t = self.table
+        count = s.execute(
+            select(func.count()).select_from(t).where(t.c.delivered_at.is_(None))
+        ).scalar_one()
+        return int(count)
+
+
+class AuditDeliverer:
+    """The background thread that ships an outbox's rows to the audit service (module doc)."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: AuditOutbox,
+        *,
+        audit_url: str,
+        service_token: str,
+        batch_size: int = MAX_BATCH,
+        min_backoff: float = MIN_BACKOFF_SECONDS,
+        max_backoff: float = MAX_BACKOFF_SECONDS,
+        poll_seconds: float = POLL_SECONDS,
+        timeout: float = CALL_TIMEOUT_SECONDS,
+        sink: _Sink | None = None,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.batch_size = max(1, min(batch_size, MAX_BATCH))
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.poll_seconds = poll_seconds
+        self._client: AuditClient | None = None
+        if sink is None:
+            # No retries inside the client: this thread does its own interruptible backoff.
+            self._client = AuditClient(
+                audit_url,
+                token=service_token,
+                timeout=timeout,
+                retry=RetryPolicy(max_retries=0),
+            )
+            sink = self._client.events
+        self._sink = sink
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._flush_asked = 0
+        self._drained = 0
+        self._thread: threading.Thread | None = None
+        self.delivered = 0  # events marked delivered by this deliverer (for tests, metrics)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.outbox.on_commit(self.wake)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.outbox.service}-audit-deliverer", daemon=True
+        )
+        self._thread.start()
+        self.wake()  # ship whatever an earlier run left behind
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (an in-flight call is bounded by the client timeout) and join it."""
+        self.outbox.remove_listener(self.wake)
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("audit deliverer did not stop within %.1f s", timeout)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        """Deliver now (called after each commit that recorded events)."""
+        self._wake.set()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every event committed before this call is delivered; False on timeout."""
+        with self._cond:
+            self._flush_asked += 1
+            target = self._flush_asked
+            self._wake.set()
+            return self._cond.wait_for(
+                lambda: self._drained >= target or self._stop.is_set(), timeout
+            ) and (self._drained >= target)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)  # woken by commits; the timeout is a poll
+            self._wake.clear()
+            while not self._stop.is_set():
+                with self._cond:
+                    asked = self._flush_asked
+                try:
+                    sent = self._deliver_once()
+                except Exception:
+                    log.exception("audit delivery failed unexpectedly; backing off")
+                    sent = -1
+                if sent < 0:
+                    backoff = min(self.max_backoff, max(self.min_backoff, backoff * 2))
+                    self._stop.wait(backoff)  # retry backoff, interruptible by stop()
+                    continue
+                backoff = 0.0
+                if sent == 0:
+                    with self._cond:
+                        self._drained = max(self._drained, asked)
+                        self._cond.notify_all()
+                    break
+        with self._cond:
+            self._cond.notify_all()
+
+    def _deliver_once(self) -> int:
+        """Ship one batch: the count delivered (0 = outbox empty), or -1 to back off."""
+        with self.db.session() as s:
+            rows = self.outbox.pending(s, limit=self.batch_size)
+        if not rows:
+            return 0
+        try:
+            events = [EventIn.model_validate(r.payload) for r in rows]
+        except ValidationError:
+            return self._one_by_one(rows)  # delivers the valid ones, stops at the bad one
+        try:
+            self._sink.ingest_batch(events)
+        except APIConnectionError as exc:
+            self._note_failure([r.seq for r in rows], f"audit unreachable: {exc}")
+            log.warning("audit unreachable; %d event(s) wait in the outbox: %s", len(rows), exc)
+            return -1
+        except APIStatusError as exc:
+            if exc.status_code >= 500 or exc.status_code in _RETRYABLE:
+                self._note_failure([r.seq for r in rows], f"audit answered {exc.status_code}")
+                log.warning("audit answered %s; retrying with backoff", exc.status_code)
+                return -1
+            # 409 or another 4xx: find the event(s) concerned, one by one, in order.
+            return self._one_by_one(rows)
+        self._mark_delivered([r.seq for r in rows], None)
+        return len(rows)
+
+    def _one_by_one(self, rows: Sequence[Any]) -> int:
+        done = 0
+        for row in rows:
+            if self._stop.is_set():
+                break
+            try:
+                evt = EventIn.model_validate(row.payload)
+                self._sink.ingest(evt)
+            except ValidationError as exc:
+                self._poisoned(row, f"stored payload is invalid: {exc}")
+                return -1
+            except APIConnectionError as exc:
+                self._note_failure([row.seq], f"audit unreachable: {exc}")
+                return -1
+            except APIStatusError as exc:
+                if exc.status_code == 409:
+                    log.warning(
+                        "audit holds event %s with different content (409); marking it delivered",
+                        row.event_id,
+                        extra={"event_id": row.event_id},
+                    )
+                    self._mark_delivered([row.seq], f"409 conflict: {exc.message}")
+                    done += 1
+                    continue
+                if exc.status_code >= 500 or exc.status_code in _RETRYABLE:
+                    self._note_failure([row.seq], f"audit answered {exc.status_code}")
+                    return -1
+                self._poisoned(row, f"audit refused the event ({exc.status_code}): {exc.message}")
+                return -1
+            self._mark_delivered([row.seq], None)
+            done += 1
+        return done if done else -1
+
+    def _poisoned(self, row: Any, error: str) -> None:
+        log.error(
+            "audit event %s was refused; it stays in the outbox (a bug to fix): %s",
+            row.event_id,
+            error,
+            extra={"event_id": row.event_id},
+        )
+        self._note_failure([row.seq], error)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _mark_delivered(self, seqs: Sequence[int], note: str | None) -> None:
+        t = self.outbox.table
+        values: dict[str, Any] = {"delivered_at": _now(), "attempts": t.c.attempts + 1}
+        if note is not None:
+            values["last_error"] = note[:_LAST_ERROR_MAX]
+        with self.db.session() as s, s.begin():
+            s.execute(update(t).where(t.c.seq.in_(list(seqs))).values(**values))
+        self.delivered += len(seqs)
+
+    def _note_failure(self, seqs: Sequence[int], error: str) -> None:
+        t = self.outbox.table
+        try:
+            with self.db.session() as s, s.begin():
+                s.execute(
+                    update(t)
+                    .where(t.c.seq.in_(list(seqs)))
+                    .values(attempts=t.c.attempts + 1, last_error=error[:_LAST_ERROR_MAX])
+                )
+        except Exception:
+            log.exception("cannot note the audit delivery failure")
+
+
+def start_deliverer(
+    db: Database, outbox: AuditOutbox, *, audit_url: str | None, service_token: str
+) -> AuditDeliverer | None:
+    """The lifespan helper: a started deliverer, or None (and a log line) when no audit URL."""
+    if not audit_url:
+        log.info(
+            "GATEWRIGHT_AUDIT_URL is not set: audit events are kept in %s, not delivered",
+            outbox.table.name,
+        )
+        return None
+    deliverer = AuditDeliverer(db, outbox, audit_url=audit_url, service_token=service_token)
+    deliverer.start()
+    return deliverer
