@@ -31,7 +31,12 @@ class Handler(BaseHTTPRequestHandler):
             slow = os.environ.get("DUMMY_MODE") == "slow" and _readyz_calls <= 2
             status, body = (503, {"status": "starting"}) if slow else (200, {"status": "ready"})
         elif self.path == "/env":
-            keys = ("GATEWRIGHT_DATA_DIR", "GATEWRIGHT_IDENTITY_URL", "GATEWRIGHT_FD")
+            keys = (
+                "GATEWRIGHT_DATA_DIR",
+                "GATEWRIGHT_IDENTITY_URL",
+                "GATEWRIGHT_BUDGETS_URL",
+                "GATEWRIGHT_FD",
+            )
             status, body = 200, {k: os.environ.get(k) for k in keys}
         data = json.dumps(body).encode()
         self.send_response(status)

@@ -72,3 +72,33 @@ def test_a_service_that_exits_fails_fast_with_its_log_tail(tmp_path: Path) -> No
     assert "hunter2-secret" not in message
     assert stack.admin_password not in message
     assert stack.running == []
+
+
+def test_every_service_is_told_every_url(tmp_path: Path) -> None:
+    with LocalStack(["budgets"], log_dir=tmp_path / "services", registry=_registry()) as stack:
+        target = stack.target()
+        # identity starts first yet knows where budgets will be (services may refer to each
+        # other, e.g. identity emits to audit while audit asks identity).
+        env = httpx.get(f"{target.url('identity')}/env").json()
+        assert env["GATEWRIGHT_BUDGETS_URL"] == target.url("budgets")
+        assert target.data_dirs == {
+            "identity": str(stack.data_dir("identity")),
+            "budgets": str(stack.data_dir("budgets")),
+        }
+
+
+def test_a_service_restarts_on_its_port_with_its_data(tmp_path: Path) -> None:
+    with LocalStack(["budgets"], log_dir=tmp_path / "services", registry=_registry()) as stack:
+        url = stack.target().url("budgets")
+        marker = stack.data_dir("budgets") / "marker"
+        marker.write_text("kept")
+        stack.stop_service("budgets")
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/healthz", timeout=2)
+        with pytest.raises(StackError, match="not running"):
+            stack.stop_service("budgets")
+        stack.start_service("budgets")
+        assert httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        assert marker.read_text() == "kept"
+        with pytest.raises(StackError, match="already running"):
+            stack.start_service("budgets")

@@ -12,15 +12,18 @@ recorded and every request carries a greppable request ID. testkit never imports
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gatewright.testkit.cleanup import Cleanup
 from gatewright.testkit.naming import Names, RequestIds
 from gatewright.testkit.recorder import ExchangeRecorder
+from gatewright.testkit.stack import LocalStack
 from gatewright.testkit.steps import Flow, Step
 from gatewright.testkit.target import Target
 
@@ -97,6 +100,25 @@ class Harness:
         kwargs = self.client_kwargs(service, token=token)
         kwargs["event_hooks"] = self.recorder.async_hooks()
         return kwargs
+
+    @contextmanager
+    def private_stack(self, services: Sequence[str]) -> Iterator[LocalStack]:
+        """A local stack of this test's own, for flows that stop and restart services.
+
+        Stopping a service of the shared stack would disturb the tests running beside this one,
+        so such a flow gets its own processes (logs under this test's artifacts). Against a
+        deployment there is nothing to restart: the test is skipped with that reason.
+        """
+        if self.target.source != "local stack":
+            pytest.skip(
+                f"this flow restarts services, which needs a local stack, not {self.target.source}"
+            )
+        stack = LocalStack(services, log_dir=self.artifacts_dir / "services")
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
     # Shortcuts so a flow reads as prose: `with gw.given("..."):`.
     def given(self, text: str) -> AbstractContextManager[Step]:

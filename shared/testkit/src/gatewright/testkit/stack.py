@@ -120,14 +120,36 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 class RunningService:
     spec: ServiceSpec
     url: str
+    port: int
     process: subprocess.Popen[bytes]
     log_path: Path
     data_dir: Path
     log_file: IO[bytes]
 
 
+def _listen(port: int = 0) -> socket.socket:
+    """A listening, inheritable loopback socket (IPPROTO_TCP, so asyncio sets TCP_NODELAY)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class LocalStack:
-    """Start and stop a set of services as subprocesses; `start()` returns the `Target`."""
+    """Start and stop a set of services as subprocesses; `start()` returns the `Target`.
+
+    Every port is bound before any service starts, so each service is told every other
+    service's URL (`GATEWRIGHT_<SERVICE>_URL`) even where they refer to each other (identity
+    emits to audit, audit asks identity); `needs` only orders the readiness waits.
+    `stop_service` / `start_service` take one service down and bring it back on the same port
+    with the same data, for flows that test what happens while a dependency is away.
+    """
 
     def __init__(
         self,
@@ -150,6 +172,8 @@ class LocalStack:
         register_secret(self.service_token)
         register_secret(self.admin_password)
         self.running: list[RunningService] = []
+        self.urls: dict[str, str] = {}
+        self._sockets: dict[str, socket.socket] = {}
         self._root: Path | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -157,6 +181,10 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._root = Path(tempfile.mkdtemp(prefix="gatewright-stack-"))
         try:
+            for spec in self.specs:
+                sock = _listen()
+                self._sockets[spec.name] = sock
+                self.urls[spec.name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
             for spec in self.specs:
                 self._start_one(spec)
         except BaseException:
@@ -166,11 +194,12 @@ class LocalStack:
 
     def target(self) -> Target:
         return Target(
-            services={r.spec.name: r.url for r in self.running},
+            services=dict(self.urls),
             admin_email=self.admin_email,
             admin_password=self.admin_password,
             service_token=self.service_token,
             source="local stack",
+            data_dirs={r.spec.name: str(r.data_dir) for r in self.running},
         )
 
     def _env(self, spec: ServiceSpec, fd: int, data_dir: Path) -> dict[str, str]:
@@ -189,25 +218,22 @@ class LocalStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        urls = {r.spec.name: r.url for r in self.running}
-        for need in spec.needs:
-            env[service_url_env(need)] = urls[need]
+        for name, url in self.urls.items():
+            env[service_url_env(name)] = url
         env.update(self.extra_env)
         env.update(spec.env)
         return env
 
-    def _start_one(self, spec: ServiceSpec) -> None:
+    def _start_one(self, spec: ServiceSpec, *, restart: bool = False) -> None:
         assert self._root is not None
         data_dir = self._root / spec.name
-        data_dir.mkdir()
+        data_dir.mkdir(exist_ok=restart)
         log_path = self.log_dir / f"{spec.name}.log"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock = self._sockets.pop(spec.name, None)
+        if sock is None:  # a restart: bind the same port again
+            sock = _listen(int(self.urls[spec.name].rsplit(":", 1)[1]))
         try:
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(128)
-            sock.set_inheritable(True)
-            port = sock.getsockname()[1]
-            log_file = log_path.open("wb")
+            log_file = log_path.open("ab" if restart else "wb")
             process = subprocess.Popen(  # noqa: S603  # our interpreter, our module name
                 [sys.executable, "-m", spec.run_module],
                 env=self._env(spec, sock.fileno(), data_dir),
@@ -218,8 +244,9 @@ class LocalStack:
             )
         finally:
             sock.close()  # the child holds its own copy of the listening socket
+        port = int(self.urls[spec.name].rsplit(":", 1)[1])
         service = RunningService(
-            spec, f"http://127.0.0.1:{port}", process, log_path, data_dir, log_file
+            spec, self.urls[spec.name], port, process, log_path, data_dir, log_file
         )
         self.running.append(service)
         self._wait_ready(service)
@@ -255,11 +282,39 @@ class LocalStack:
                 f"{log_tail(service.log_path)}"
             ) from None
 
+    def _find(self, name: str) -> RunningService:
+        for service in self.running:
+            if service.spec.name == name:
+                return service
+        raise StackError(f"service {name!r} is not running in this stack")
+
+    def stop_service(self, name: str) -> None:
+        """Take one service down (SIGTERM); its data and port are kept for `start_service`."""
+        service = self._find(name)
+        self._stop_one(service)
+        self.running.remove(service)
+
+    def start_service(self, name: str) -> None:
+        """Bring a stopped service back on the same port with the same data; wait until ready."""
+        spec = next((s for s in self.specs if s.name == name), None)
+        if spec is None:
+            raise StackError(f"service {name!r} is not part of this stack")
+        if any(r.spec.name == name for r in self.running):
+            raise StackError(f"service {name!r} is already running")
+        self._start_one(spec, restart=True)
+
+    def data_dir(self, name: str) -> Path:
+        assert self._root is not None
+        return self._root / name
+
     def stop(self) -> None:
         """Stop every service, last started first; rewrite the logs redacted."""
         for service in reversed(self.running):
             self._stop_one(service)
         self.running.clear()
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
         if self._root is not None and not self.keep_data:
             shutil.rmtree(self._root, ignore_errors=True)
 

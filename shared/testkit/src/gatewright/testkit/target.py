@@ -56,6 +56,9 @@ class Target:
     admin_password: str | None = field(default=None, repr=False)
     service_token: str | None = field(default=None, repr=False)
     source: str = "local"
+    # Local stacks only: each service's data directory (SQLite files), for flows that must
+    # look beneath the API, e.g. tampering with a stored audit event.
+    data_dirs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.services = {name: url.rstrip("/") for name, url in self.services.items()}
@@ -86,6 +89,7 @@ class Target:
             "admin_email": self.admin_email,
             "admin_password": "***" if self.admin_password else None,
             "service_token": "***" if self.service_token else None,
+            "data_dirs": dict(self.data_dirs),
         }
 
     def to_json(self, *, include_secrets: bool = False) -> str:
@@ -105,6 +109,7 @@ class Target:
             admin_password=data.get("admin_password"),
             service_token=data.get("service_token"),
             source=data.get("source", "json"),
+            data_dirs=dict(data.get("data_dirs") or {}),
         )
 
     @classmethod
