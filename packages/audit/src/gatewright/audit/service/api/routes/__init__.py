@@ -1,0 +1,1 @@
+"""The audit service's routers, one module per resource."""
