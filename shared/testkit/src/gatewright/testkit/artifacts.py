@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatewright.testkit.audittrail import Trail, trail_lines
 from gatewright.testkit.naming import short_hash, test_slug
 from gatewright.testkit.recorder import ExchangeRecorder
 from gatewright.testkit.redact import redact_json, redact_text, truncate
@@ -92,6 +93,7 @@ def test_summary_text(
     recorder: ExchangeRecorder,
     longrepr: str,
     kept: list[str],
+    audit: Trail | str | None,
 ) -> str:
     """The human-readable `summary.txt` of one test."""
     lines = [
@@ -119,6 +121,9 @@ def test_summary_text(
         if ex.response_body:
             lines.append(f"     response: {truncate(ex.response_body, 500)}")
         lines.append(f"     {ex.curl}")
+    if audit:
+        trail = trail_lines(audit, recorder.request_ids, limit=200)
+        lines += ["", "audit events, by request ID:", *trail]
     if kept:
         lines += ["", "kept (--keep-data):"] + [f"  - {k}" for k in kept]
     if longrepr:
@@ -138,9 +143,12 @@ def write_test_artifacts(
     recorder: ExchangeRecorder,
     longrepr: str = "",
     kept: list[str] | None = None,
+    audit: Trail | str | None = None,
 ) -> None:
-    """Write `exchanges.json`, `steps.json` and `summary.txt` for one test."""
+    """Write `exchanges.json`, `steps.json`, `audit.json` and `summary.txt` for one test."""
     write_json(directory / "exchanges.json", recorder.to_list())
+    if audit:
+        write_json(directory / "audit.json", audit if isinstance(audit, dict) else {"error": audit})
     write_json(directory / "steps.json", flow.to_list())
     write_text(
         directory / "summary.txt",
@@ -154,6 +162,7 @@ def write_test_artifacts(
             recorder=recorder,
             longrepr=longrepr,
             kept=kept or [],
+            audit=audit,
         ),
     )
 

@@ -37,6 +37,7 @@ from gatewright.testkit.artifacts import (
     write_json,
     write_test_artifacts,
 )
+from gatewright.testkit.audittrail import AuditTrail
 from gatewright.testkit.cleanup import Cleanup
 from gatewright.testkit.eventually import (
     EventuallyFailed,
@@ -392,6 +393,10 @@ def pytest_runtest_makereport(
     phases: dict[str, pytest.TestReport] = ctx.extra.setdefault("phases", {})
     phases[report.when] = report
     if report.failed:
+        # The audit events of a failing test's requests, once the services' outboxes have
+        # delivered them (they arrive asynchronously): kept for the artifacts too.
+        trail = AuditTrail(state.target).fetch(ctx.recorder.request_ids, settle=1.5)
+        ctx.extra["audit"] = trail
         report.sections.append(
             (
                 "gatewright",
@@ -401,6 +406,7 @@ def pytest_runtest_makereport(
                     artifacts_dir=ctx.artifacts_dir,
                     run_id=state.run_id,
                     seed=state.seed,
+                    audit=trail,
                 ),
             )
         )
@@ -415,8 +421,11 @@ def pytest_runtest_makereport(
                 outcome = "xpassed"
             if phase.failed:
                 longrepr.append(f"[{phase.when}]\n{phase.longrepr}")
+        if "audit" not in ctx.extra:
+            ctx.extra["audit"] = AuditTrail(state.target).fetch(ctx.recorder.request_ids)
         write_test_artifacts(
             ctx.artifacts_dir,
+            audit=ctx.extra["audit"],
             nodeid=item.nodeid,
             outcome=outcome,
             run_id=state.run_id,

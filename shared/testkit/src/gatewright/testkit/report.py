@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewright.testkit.artifacts import TestResult, load_json
+from gatewright.testkit.audittrail import Trail, trail_lines
 from gatewright.testkit.recorder import Exchange, ExchangeRecorder
 from gatewright.testkit.redact import redact_text, truncate
 from gatewright.testkit.steps import Flow
@@ -20,7 +21,13 @@ LAST_EXCHANGES = 5
 
 
 def failure_section(
-    *, flow: Flow, recorder: ExchangeRecorder, artifacts_dir: Path | None, run_id: str, seed: str
+    *,
+    flow: Flow,
+    recorder: ExchangeRecorder,
+    artifacts_dir: Path | None,
+    run_id: str,
+    seed: str,
+    audit: Trail | str | None = None,
 ) -> str:
     """The "gatewright" report section of a failing test."""
     lines: list[str] = []
@@ -60,6 +67,10 @@ def failure_section(
     rids = recorder.request_ids
     if rids:
         lines.append(f"request IDs: {', '.join(rids[-10:])}")
+    if audit:
+        step_rids = [ex.request_id for ex in exchanges if ex.request_id] or rids
+        lines.append("audit events of those requests:")
+        lines += trail_lines(audit, step_rids)
     lines.append(f"run {run_id} · seed {seed} (rerun with --gw-seed={seed})")
     if artifacts_dir is not None:
         lines.append(f"artifacts: {artifacts_dir}")
