@@ -58,11 +58,13 @@ DISTS: dict[str, Dist] = {
     d.name: d
     for d in (
         Dist("core", "shared/core"),
-        Dist("servicekit", "shared/servicekit", needs=("core",)),
+        # servicekit's audit emitter sends through the audit client package.
+        Dist("servicekit", "shared/servicekit", needs=("core", "audit")),
         Dist("testkit", "shared/testkit", needs=("core",)),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
         Dist("budgets", "packages/budgets", "service", needs=("core", "servicekit", "identity")),
         Dist("modelsim", "packages/modelsim", "service", needs=("core", "servicekit")),
+        Dist("audit", "packages/audit", "service", needs=("core", "servicekit", "identity")),
         Dist(
             "gateway",
             "packages/gateway",
@@ -74,9 +76,9 @@ DISTS: dict[str, Dist] = {
     )
 }
 # The services a local stack runs.
-SERVICE_DISTS = ["identity", "budgets", "modelsim", "gateway"]
+SERVICE_DISTS = ["audit", "identity", "budgets", "modelsim", "gateway"]
 # Distributions that publish or verify Pact contracts.
-CONTRACT_DISTS = ["identity", "budgets", "modelsim", "gateway"]
+CONTRACT_DISTS = ["identity", "budgets", "modelsim", "gateway", "audit"]
 
 
 def install_dists(session: nox.Session, *names: str) -> None:
@@ -84,10 +86,13 @@ def install_dists(session: nox.Session, *names: str) -> None:
     wanted: list[str] = []
 
     def visit(name: str) -> None:
+        # servicekit needs the audit client and audit's service needs servicekit: a
+        # distribution already on the list is not visited twice, so the cycle ends.
+        if name in wanted:
+            return
+        wanted.append(name)
         for dep in DISTS[name].needs:
             visit(dep)
-        if name not in wanted:
-            wanted.append(name)
 
     for name in names:
         visit(name)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from gatewright.identity import Client
+from gatewright.identity import Client, Org, Role
 
 
 @dataclass
@@ -14,3 +15,8 @@ class Actor:
     client: Client
     user_id: str
     email: str
+
+
+Join = Callable[[Org, Role, str], Actor]
+"""The `join` fixture: `join(org, role, label)` → a person who was invited with `role`,
+accepted and logged in."""

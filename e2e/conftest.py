@@ -13,6 +13,7 @@ from gatewright.identity import Client, Org, Role
 from gatewright.testkit import Harness, require_stack
 
 from .actors import Actor
+from .audit_fixtures import service_audit  # noqa: F401 - fixture for the audit flows
 from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and budget flows
     async_gateway,
     budgets_admin,
@@ -24,7 +25,7 @@ from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and bud
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    require_stack(config, services=("identity", "budgets", "modelsim", "gateway"))
+    require_stack(config, services=("audit", "identity", "budgets", "modelsim", "gateway"))
 
 
 @pytest.fixture

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from gatewright.core import PermissionDenied
 from gatewright.identity import Client, Org, Role
 from gatewright.testkit import Harness
 
-from .actors import Actor
+from .actors import Actor, Join
 
 pytestmark = pytest.mark.authz
-
-Join = Callable[[Org, Role, str], Actor]
 
 
 def test_viewer_cannot_issue_a_key(gw: Harness, org: Org, join: Join, admin: Actor) -> None:

@@ -21,15 +21,17 @@ PATHS = {
     "budgets": "packages/budgets/",
     "modelsim": "packages/modelsim/",
     "gateway": "packages/gateway/",
+    "audit": "packages/audit/",
 }
 DEPENDENTS = {
-    "core": ["servicekit", "testkit", "identity", "budgets", "modelsim", "gateway"],
-    "servicekit": ["identity", "budgets", "modelsim", "gateway"],
+    "core": ["servicekit", "testkit", "identity", "budgets", "modelsim", "gateway", "audit"],
+    "servicekit": ["identity", "budgets", "modelsim", "gateway", "audit"],
     "testkit": [],
-    "identity": ["budgets", "gateway"],
+    "identity": ["budgets", "gateway", "audit"],
     "budgets": ["gateway"],
     "modelsim": ["gateway"],
     "gateway": [],
+    "audit": ["servicekit", "identity", "budgets", "modelsim", "gateway"],
 }
 EVERYTHING = ("noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
 

@@ -84,10 +84,14 @@ class Harness:
     def url(self, service: str) -> str:
         return self.target.url(service)
 
-    def client_kwargs(self, service: str, *, token: str | None = None) -> dict[str, Any]:
-        """kwargs for a sync client of `service`: base URL, recording hooks, request IDs."""
+    def client_kwargs(
+        self, service: str, *, token: str | None = None, target: Target | None = None
+    ) -> dict[str, Any]:
+        """kwargs for a sync client of `service`: base URL, recording hooks, request IDs.
+
+        `target` picks another stack than the run's (e.g. a `private_stack`)."""
         kwargs: dict[str, Any] = {
-            "base_url": self.url(service),
+            "base_url": (target or self.target).url(service),
             "event_hooks": self.recorder.sync_hooks(),
             "request_id_factory": self.request_ids,
         }
@@ -95,9 +99,11 @@ class Harness:
             kwargs["token"] = token
         return kwargs
 
-    def async_client_kwargs(self, service: str, *, token: str | None = None) -> dict[str, Any]:
+    def async_client_kwargs(
+        self, service: str, *, token: str | None = None, target: Target | None = None
+    ) -> dict[str, Any]:
         """kwargs for an async client of `service`."""
-        kwargs = self.client_kwargs(service, token=token)
+        kwargs = self.client_kwargs(service, token=token, target=target)
         kwargs["event_hooks"] = self.recorder.async_hooks()
         return kwargs
 

@@ -61,6 +61,9 @@ class ServiceSpec:
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
+        # audit first: every other service delivers its events there (from an outbox that
+        # retries, so the order is for quiet logs, not for correctness).
+        ServiceSpec("audit", "gatewright.audit"),
         ServiceSpec("identity", "gatewright.identity"),
         ServiceSpec("modelsim", "gatewright.modelsim"),
         ServiceSpec("budgets", "gatewright.budgets", needs=("identity",)),
