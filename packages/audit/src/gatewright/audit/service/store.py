@@ -385,3 +385,9 @@ def verify(s: Session, *, chain: str, batch: int = 1000) -> ChainVerification:
             else f"the chain head's hash does not match event seq {count}",
         )
     return ChainVerification(org_id=org_id, ok=True, count=count)
+
+
+def reset(s: Session) -> None:
+    """Delete every chain and event (test and contract setup only; the service never calls it)."""
+    s.execute(events.delete())
+    s.execute(chains.delete())
