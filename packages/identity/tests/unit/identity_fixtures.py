@@ -73,12 +73,22 @@ def add_member(app: FastAPI, org_id: str, user_id: str, role: Role) -> None:
 
 
 def snapshot(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every identity table: "nothing changed" means this is equal."""
+    """Every row of every identity table but the audit outbox: "nothing changed" means this is
+    equal (a denial changes nothing, yet is audited)."""
     out = {}
     with app.state.db.session() as s:
         for table in store.metadata.sorted_tables:
+            if table is store.outbox.table:
+                continue
             out[table.name] = sorted(tuple(r) for r in s.execute(select(table)).all())
     return out
+
+
+def audit_events(app: FastAPI, action: str | None = None) -> list[dict[str, Any]]:
+    """The audit events identity recorded (its outbox), oldest first, optionally one action."""
+    with app.state.db.session() as s:
+        events = store.outbox.events(s)
+    return [e for e in events if action is None or e["action"] == action]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from identity_fixtures import (
     PASSWORD,
     SERVICE,
     World,
+    audit_events,
     auth,
     login,
     make_settings,
@@ -272,6 +273,17 @@ def test_routes_enforce_the_matrix(
         f"Role '{role}' in org {world.org_id} lacks permission '{permission}'." in error["message"]
     )
     assert snapshot(app) == before
+    # Every denial is audited, although the request's transaction rolled back.
+    [denial] = [
+        e
+        for e in audit_events(app, "authz.denied")
+        if e["request_id"] == response.headers["x-request-id"]
+    ]
+    assert denial["outcome"] == "denied"
+    assert denial["actor"] == {"type": "user", "id": world.users[who]}
+    assert denial["org_id"] == world.org_id
+    assert denial["reason"] == error["message"]
+    assert denial["details"] == {"role": role, "permission": permission}
 
 
 def test_platform_admin_passes_every_check(client: TestClient, world: World) -> None:

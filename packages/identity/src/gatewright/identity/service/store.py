@@ -42,8 +42,11 @@ from gatewright.identity.models import (
     Role,
     User,
 )
+from gatewright.servicekit.audit import AuditOutbox
 
 metadata = MetaData()
+# identity_audit_outbox: audit events, recorded in the transaction of the change they describe.
+outbox = AuditOutbox("identity", metadata)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -146,7 +149,15 @@ def sha256_hex(value: str) -> str:
 
 def reset(s: Session) -> None:
     """Delete every row (children first). For tests and provider states only."""
-    for table in (api_keys, invitations, memberships, orgs, users, revocation_hooks):
+    for table in (
+        api_keys,
+        invitations,
+        memberships,
+        orgs,
+        users,
+        revocation_hooks,
+        outbox.table,
+    ):
         s.execute(delete(table))
 
 

@@ -82,7 +82,9 @@ def _principal(token: str, verifier: TokenVerifier, db: Database) -> Principal:
 
 
 def current_user(request: Request, verifier: Verifier, db: DB) -> Principal:
-    return _principal(bearer_token(request), verifier, db)
+    principal = _principal(bearer_token(request), verifier, db)
+    request.state.principal = principal  # the actor of an `authz.denied` event
+    return principal
 
 
 def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
@@ -98,7 +100,9 @@ def service_or_user(
     token = bearer_token(request)
     if is_service_token(token, settings.service_token.get_secret_value()):
         return ServiceCaller()
-    return _principal(token, verifier, db)
+    principal = _principal(token, verifier, db)
+    request.state.principal = principal
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

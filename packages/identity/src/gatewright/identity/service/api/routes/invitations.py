@@ -22,7 +22,7 @@ from gatewright.identity.models import (
     InvitationCreated,
     InvitationList,
 )
-from gatewright.identity.service import store
+from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, check_grant, conflict
 from gatewright.identity.service.api.deps import DB, CurrentUser, PasswordsDep, SettingsDep
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
@@ -56,6 +56,15 @@ def create_invitation(
             token_hash=store.sha256_hex(token),
             created_by=principal.user_id,
             expires_at=store.now() + timedelta(seconds=ttl),
+        )
+        events.record(  # never the token
+            s,
+            principal,
+            "invitation.create",
+            org_id=org_id,
+            target_type="invitation",
+            target_id=invitation.id,
+            details={"email": invitation.email, "role": invitation.role},
         )
     log.info("invitation created", extra={"org_id": org_id, "invitation_id": invitation.id})
     return InvitationCreated(**invitation.model_dump(), token=token)
@@ -116,6 +125,18 @@ def accept_invitation(
                     "already_member", f"The user is already a member of org {invitation.org_id}."
                 )
             store.add_member(s, org_id=invitation.org_id, user_id=user_id, role=invitation.role)
+            events.outbox.record(
+                s,
+                org_id=invitation.org_id,
+                actor_type="user",
+                actor_id=user_id,
+                action="invitation.accept",
+                outcome="success",
+                reason="",
+                target_type="invitation",
+                target_id=invitation.id,
+                details={"role": invitation.role, "new_account": creds is None},
+            )
     except IntegrityError as exc:
         # A concurrent accept created the same account (or membership) first.
         raise _used(invitation.id) from exc

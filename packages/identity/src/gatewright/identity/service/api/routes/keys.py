@@ -21,7 +21,7 @@ from gatewright.identity.models import (
     KeyVerifyRequest,
     RevocationHookCreate,
 )
-from gatewright.identity.service import store
+from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize
 from gatewright.identity.service.api.deps import DB, CurrentUser, Service
 from gatewright.identity.service.revocations import notify_revoked
@@ -60,6 +60,15 @@ def create_key(org_id: str, body: ApiKeyCreate, principal: CurrentUser, db: DB) 
             expires_at=body.expires_at,
             rate_limit_rpm=body.rate_limit_rpm,
         )
+        events.record(  # never the secret
+            s,
+            principal,
+            "key.create",
+            org_id=org_id,
+            target_type="api_key",
+            target_id=key.id,
+            details={"name": key.name, "models": key.models, "rate_limit_rpm": key.rate_limit_rpm},
+        )
     log.info("api key created", extra={"org_id": org_id, "key_id": key.id})
     return ApiKeyCreated(**key.model_dump(), secret=secret)
 
@@ -77,7 +86,18 @@ def revoke_key(
 ) -> ApiKey:
     with db.session() as s, s.begin():
         authorize(s, principal=principal, org_id=org_id, permission="keys:revoke")
+        before = store.get_api_key(s, org_id=org_id, key_id=key_id)
         key = store.revoke_api_key(s, org_id=org_id, key_id=key_id)
+        if key is not None and before is not None and before.revoked_at is None:
+            events.record(
+                s,
+                principal,
+                "key.revoke",
+                org_id=org_id,
+                target_type="api_key",
+                target_id=key_id,
+                details={"name": key.name},
+            )
     if key is None:
         raise ServiceError(
             404,

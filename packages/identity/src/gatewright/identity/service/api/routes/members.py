@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from gatewright.identity.models import Member, MemberList, MemberUpdate, Role
-from gatewright.identity.service import store
+from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, check_grant
 from gatewright.identity.service.api.deps import DB, CurrentUser, Principal
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
@@ -62,6 +62,15 @@ def update_member(
         check_grant(principal, granter, org_id, body.role)
         _keep_an_owner(s, org_id=org_id, member=member, new_role=body.role)
         store.set_role(s, org_id=org_id, user_id=user_id, role=body.role)
+        events.record(
+            s,
+            principal,
+            "member.role_change",
+            org_id=org_id,
+            target_type="user",
+            target_id=user_id,
+            details={"from": member.role, "to": body.role},
+        )
     log.info("member role changed", extra={"org_id": org_id, "user_id": user_id})
     return member.model_copy(update={"role": body.role})
 
@@ -73,5 +82,14 @@ def remove_member(org_id: str, user_id: str, principal: CurrentUser, db: DB) -> 
         member = _target(s, principal=principal, granter=granter, org_id=org_id, user_id=user_id)
         _keep_an_owner(s, org_id=org_id, member=member, new_role=None)
         store.remove_member(s, org_id=org_id, user_id=user_id)
+        events.record(
+            s,
+            principal,
+            "member.remove",
+            org_id=org_id,
+            target_type="user",
+            target_id=user_id,
+            details={"role": member.role},
+        )
     log.info("member removed", extra={"org_id": org_id, "user_id": user_id})
     return Response(status_code=204)

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
-from gatewright.identity.service import store
+from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, org_not_found
 from gatewright.identity.service.api.deps import DB, CurrentUser
 from gatewright.identity.service.revocations import notify_revoked
@@ -21,6 +21,15 @@ router = APIRouter(prefix="/v1/orgs", tags=["orgs"], responses=ERROR_RESPONSES)
 def create_org(body: OrgCreate, principal: CurrentUser, db: DB) -> Org:
     with db.session() as s, s.begin():
         org = store.create_org(s, name=body.name, owner_id=principal.user_id)
+        events.record(
+            s,
+            principal,
+            "org.create",
+            org_id=org.id,
+            target_type="org",
+            target_id=org.id,
+            details={"name": org.name},
+        )
     log.info("org created", extra={"org_id": org.id, "user_id": principal.user_id})
     return org
 
@@ -49,6 +58,15 @@ def delete_org(org_id: str, principal: CurrentUser, db: DB, request: Request) ->
         key_ids = store.list_api_key_ids(s, org_id=org_id)
         if not store.delete_org(s, org_id=org_id):
             raise org_not_found(org_id)
+        events.record(
+            s,
+            principal,
+            "org.delete",
+            org_id=org_id,
+            target_type="org",
+            target_id=org_id,
+            details={"keys_revoked": len(key_ids)},
+        )
     log.info("org deleted", extra={"org_id": org_id, "user_id": principal.user_id})
     token = request.app.state.settings.service_token.get_secret_value()
     notify_revoked(db, service_token=token, org_id=org_id, key_ids=key_ids)

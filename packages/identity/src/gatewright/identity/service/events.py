@@ -1,0 +1,85 @@
+"""Identity's audit events: the outbox table in identity's own database, and the helpers the
+routes call. Every state change is recorded in the transaction that makes it; every denial
+(a failed login, a 403 on any identity route) is recorded on its own after the request's
+transaction rolled back. No secret ever reaches an event: no password, no access token, no
+invitation token, no API-key secret.
+
+| action | outcome | actor | target | details |
+|---|---|---|---|---|
+| `auth.login` | success | user | user | `{email}` |
+| `auth.login` | denied ("wrong email or password", org None) | anonymous | — | `{email}` |
+| `org.create` / `org.delete` | success | user | org | `{name}` / `{keys_revoked}` |
+| `member.role_change` | success | user | user | `{from, to}` |
+| `member.remove` | success | user | user | `{role}` |
+| `invitation.create` | success | user | invitation | `{email, role}` |
+| `invitation.accept` | success | user (the invitee) | invitation | `{role, new_account}` |
+| `key.create` | success | user | api_key | `{name, models, rate_limit_rpm}` |
+| `key.revoke` | success | user | api_key | `{name}` |
+| `authz.denied` | denied (the 403 message) | user | org | `{role, permission}` |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from gatewright.identity.service import store
+from gatewright.identity.service.api.deps import Principal
+from gatewright.servicekit import Database, ServiceError
+
+outbox = store.outbox
+
+
+def record(
+    s: Session,
+    principal: Principal,
+    action: str,
+    *,
+    org_id: str | None,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """A successful state change by `principal`, in the caller's transaction."""
+    return outbox.record(
+        s,
+        org_id=org_id,
+        actor_type="user",
+        actor_id=principal.user_id,
+        action=action,
+        outcome="success",
+        reason="",
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+
+
+def is_authz_denial(exc: ServiceError) -> bool:
+    return exc.status_code == 403 and exc.code == "permission_denied"
+
+
+def record_denial(db: Database, request: Request, exc: ServiceError) -> str:
+    """`authz.denied` for a 403 on an identity route, in a transaction of its own."""
+    principal = getattr(request.state, "principal", None)
+    org_id = exc.details.get("org_id")
+    details: dict[str, Any] = {
+        "role": exc.details.get("role"),
+        "permission": exc.details.get("permission"),
+    }
+    if "subject" in exc.details:
+        details["subject"] = exc.details["subject"]
+    return outbox.record_now(
+        db,
+        org_id=org_id if isinstance(org_id, str) else None,
+        actor_type="user" if isinstance(principal, Principal) else "anonymous",
+        actor_id=principal.user_id if isinstance(principal, Principal) else None,
+        action="authz.denied",
+        outcome="denied",
+        reason=exc.message,
+        target_type="org" if isinstance(org_id, str) else None,
+        target_id=org_id if isinstance(org_id, str) else None,
+        details=details,
+    )
