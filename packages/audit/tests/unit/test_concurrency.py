@@ -1,4 +1,5 @@
-"""Concurrent ingest into one chain stays gap-free and verifiable, on SQLite and PostgreSQL.
+"""Concurrent ingest into one chain stays gap-free and verifiable, on SQLite and PostgreSQL;
+stored events re-hash after the database round trip, and tampering is found, on both.
 
 Threads ingest through the HTTP app (the real route, store and transaction code) into the same
 chain at once: every event gets a distinct seq, the seqs are exactly 1..N, every prev_hash links,
@@ -17,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from audit_fixtures import ORG, SERVICE, Clock, FakeIdentity, event, ingest, make_settings
 from fastapi.testclient import TestClient
 
-from gatewright.audit.service import create_app
+from gatewright.audit import Event, event_hash
+from gatewright.audit.service import create_app, store
 
 pytestmark = pytest.mark.audit
 
@@ -118,3 +121,29 @@ def test_one_id_racing_into_two_chains_is_stored_once(shared_client: TestClient)
     assert statuses.count(409) == 8, statuses
     stored = _all(client, "org_race_0") + _all(client, "org_race_1")
     assert len(stored) == 1
+
+
+def test_stored_events_rehash_and_tampering_is_found(shared_client: TestClient) -> None:
+    """The database round trip (microsecond times, unicode, floats, big ints, nested details)
+    keeps every hash reproducible, and an edited row is named by seq, on both databases."""
+    client = shared_client
+    details = {"ü": [1.1, 2**62, None, {"z": True, "a": "x\u2028y"}], "float": 0.1 + 0.2}
+    for i in range(4):
+        body = event(time=f"2026-03-14T12:00:00.{i:06d}+05:30", details=details | {"i": i})
+        assert ingest(client, body).status_code == 201
+    assert client.get(f"/v1/orgs/{ORG}/events/verify", headers=SERVICE).json()["ok"] is True
+    stored = _all(client)
+    for e in stored:
+        assert e["hash"] == event_hash(Event.model_validate(e))
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s, s.begin():
+        s.execute(
+            sa.update(store.events)
+            .where(store.events.c.chain == ORG, store.events.c.seq == 3)
+            .values(outcome="denied")
+        )
+    result = client.get(f"/v1/orgs/{ORG}/events/verify", headers=SERVICE).json()
+    assert (result["ok"], result["first_broken_seq"]) == (False, 3)
+    assert result["reason"] == (
+        f"event seq 3 ({stored[2]['id']}): stored hash does not match its content"
+    )
