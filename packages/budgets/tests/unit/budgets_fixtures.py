@@ -219,10 +219,13 @@ def world(identity: FakeIdentity) -> World:
 
 
 def snapshot(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every budgets table: "nothing changed" means this is equal."""
+    """Every row of every budgets table but the audit outbox: "nothing changed" means this is
+    equal (a denial changes nothing, yet is audited)."""
     out = {}
     with app.state.db.session() as s:
         for table in store.metadata.sorted_tables:
+            if table is store.outbox.table:
+                continue
             out[table.name] = sorted(tuple(map(str, r)) for r in s.execute(sa.select(table)))
     return out
 
@@ -261,3 +264,10 @@ def spend(client: TestClient) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def audit_events(app: FastAPI, action: str | None = None) -> list[dict[str, Any]]:
+    """The audit events budgets recorded (its outbox), oldest first, optionally one action."""
+    with app.state.db.session() as s:
+        events = store.outbox.events(s)
+    return [e for e in events if action is None or e["action"] == action]

@@ -5,6 +5,8 @@ the service token and the current request ID) and the JWKS verifier, and starts 
 a background task that, every `sweep_interval_seconds`, expires held reservations past their
 `expires_at` (at most `sweep_batch` per round) and stops on shutdown. `clock` (default: the
 system clock, UTC) is what every route and the sweep take "now" from, so tests can move time.
+The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`); 402 and 403
+answers are recorded as `reservation.denied` / `authz.denied` on their way out (`events`).
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from gatewright.budgets.service import store
+from gatewright.budgets.service import events, store
 from gatewright.budgets.service.api.deps import IdentityAuthorizer
 from gatewright.budgets.service.api.routes import budgets, reservations, spend
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.identity import Client as IdentityClient
-from gatewright.servicekit import Database, create_service_app, outbound_request_id
+from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
+from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
+from gatewright.servicekit.errors import error_response
 
 VERSION = "0.1.0"
 log = logging.getLogger("gatewright.budgets")
@@ -73,15 +78,35 @@ def create_app(
         )
         app.state.authorizer = IdentityAuthorizer(identity)
         sweeper = asyncio.create_task(_sweep_forever(db, the_clock, settings))
+        app.state.audit = start_deliverer(
+            db,
+            store.outbox,
+            audit_url=settings.audit_url,
+            service_token=settings.service_token.get_secret_value(),
+        )
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if app.state.audit is not None:
+                await run_in_threadpool(app.state.audit.stop)
             identity.close()
 
-    return create_service_app(
+    async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
+        """The error envelope, after recording a 402 or 403 as its audit event."""
+        assert isinstance(exc, ServiceError)
+        if exc.status_code in (402, 403):
+            try:
+                await run_in_threadpool(events.record_denial, db, request, exc)
+            except Exception:
+                log.exception("cannot record the denial's audit event")
+        return error_response(
+            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+        )
+
+    app = create_service_app(
         service="budgets",
         version=VERSION,
         description="Per-org and per-key limits, periods, reservations, spend ledger.",
@@ -90,9 +115,13 @@ def create_app(
         lifespan=lifespan,
         state={
             "settings": settings,
+            "audit": None,
+            "audit_outbox": store.outbox,
             "clock": the_clock,
             "verifier": JWKSVerifier(
                 f"{identity_url}/.well-known/jwks.json", cache_seconds=settings.jwks_cache_seconds
             ),
         },
     )
+    app.add_exception_handler(ServiceError, _on_service_error)
+    return app

@@ -68,9 +68,12 @@ from gatewright.budgets.models import (
     Spend,
 )
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.audit import AuditOutbox
 
 log = logging.getLogger("gatewright.budgets.ledger")
 metadata = MetaData()
+# budgets_audit_outbox: audit events, recorded in the transaction of the change they describe.
+outbox = AuditOutbox("budgets", metadata)
 
 Clock = Callable[[], datetime]
 ORG_SCOPE = ""  # key_id of an org's own row (NULL would defeat the unique constraint)
@@ -718,3 +721,4 @@ def reset(s: Session) -> None:
     """Delete every row (provider states start from nothing)."""
     s.execute(reservations.delete())
     s.execute(ledgers.delete())
+    s.execute(outbox.table.delete())

@@ -13,6 +13,7 @@ The service token is accepted on every route (operators, gitops): it passes ever
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,11 +21,14 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Path, Request
 
+from gatewright.audit import ActorType
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.core import APIConnectionError, APIStatusError
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.auth import bearer_token, is_service_token
+
+SERVICE_NAME_HEADER = "X-Gatewright-Service"
 
 
 class TokenVerifier(Protocol):
@@ -118,12 +122,15 @@ AuthorizerDep = Annotated[Authorizer, Depends(get_authorizer)]
 def caller(request: Request, settings: SettingsDep, verifier: Verifier) -> Caller:
     token = bearer_token(request)
     if is_service_token(token, settings.service_token.get_secret_value()):
-        return ServiceCaller()
-    claims = verifier.verify(token)
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise ServiceError(401, "unauthenticated", "The access token names no subject.")
-    return UserCaller(user_id=subject)
+        who: Caller = ServiceCaller()
+    else:
+        claims = verifier.verify(token)
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise ServiceError(401, "unauthenticated", "The access token names no subject.")
+        who = UserCaller(user_id=subject)
+    request.state.caller = who  # the actor of an `authz.denied` audit event
+    return who
 
 
 def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
@@ -156,3 +163,24 @@ _ID = r"^[^\x00-\x1f\x7f/]+$"
 OrgId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID)]
 KeyId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID)]
 ReservationId = Annotated[str, Path(min_length=1, max_length=200, pattern=_ID)]
+
+
+_SERVICE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+def service_name(request: Request) -> str:
+    """The calling service's name, from `X-Gatewright-Service` ("service" when absent or odd).
+
+    The service token is shared, so the name is what the caller says it is: it labels audit
+    events (`actor.id`), it authorizes nothing."""
+    name = request.headers.get(SERVICE_NAME_HEADER, "").strip().lower()
+    return name if _SERVICE_NAME.match(name) else "service"
+
+
+def actor(request: Request, who: Caller | None) -> tuple[ActorType, str | None]:
+    """`(actor_type, actor_id)` of an audit event for this caller."""
+    if isinstance(who, UserCaller):
+        return "user", who.user_id
+    if isinstance(who, ServiceCaller):
+        return "service", service_name(request)
+    return "anonymous", None

@@ -1,32 +1,42 @@
-"""Budgets: set, read and remove the limit of an org or of one of its API keys."""
+"""Budgets: set, read and remove the limit of an org or of one of its API keys.
+
+Setting and removing are audited (`budget.set`, `budget.delete`) in the same transaction."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
 
 from gatewright.budgets.models import Budget, BudgetSet
-from gatewright.budgets.service import store
-from gatewright.budgets.service.api.deps import DB, AuthorizerDep, CallerDep, KeyId, Now, OrgId
+from gatewright.budgets.service import events, store
+from gatewright.budgets.service.api.deps import (
+    DB,
+    AuthorizerDep,
+    Caller,
+    CallerDep,
+    KeyId,
+    Now,
+    OrgId,
+)
 from gatewright.budgets.service.api.deps import authorize as check
-from gatewright.servicekit import ERROR_RESPONSES
+from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["budgets"], responses=ERROR_RESPONSES)
 
 
 @router.put("/budget", operation_id="set_org_budget", response_model=Budget)
 def set_org_budget(
-    org_id: OrgId, body: BudgetSet, who: CallerDep, authz: AuthorizerDep, db: DB, now: Now
+    org_id: OrgId,
+    body: BudgetSet,
+    who: CallerDep,
+    authz: AuthorizerDep,
+    db: DB,
+    now: Now,
+    request: Request,
 ) -> Budget:
     check(who, authz, org_id=org_id, permission="budgets:set")
-    with db.session() as s, s.begin():
-        return store.set_budget(
-            s,
-            org_id=org_id,
-            key_id=None,
-            limit_micro_usd=body.limit_micro_usd,
-            period=body.period,
-            now=now,
-        )
+    return _set(db, request, who, org_id=org_id, key_id=None, body=body, now=now)
 
 
 @router.get("/budget", operation_id="get_org_budget", response_model=Budget)
@@ -38,11 +48,10 @@ def get_org_budget(org_id: OrgId, who: CallerDep, authz: AuthorizerDep, db: DB, 
 
 @router.delete("/budget", operation_id="delete_org_budget", status_code=204)
 def delete_org_budget(
-    org_id: OrgId, who: CallerDep, authz: AuthorizerDep, db: DB, now: Now
+    org_id: OrgId, who: CallerDep, authz: AuthorizerDep, db: DB, now: Now, request: Request
 ) -> Response:
     check(who, authz, org_id=org_id, permission="budgets:set")
-    with db.session() as s, s.begin():
-        store.delete_budget(s, org_id=org_id, key_id=None, now=now)
+    _delete(db, request, who, org_id=org_id, key_id=None, now=now)
     return Response(status_code=204)
 
 
@@ -55,17 +64,10 @@ def set_key_budget(
     authz: AuthorizerDep,
     db: DB,
     now: Now,
+    request: Request,
 ) -> Budget:
     check(who, authz, org_id=org_id, permission="budgets:set")
-    with db.session() as s, s.begin():
-        return store.set_budget(
-            s,
-            org_id=org_id,
-            key_id=key_id,
-            limit_micro_usd=body.limit_micro_usd,
-            period=body.period,
-            now=now,
-        )
+    return _set(db, request, who, org_id=org_id, key_id=key_id, body=body, now=now)
 
 
 @router.get("/keys/{key_id}/budget", operation_id="get_key_budget", response_model=Budget)
@@ -79,9 +81,69 @@ def get_key_budget(
 
 @router.delete("/keys/{key_id}/budget", operation_id="delete_key_budget", status_code=204)
 def delete_key_budget(
-    org_id: OrgId, key_id: KeyId, who: CallerDep, authz: AuthorizerDep, db: DB, now: Now
+    org_id: OrgId,
+    key_id: KeyId,
+    who: CallerDep,
+    authz: AuthorizerDep,
+    db: DB,
+    now: Now,
+    request: Request,
 ) -> Response:
     check(who, authz, org_id=org_id, permission="budgets:set")
-    with db.session() as s, s.begin():
-        store.delete_budget(s, org_id=org_id, key_id=key_id, now=now)
+    _delete(db, request, who, org_id=org_id, key_id=key_id, now=now)
     return Response(status_code=204)
+
+
+def _set(
+    db: Database,
+    request: Request,
+    who: Caller,
+    *,
+    org_id: str,
+    key_id: str | None,
+    body: BudgetSet,
+    now: datetime,
+) -> Budget:
+    with db.session() as s, s.begin():
+        budget = store.set_budget(
+            s,
+            org_id=org_id,
+            key_id=key_id,
+            limit_micro_usd=body.limit_micro_usd,
+            period=body.period,
+            now=now,
+        )
+        events.record_budget_change(
+            s,
+            request,
+            who,
+            "budget.set",
+            org_id=org_id,
+            key_id=key_id,
+            limit_micro_usd=body.limit_micro_usd,
+            period=body.period,
+        )
+        return budget
+
+
+def _delete(
+    db: Database, request: Request, who: Caller, *, org_id: str, key_id: str | None, now: datetime
+) -> None:
+    """Remove the limit; audited only when there was one (a repeat changes nothing)."""
+    with db.session() as s, s.begin():
+        try:
+            removed: Budget | None = store.get_budget(s, org_id=org_id, key_id=key_id, now=now)
+        except ServiceError:
+            removed = None
+        store.delete_budget(s, org_id=org_id, key_id=key_id, now=now)
+        if removed is not None:
+            events.record_budget_change(
+                s,
+                request,
+                who,
+                "budget.delete",
+                org_id=org_id,
+                key_id=key_id,
+                limit_micro_usd=removed.limit_micro_usd,
+                period=removed.period,
+            )

@@ -1,6 +1,7 @@
 """Reservations: hold (service-only, atomic, idempotent on request_id), commit, release, list.
 
-A denial is always 402 `budget_exceeded` with the scope and the figures. Repeating a create with
+A denial is always 402 `budget_exceeded` with the scope and the figures, and is audited as
+`reservation.denied` (see `events`). Repeating a create with
 the same `request_id` answers 200 with the existing reservation and changes nothing.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.budgets.models import (
@@ -51,8 +52,11 @@ router = APIRouter(tags=["reservations"], responses=RESPONSES)
     responses={200: {"model": Reservation, "description": "A repeated request_id."}},
 )
 def create_reservation(
-    body: ReservationCreate, _: Service, db: DB, now: Now, response: Response
+    body: ReservationCreate, who: Service, db: DB, now: Now, response: Response, request: Request
 ) -> Reservation:
+    # For the `reservation.denied` audit event a 402 becomes (the app's error handler).
+    request.state.caller = who
+    request.state.reservation_request_id = body.request_id
     try:
         with db.session() as s, s.begin():
             reservation, created = store.reserve(s, body=body, now=now)
