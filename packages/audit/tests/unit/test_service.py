@@ -288,6 +288,20 @@ def test_read_needs_audit_read(
         assert "lacks permission 'audit:read'" in error["message"]
 
 
+def test_a_refused_read_is_itself_audited(client: TestClient, world: World) -> None:
+    ingested(client)
+    refused = client.get(
+        f"/v1/orgs/{ORG}/events", headers={**world.h("member"), "X-Request-ID": "rid-peek"}
+    )
+    assert refused.status_code == 403
+    events = client.get("/v1/events", params={"request_id": "rid-peek"}, headers=SERVICE)
+    (event,) = events.json()["data"]
+    assert (event["org_id"], event["action"], event["outcome"]) == (ORG, "authz.denied", "denied")
+    assert event["actor"] == {"type": "user", "id": "usr_member"}
+    assert "audit:read" in event["reason"]
+    assert client.get(f"/v1/orgs/{ORG}/events/verify", headers=SERVICE).json()["ok"] is True
+
+
 def test_user_of_another_org_is_denied_by_authz(client: TestClient, world: World) -> None:
     response = client.get("/v1/orgs/org_unknown/events", headers=world.h("owner"))
     assert response.status_code == 403

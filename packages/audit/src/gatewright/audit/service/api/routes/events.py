@@ -22,6 +22,7 @@ from gatewright.audit.models import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
     PLATFORM_CHAIN,
+    Actor,
     ChainVerification,
     Event,
     EventBatchIn,
@@ -29,6 +30,8 @@ from gatewright.audit.models import (
     EventList,
     EventPage,
     Outcome,
+    Target,
+    new_event_id,
 )
 from gatewright.audit.service import store
 from gatewright.audit.service.api.deps import (
@@ -44,6 +47,7 @@ from gatewright.audit.service.api.deps import (
 )
 from gatewright.audit.service.api.deps import authorize as check
 from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit.correlation import current_request_id
 
 log = logging.getLogger("gatewright.audit.events")
 
@@ -82,8 +86,13 @@ def _log(results: list[tuple[Event, bool]]) -> None:
             )
 
 
-def _authorize_chain(who: Caller, authz: AuthorizerDep, org_id: str) -> str:
-    """The chain key for `org_id` once `who` may read it (403 otherwise)."""
+def _authorize_chain(
+    who: Caller, authz: AuthorizerDep, org_id: str, *, db: Database, now: datetime
+) -> str:
+    """The chain key for `org_id` once `who` may read it (403 otherwise).
+
+    A refused read is itself an event: audit appends `authz.denied` to the org's chain (it is
+    the audit service, so it writes its own log directly rather than through an outbox)."""
     if org_id == PLATFORM_CHAIN:
         if not isinstance(who, ServiceCaller):
             raise ServiceError(
@@ -93,8 +102,32 @@ def _authorize_chain(who: Caller, authz: AuthorizerDep, org_id: str) -> str:
                 details={"org_id": org_id, "permission": PERMISSION},
             )
         return PLATFORM_CHAIN
-    check(who, authz, org_id=org_id, permission=PERMISSION)
+    try:
+        check(who, authz, org_id=org_id, permission=PERMISSION)
+    except ServiceError as denial:
+        if denial.status_code == 403 and not isinstance(who, ServiceCaller):
+            _record_denial(db, now, org_id=org_id, user_id=who.user_id, denial=denial)
+        raise
     return org_id
+
+
+def _record_denial(
+    db: Database, now: datetime, *, org_id: str, user_id: str, denial: ServiceError
+) -> None:
+    event = EventIn(
+        id=new_event_id(),
+        time=now,
+        service="audit",
+        org_id=org_id,
+        actor=Actor(type="user", id=user_id),
+        action="authz.denied",
+        target=Target(type="audit_log", id=org_id),
+        outcome="denied",
+        reason=denial.message,
+        request_id=current_request_id(),
+        details={"role": denial.details.get("role"), "permission": PERMISSION},
+    )
+    _log(_append(db, [event], now))
 
 
 @router.post(
@@ -134,6 +167,7 @@ def list_events(
     who: CallerDep,
     authz: AuthorizerDep,
     db: DB,
+    now: Now,
     request_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN)] = None,
     actor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=_PRINTABLE)] = None,
@@ -152,7 +186,7 @@ def list_events(
             details={"errors": [{"loc": ["query", "since"], "msg": "after until"}]},
         )
     after_seq = 0 if cursor is None else store.decode_cursor(cursor)
-    chain = _authorize_chain(who, authz, org_id)
+    chain = _authorize_chain(who, authz, org_id, db=db, now=now)
     filters = store.Filters(
         request_id=request_id,
         action=action,
@@ -189,9 +223,14 @@ def events_by_request_id(
     response_model=ChainVerification,
 )
 def verify_chain(
-    org_id: OrgId, who: CallerDep, authz: AuthorizerDep, db: DB, settings: SettingsDep
+    org_id: OrgId,
+    who: CallerDep,
+    authz: AuthorizerDep,
+    db: DB,
+    settings: SettingsDep,
+    now: Now,
 ) -> ChainVerification:
-    chain = _authorize_chain(who, authz, org_id)
+    chain = _authorize_chain(who, authz, org_id, db=db, now=now)
     with db.session() as s:
         result = store.verify(s, chain=chain, batch=settings.verify_batch)
     if not result.ok:
