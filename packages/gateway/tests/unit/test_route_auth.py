@@ -213,3 +213,28 @@ def test_global_routes_refuse_even_an_owners_token(
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
     assert identity.checks == []
+
+
+@pytest.mark.audit
+def test_route_writes_and_denials_are_audited(client: TestClient, identity: FakeIdentity) -> None:
+    app: Any = client.app
+    put = client.put(PATH, json=ROUTE, headers=as_user(identity, "admin"))
+    denied = client.delete(PATH, headers=as_user(identity, "viewer"))
+    gone = client.delete(PATH, headers={**auth(SERVICE_TOKEN), "X-Gatewright-Service": "gitops"})
+    assert (put.status_code, denied.status_code, gone.status_code) == (200, 403, 204)
+    with app.state.db.session() as s:
+        events = {e["request_id"]: e for e in app.state.audit_outbox.events(s)}
+    e = events[put.headers["x-request-id"]]
+    assert (e["action"], e["outcome"], e["org_id"]) == ("route.put", "success", ORG)
+    assert e["actor"] == {"type": "user", "id": "usr_admin"}
+    assert e["target"] == {"type": "route", "id": "chat"}
+    assert e["details"]["backends"] == [{"url": "http://backend.test", "model": "sim-echo"}]
+    e = events[denied.headers["x-request-id"]]
+    assert (e["action"], e["outcome"]) == ("authz.denied", "denied")
+    assert e["actor"] == {"type": "user", "id": "usr_viewer"}
+    assert e["details"] == {"role": "viewer", "permission": "routes:manage"}
+    assert e["reason"] == denied.json()["error"]["message"]
+    e = events[gone.headers["x-request-id"]]
+    assert e["action"] == "route.delete"
+    assert e["actor"] == {"type": "service", "id": "gitops"}
+    assert SERVICE_TOKEN not in json.dumps(list(events.values()))

@@ -33,14 +33,14 @@ AUDIT_URL = "http://audit.test"
 
 
 def rid(response: Any) -> str:
-    return response.headers["x-request-id"]
+    return str(response.headers["x-request-id"])
 
 
 def one(app: FastAPI, action: str, response: Any) -> dict[str, Any]:
     """The single event `action` that the request behind `response` recorded."""
     found = [e for e in audit_events(app, action) if e["request_id"] == rid(response)]
     assert len(found) == 1, (action, audit_events(app))
-    return found[0]
+    return dict(found[0])
 
 
 def test_login_success_and_failure(app: FastAPI, client: TestClient) -> None:

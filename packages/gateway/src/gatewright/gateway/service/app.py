@@ -6,7 +6,8 @@ outbound_request_id` so every call carries the caller's X-Request-ID) and one sh
 `httpx.AsyncClient` for backends. Collaborators can be passed in instead (`identity=`,
 `budgets=`, `backend_http=`): the seam unit tests and provider verification use. Then it registers
 `{public_url}/v1/internal/revoked-keys` with identity in the background, retrying with backoff;
-until that succeeds, revoked keys expire from the key cache within `key_cache_seconds`.
+until that succeeds, revoked keys expire from the key cache within `key_cache_seconds`. Last, it
+starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for `gateway_audit_outbox`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets import AsyncClient as BudgetsClient
 from gatewright.gateway.service import store
+from gatewright.gateway.service.api.deps import SERVICE_NAME_HEADER
 from gatewright.gateway.service.api.routes import completions, internal, route_table
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine import BudgetsAPI, Gateway, IdentityAPI
 from gatewright.identity import AsyncClient as IdentityClient
 from gatewright.servicekit import Database, create_service_app
+from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.correlation import outbound_request_id
 
@@ -36,6 +39,8 @@ log = logging.getLogger("gatewright.gateway")
 
 POOL = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
 HOOK_PATH = "/v1/internal/revoked-keys"
+# Names the gateway to the services it calls (budgets labels `reservation.denied` with it).
+CALLER_HEADERS = {SERVICE_NAME_HEADER: "gateway"}
 
 
 async def register_hook(identity: IdentityAPI, url: str, *, max_delay: float = 30.0) -> None:
@@ -78,6 +83,7 @@ def create_app(
                     IdentityClient(
                         settings.identity_url,
                         token=token,
+                        headers=CALLER_HEADERS,
                         request_id_factory=outbound_request_id,
                         http_client=httpx.AsyncClient(limits=POOL, timeout=5.0),
                     )
@@ -90,6 +96,7 @@ def create_app(
                     BudgetsClient(
                         settings.budgets_url,
                         token=token,
+                        headers=CALLER_HEADERS,
                         request_id_factory=outbound_request_id,
                         http_client=httpx.AsyncClient(limits=POOL, timeout=5.0),
                     )
@@ -113,9 +120,14 @@ def create_app(
                         "expire from the key cache within %s s",
                         settings.key_cache_seconds,
                     )
+            app.state.audit = start_deliverer(
+                db, store.outbox, audit_url=settings.audit_url, service_token=token
+            )
             try:
                 yield
             finally:
+                if app.state.audit is not None:
+                    await run_in_threadpool(app.state.audit.stop)
                 if hook is not None:
                     hook.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +142,8 @@ def create_app(
         lifespan=lifespan,
         state={
             "settings": settings,
+            "audit": None,
+            "audit_outbox": store.outbox,
             "jwks": JWKSVerifier(
                 settings.identity_url.rstrip("/") + "/.well-known/jwks.json",
                 cache_seconds=settings.jwks_cache_seconds,

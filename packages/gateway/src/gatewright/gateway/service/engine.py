@@ -5,6 +5,14 @@ clients, the shared backend `httpx.AsyncClient`, the key cache, the rate limiter
 cache) and runs the numbered steps of PLATFORM.md §5. Money: a reservation is made before any
 backend is called and is always settled exactly once: committed with the backend's usage, or
 released (every backend failed, or anything raised after reserving).
+
+Audit (`store.outbox`, shipped by servicekit's deliverer): every completion that reached the
+backend stage records ONE `completion.create` event, outcome `success` (model alias, backend,
+upstream model, tokens, cost, attempts, stream) or `error` (every backend failed, with the
+attempts); the gateway's own refusals record ONE `completion.denied` each (model not allowed
+403, rate limited 429, invalid API key 401 with no org). A BUDGET refusal (402) records nothing
+here: budgets records `reservation.denied` under the same request ID, and that is the one denied
+event of that request. Actor: `{type: api_key, id: key_id}`; org: the key's org.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any, Protocol
 
 import anyio
 import httpx
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -40,6 +49,7 @@ from gatewright.gateway.service.upstream import (
 )
 from gatewright.identity import AuthzDecision, KeyVerification
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.audit import AuditOutbox
 from gatewright.servicekit.correlation import current_request_id, outbound_headers
 
 log = logging.getLogger("gatewright.gateway")
@@ -160,6 +170,8 @@ class Gateway:
         self.identity = identity
         self.budgets = budgets
         self.http = http
+        self.db = db
+        self.audit: AuditOutbox = store.outbox
         self.keys = KeyCache(settings.key_cache_seconds)
         self.limiter = RateLimiter()
         self.routes = RouteTable(db, settings.route_cache_seconds)
@@ -195,24 +207,31 @@ class Gateway:
         req = ChatCompletionRequest.model_validate(body)
         alias = req.model
         if key.models is not None and alias not in key.models:
-            raise ServiceError(
-                403,
-                "model_not_allowed",
-                f"This API key may not use model '{alias}'; it allows: "
-                + (", ".join(key.models) or "no models")
-                + ".",
-                details={"model": alias, "allowed_models": list(key.models)},
+            raise await self.denied(
+                key,
+                ServiceError(
+                    403,
+                    "model_not_allowed",
+                    f"This API key may not use model '{alias}'; it allows: "
+                    + (", ".join(key.models) or "no models")
+                    + ".",
+                    details={"model": alias, "allowed_models": list(key.models)},
+                ),
             )
         if key.rate_limit_rpm is not None:
             wait = self.limiter.acquire(key.key_id, key.rate_limit_rpm)
             if wait is not None:
-                raise ServiceError(
-                    429,
-                    "rate_limited",
-                    f"This API key allows {key.rate_limit_rpm} requests per minute; "
-                    f"retry in {wait} s.",
-                    details={"rate_limit_rpm": key.rate_limit_rpm, "retry_after_seconds": wait},
-                    headers={"Retry-After": str(wait)},
+                raise await self.denied(
+                    key,
+                    ServiceError(
+                        429,
+                        "rate_limited",
+                        f"This API key allows {key.rate_limit_rpm} requests per minute; "
+                        f"retry in {wait} s.",
+                        details={"rate_limit_rpm": key.rate_limit_rpm, "retry_after_seconds": wait},
+                        headers={"Retry-After": str(wait)},
+                    ),
+                    model=alias,
                 )
         route = await self.routes.resolve(key.org_id, alias)
         if route is None:
@@ -236,6 +255,86 @@ class Gateway:
         plan = Plan(key, alias, route, payload, prompt, max_tokens, estimate)
         plan.reservation_id = await self._reserve(plan)
         return plan
+
+    # -- audit ---------------------------------------------------------------------------------
+    async def denied(
+        self, key: KeyVerification | None, exc: ServiceError, *, model: str | None = None
+    ) -> ServiceError:
+        """Record `completion.denied` for one of the gateway's own refusals; returns `exc`.
+
+        Not for a budget refusal (402): budgets' `reservation.denied` is that request's event."""
+        details: dict[str, Any] = {"status": exc.status_code, "code": exc.code}
+        if model is not None:
+            details["model"] = model
+        details.update(
+            {k: v for k, v in exc.details.items() if k in ("model", "allowed_models", "reason")}
+        )
+        if "rate_limit_rpm" in exc.details:
+            details["rate_limit_rpm"] = exc.details["rate_limit_rpm"]
+            details["retry_after_seconds"] = exc.details.get("retry_after_seconds")
+        try:
+            await run_in_threadpool(
+                self.audit.record_now,
+                self.db,
+                org_id=key.org_id if key is not None else None,
+                actor_type="api_key" if key is not None else "anonymous",
+                actor_id=key.key_id if key is not None else None,
+                action="completion.denied",
+                outcome="denied",
+                reason=exc.message,
+                target_type="model" if details.get("model") else None,
+                target_id=details.get("model"),
+                details=details,
+            )
+        except Exception:
+            log.exception("cannot record the completion.denied audit event")
+        return exc
+
+    def record_completion(
+        self,
+        plan: Plan,
+        *,
+        stream: bool,
+        target: Target | None,
+        usage: Usage | None,
+        cost: int,
+        error: ServiceError | None = None,
+        broken: bool = False,
+    ) -> None:
+        """`completion.create` (success or error) in its own short transaction (thread pool)."""
+        details: dict[str, Any] = {"model": plan.alias, "stream": stream}
+        if error is None and target is not None and usage is not None:
+            details.update(
+                {
+                    "backend": target.url,
+                    "upstream_model": target.model,
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "cost_micro_usd": cost,
+                    "attempts": len(plan.attempts) + 1,
+                    "failed_attempts": [a.as_dict() for a in plan.attempts],
+                }
+            )
+            if broken:
+                details["stream_broken"] = True
+        else:
+            details["attempts"] = [a.as_dict() for a in plan.attempts]
+            details["cost_micro_usd"] = 0
+        try:
+            self.audit.record_now(
+                self.db,
+                org_id=plan.key.org_id,
+                actor_type="api_key",
+                actor_id=plan.key.key_id,
+                action="completion.create",
+                outcome="success" if error is None else "error",
+                reason="" if error is None else error.message,
+                target_type="model",
+                target_id=plan.alias,
+                details=details,
+            )
+        except Exception:
+            log.exception("cannot record the completion.create audit event")
 
     def _max_tokens(self, req: ChatCompletionRequest) -> int:
         given = [v for v in (req.max_tokens, req.max_completion_tokens) if v is not None]
@@ -266,6 +365,8 @@ class Gateway:
                 ttl_seconds=self.settings.reservation_ttl_seconds,
             )
         except BudgetExceeded as exc:
+            # No gateway event: budgets recorded `reservation.denied` for this request ID, the
+            # one denied event of a budget-refused completion.
             raise ServiceError(402, "budget_exceeded", exc.message, details=exc.details) from exc
         except APIStatusError as exc:
             if exc.status_code == 409:
@@ -332,14 +433,25 @@ class Gateway:
                     continue
                 response_headers = self._headers(plan, target)
                 body["model"] = plan.alias
-                await self.commit(plan, plan.cost(usage))
-                return JSONResponse(body, headers=response_headers)
+                cost = plan.cost(usage)
+                await self.commit(plan, cost)
+                # Recorded after the answer went out (same request, same request ID).
+                audit = BackgroundTask(
+                    run_in_threadpool,
+                    self.record_completion,
+                    plan,
+                    stream=False,
+                    target=target,
+                    usage=usage,
+                    cost=cost,
+                )
+                return JSONResponse(body, headers=response_headers, background=audit)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.release(plan)
             raise
         await self.release(plan)
-        raise self._failed(plan)
+        raise await self._all_failed(plan, stream=False)
 
     # 7-9, streamed
     async def run_stream(self, plan: Plan, include_usage: bool) -> StreamingResponse:
@@ -355,9 +467,19 @@ class Gateway:
                     continue
                 meter = Meter(plan, upstream, include_usage)
 
-                async def settle(meter: Meter = meter) -> None:
+                async def settle(meter: Meter = meter, target: Target = target) -> None:
                     await meter.close()
-                    await self.commit(meter.plan, meter.actual())
+                    cost = meter.actual()
+                    await self.commit(meter.plan, cost)
+                    await run_in_threadpool(
+                        self.record_completion,
+                        meter.plan,
+                        stream=True,
+                        target=target,
+                        usage=meter.usage_so_far(),
+                        cost=cost,
+                        broken=meter.broken,
+                    )
 
                 return MeteredStream(
                     meter.events(), on_close=settle, headers=self._headers(plan, target)
@@ -367,7 +489,20 @@ class Gateway:
                 await self.release(plan)
             raise
         await self.release(plan)
-        raise self._failed(plan)
+        raise await self._all_failed(plan, stream=True)
+
+    async def _all_failed(self, plan: Plan, *, stream: bool) -> ServiceError:
+        error = self._failed(plan)
+        await run_in_threadpool(
+            self.record_completion,
+            plan,
+            stream=stream,
+            target=None,
+            usage=None,
+            cost=0,
+            error=error,
+        )
+        return error
 
 
 def _attempt(target: Target, outcome: str, started: float) -> Attempt:
@@ -388,6 +523,7 @@ class Meter:
         self.include_usage = include_usage
         self.texts: list[str] = []
         self.usage: Usage | None = None
+        self.broken = False
         self._events: AsyncIterator[bytes] | None = None
 
     def events(self) -> AsyncIterator[bytes]:
@@ -412,6 +548,7 @@ class Meter:
                 chunk["model"] = self.plan.alias
                 yield _sse(chunk)
         except (AttemptFailed, httpx.HTTPError) as exc:
+            self.broken = True
             log.warning("backend stream broke mid-way: %r", exc)
             yield _sse(
                 {
@@ -427,11 +564,14 @@ class Meter:
             return
         yield b"data: [DONE]\n\n"
 
-    def actual(self) -> int:
+    def usage_so_far(self) -> Usage:
+        """The backend's usage, else the prompt estimate plus the tokens streamed so far."""
         if self.usage is not None:
-            return self.plan.cost(self.usage)
-        streamed = pricing.count_tokens("".join(self.texts))
-        return self.plan.cost(Usage(self.plan.prompt_tokens, streamed))
+            return self.usage
+        return Usage(self.plan.prompt_tokens, pricing.count_tokens("".join(self.texts)))
+
+    def actual(self) -> int:
+        return self.plan.cost(self.usage_so_far())
 
     async def close(self) -> None:
         if self._events is not None:

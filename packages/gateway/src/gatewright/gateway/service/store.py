@@ -16,8 +16,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gatewright.gateway.models import Backend, Route
+from gatewright.servicekit.audit import AuditOutbox
 
 metadata = MetaData()
+# gateway_audit_outbox: audit events (completions, denials, route changes).
+outbox = AuditOutbox("gateway", metadata)
 GLOBAL = ""
 
 routes = Table(
@@ -103,3 +106,4 @@ def delete_route(s: Session, *, org_id: str | None, alias: str) -> bool:
 
 def reset(s: Session) -> None:
     s.execute(delete(routes))
+    s.execute(delete(outbox.table))

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from gatewright.gateway.models import ChatCompletion, ModelList
-from gatewright.gateway.service.api.deps import ApiKey, GatewayDep
+from gatewright.gateway.service.api.deps import ApiKey, CompletionKey, GatewayDep
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
 
 router = APIRouter(tags=["completions"], responses=ERROR_RESPONSES)
@@ -51,7 +51,9 @@ def _invalid(exc: ValidationError) -> ServiceError:
         }
     },
 )
-async def create_chat_completion(request: Request, key: ApiKey, gateway: GatewayDep) -> Response:
+async def create_chat_completion(
+    request: Request, key: CompletionKey, gateway: GatewayDep
+) -> Response:
     raw = await request.body()
     try:
         body = json.loads(raw)

@@ -1,14 +1,28 @@
 """The route table admin API: org routes (user JWT + identity authz, or the service token) and
-global routes (service token only)."""
+global routes (service token only). Writes are audited in their transaction (`route.put`,
+`route.delete`; a global route's event has no org); a user refused by identity is audited as
+`authz.denied`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from typing import Any
+
+from fastapi import APIRouter, Path, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.gateway.models import ALIAS_PATTERN, Route, RouteList, RouteUpsert
 from gatewright.gateway.service import store
-from gatewright.gateway.service.api.deps import DB, GatewayDep, Service, ServiceOrUser, authorize
+from gatewright.gateway.service.api.deps import (
+    DB,
+    GatewayDep,
+    Principal,
+    Service,
+    ServiceCaller,
+    ServiceOrUser,
+    actor,
+    authorize,
+)
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
 
 router = APIRouter(tags=["routes"], responses=ERROR_RESPONSES)
@@ -24,12 +38,43 @@ def _not_found(alias: str, org_id: str | None) -> ServiceError:
     )
 
 
+def _record(
+    s: Session,
+    request: Request,
+    caller: ServiceCaller | Principal,
+    action: str,
+    org_id: str | None,
+    alias: str,
+    details: dict[str, Any],
+) -> None:
+    """`route.put` / `route.delete` in the write's transaction (global routes: org None)."""
+    actor_type, actor_id = actor(request, caller)
+    store.outbox.record(
+        s,
+        org_id=org_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action=action,
+        outcome="success",
+        reason="",
+        target_type="route",
+        target_id=alias,
+        details={"alias": alias, "scope": "org" if org_id else "global", **details},
+    )
+
+
 async def _put(
-    db: DB, gateway: GatewayDep, org_id: str | None, alias: str, body: RouteUpsert
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str | None,
+    alias: str,
+    body: RouteUpsert,
+    request: Request,
+    caller: ServiceCaller | Principal,
 ) -> Route:
     def write() -> Route:
         with db.session() as s, s.begin():
-            return store.put_route(
+            route = store.put_route(
                 s,
                 org_id=org_id,
                 alias=alias,
@@ -37,6 +82,13 @@ async def _put(
                 input_price=body.input_micro_usd_per_mtok,
                 output_price=body.output_micro_usd_per_mtok,
             )
+            details = {
+                "backends": [{"url": b.url, "model": b.model} for b in route.backends],
+                "input_micro_usd_per_mtok": route.input_micro_usd_per_mtok,
+                "output_micro_usd_per_mtok": route.output_micro_usd_per_mtok,
+            }
+            _record(s, request, caller, "route.put", org_id, alias, details)
+            return route
 
     route = await run_in_threadpool(write)
     gateway.routes.invalidate()
@@ -54,10 +106,20 @@ async def _get(db: DB, org_id: str | None, alias: str) -> Route:
     return route
 
 
-async def _delete(db: DB, gateway: GatewayDep, org_id: str | None, alias: str) -> Response:
+async def _delete(
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str | None,
+    alias: str,
+    request: Request,
+    caller: ServiceCaller | Principal,
+) -> Response:
     def remove() -> bool:
         with db.session() as s, s.begin():
-            return store.delete_route(s, org_id=org_id, alias=alias)
+            removed = store.delete_route(s, org_id=org_id, alias=alias)
+            if removed:
+                _record(s, request, caller, "route.delete", org_id, alias, {})
+            return removed
 
     if not await run_in_threadpool(remove):
         raise _not_found(alias, org_id)
@@ -71,11 +133,12 @@ async def put_org_route(
     caller: ServiceOrUser,
     db: DB,
     gateway: GatewayDep,
+    request: Request,
     org_id: str = OrgPath,
     alias: str = AliasPath,
 ) -> Route:
     await authorize(gateway, caller, org_id, "routes:manage")
-    return await _put(db, gateway, org_id, alias, body)
+    return await _put(db, gateway, org_id, alias, body, request, caller)
 
 
 @router.get("/v1/orgs/{org_id}/routes/{alias}", operation_id="get_org_route", response_model=Route)
@@ -95,11 +158,12 @@ async def delete_org_route(
     caller: ServiceOrUser,
     db: DB,
     gateway: GatewayDep,
+    request: Request,
     org_id: str = OrgPath,
     alias: str = AliasPath,
 ) -> Response:
     await authorize(gateway, caller, org_id, "routes:manage")
-    return await _delete(db, gateway, org_id, alias)
+    return await _delete(db, gateway, org_id, alias, request, caller)
 
 
 @router.get("/v1/orgs/{org_id}/routes", operation_id="list_org_routes", response_model=RouteList)
@@ -117,9 +181,14 @@ async def list_org_routes(
 
 @router.put("/v1/routes/{alias}", operation_id="put_global_route", response_model=Route)
 async def put_global_route(
-    body: RouteUpsert, _: Service, db: DB, gateway: GatewayDep, alias: str = AliasPath
+    body: RouteUpsert,
+    caller: Service,
+    db: DB,
+    gateway: GatewayDep,
+    request: Request,
+    alias: str = AliasPath,
 ) -> Route:
-    return await _put(db, gateway, None, alias, body)
+    return await _put(db, gateway, None, alias, body, request, caller)
 
 
 @router.get("/v1/routes/{alias}", operation_id="get_global_route", response_model=Route)
@@ -129,6 +198,6 @@ async def get_global_route(_: Service, db: DB, alias: str = AliasPath) -> Route:
 
 @router.delete("/v1/routes/{alias}", operation_id="delete_global_route", status_code=204)
 async def delete_global_route(
-    _: Service, db: DB, gateway: GatewayDep, alias: str = AliasPath
+    caller: Service, db: DB, gateway: GatewayDep, request: Request, alias: str = AliasPath
 ) -> Response:
-    return await _delete(db, gateway, None, alias)
+    return await _delete(db, gateway, None, alias, request, caller)
