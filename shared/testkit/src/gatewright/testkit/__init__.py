@@ -13,8 +13,10 @@ Where to look (one module per concern):
 - `cleanup`    `Cleanup`: LIFO teardown actions
 - `redact`     secret masking for everything printed or written
 - `artifacts`  per-test files and paths; `report`: failure text and the HTML report
+- `audittrail` `AuditTrail`: the audit events of each recorded request ID
 """
 
+from gatewright.testkit.audittrail import AuditTrail
 from gatewright.testkit.cleanup import Cleanup, CleanupFailed
 from gatewright.testkit.eventually import (
     TIMEOUT_PROFILES,
@@ -47,6 +49,7 @@ from gatewright.testkit.target import Target, TargetError
 __all__ = [
     "SERVICES",
     "TIMEOUT_PROFILES",
+    "AuditTrail",
     "Cleanup",
     "CleanupFailed",
     "ConsistentlyFailed",

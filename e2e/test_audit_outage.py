@@ -1,0 +1,100 @@
+"""Nothing is lost while audit is down: events wait in each service's outbox and arrive once."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from gatewright.audit import Client as AuditClient
+from gatewright.core import PermissionDenied
+from gatewright.gateway import Client as GatewayClient
+from gatewright.identity import Client as IdentityClient
+from gatewright.testkit import Harness
+
+from .audit_fixtures import events_of
+from .gateway_fixtures import INPUT_PRICE, OUTPUT_PRICE, say
+
+pytestmark = pytest.mark.audit
+
+STACK = ("audit", "identity", "budgets", "modelsim", "gateway")
+
+
+def test_events_made_while_audit_is_down_arrive_exactly_once_in_order(gw: Harness) -> None:
+    # Stopping the run's shared audit would disturb the tests beside this one: own stack.
+    with gw.private_stack(STACK) as stack, ExitStack() as clients:
+        target = stack.target()
+        email, password, token = target.admin_email, target.admin_password, target.service_token
+        assert email
+        assert password
+        assert token
+
+        def kwargs(service: str, token: str | None = None) -> dict[str, Any]:
+            return gw.client_kwargs(service, token=token, target=target)
+
+        identity = clients.enter_context(IdentityClient(**kwargs("identity")))
+        routes = clients.enter_context(GatewayClient(**kwargs("gateway", token)))
+        audit = clients.enter_context(AuditClient(**kwargs("audit", token)))
+        with gw.given("an org with a route, on a stack of this test's own"):
+            login = identity.auth.login(email, password)
+            admin = identity.with_options(token=login.access_token)
+            org = admin.orgs.create(gw.names.name("org"))
+            routes.routes.put(
+                "chat",
+                org_id=org.id,
+                backends=[{"url": target.url("modelsim"), "model": "sim-echo"}],
+                input_micro_usd_per_mtok=INPUT_PRICE,
+                output_micro_usd_per_mtok=OUTPUT_PRICE,
+            )
+
+        with gw.when("audit goes down"):
+            stack.stop_service("audit")
+        with gw.when("meanwhile a key is issued and revoked, a completion served, one denied"):
+            key = admin.keys.create(org.id, name="kept", models=["chat"])
+            doomed = admin.keys.create(org.id, name="doomed")
+            revoked = admin.keys.revoke(org.id, doomed.id)
+            gateway = clients.enter_context(GatewayClient(**kwargs("gateway", key.secret)))
+            completion = gateway.chat.completions.create(
+                model="chat", messages=say("while audit sleeps"), max_tokens=2
+            )
+            with pytest.raises(PermissionDenied) as refused:
+                gateway.chat.completions.create(
+                    model="not-allowed", messages=say("nope"), max_tokens=2
+                )
+        with gw.when("audit comes back"):
+            stack.start_service("audit")
+
+        expected = {
+            key.request_id: ("identity", "key.create", "success"),
+            doomed.request_id: ("identity", "key.create", "success"),
+            revoked.request_id: ("identity", "key.revoke", "success"),
+            completion.request_id: ("gateway", "completion.create", "success"),
+            refused.value.request_id: ("gateway", "completion.denied", "denied"),
+        }
+        with gw.then("every event made during the outage arrives, exactly once"):
+            for rid, (service, action, outcome) in expected.items():
+                events = events_of(
+                    audit,
+                    rid,
+                    until=lambda evs, s=service, a=action: any(
+                        (e.service, e.action) == (s, a) for e in evs
+                    ),
+                    what=f"{service} {action} of {rid}",
+                )
+                matching = [e for e in events if (e.service, e.action) == (service, action)]
+                assert [(e.outcome, e.org_id) for e in matching] == [(outcome, org.id)]
+        with gw.then("each service's events keep their order in the org's chain"):
+            chain = list(audit.events.iterate(org.id))
+            seqs = [e.seq for e in chain]
+            assert seqs == list(range(1, len(chain) + 1))
+            assert len({e.id for e in chain}) == len(chain)
+            for service in ("identity", "gateway"):
+                times = [e.time for e in chain if e.service == service]
+                assert times == sorted(times)
+            create = next(e.seq for e in chain if e.request_id == doomed.request_id)
+            revoke = next(e.seq for e in chain if e.request_id == revoked.request_id)
+            assert create < revoke
+        with gw.then("the chain verifies"):
+            verdict = audit.events.verify(org.id)
+            assert (verdict.ok, verdict.count) == (True, len(chain))
