@@ -18,7 +18,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e"]
+nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -205,6 +205,40 @@ def e2e(session: nox.Session) -> None:
     # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
     session.run(
         "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-e2e.xml"
+    )
+
+
+@nox.session(python=PYTHON, requires=["contracts"])
+def e2e_postgres(session: nox.Session) -> None:
+    """The same flows with every service on the local PostgreSQL server (a schema of its own)."""
+    session.install(*TEST_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    schema = f"e2e_{secrets.token_hex(4)}"
+    create = ["python", "scripts/pg_schema.py", "create", schema]
+    result = session.run(*create, silent=True, success_codes=[0, 3])
+    url = str(result or "").strip()
+    if not url.startswith("postgresql"):
+        message = f"PostgreSQL is not reachable: {result}"
+        session.error(message) if CI else session.skip(message)
+    run_id = f"p{secrets.token_hex(3)}"
+    try:
+        run_pytest(
+            session,
+            "e2e",
+            "-n",
+            "auto",
+            "-p",
+            "randomly",
+            junit="e2e-postgres",
+            env={"GATEWRIGHT_DATABASE_URL": url, "GATEWRIGHT_RUN_ID": run_id},
+        )
+    finally:
+        session.run("python", "scripts/pg_schema.py", "drop", schema)
+    session.run(
+        "python",
+        "scripts/scan_artifacts.py",
+        f"artifacts/{run_id}",
+        "artifacts/junit-e2e-postgres.xml",
     )
 
 

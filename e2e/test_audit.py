@@ -178,7 +178,10 @@ def key_request_id_last(gw: Harness) -> str:
 
 def tamper(audit_dir: Path, event_id: str) -> None:
     """Change one stored event's reason behind audit's back (stdlib sqlite3, not the API)."""
-    (database,) = audit_dir.glob("*.db")
+    databases = list(audit_dir.glob("*.db"))
+    if not databases:
+        pytest.skip("audit keeps its events outside its data dir (GATEWRIGHT_DATABASE_URL)")
+    (database,) = databases
     with sqlite3.connect(database) as conn:
         tables = [
             row[0]
