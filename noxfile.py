@@ -165,7 +165,7 @@ def unit(session: nox.Session, dist: str) -> None:
 def contracts(session: nox.Session) -> None:
     """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
     session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
-    install_dists(session, *CONTRACT_DISTS)
+    install_dists(session, "testkit", *CONTRACT_DISTS)
     guard = ("-p", "no:randomly", "--allow-hosts=127.0.0.1,::1")
     # One pytest run per package (their test modules share names), never in parallel: one
     # writer per pact file, and the consumer stage never reruns. Every consumer test (a package

@@ -1,8 +1,8 @@
 """Provider contract: audit, alone and in-process, verifies every pact that names it.
 
 The app comes from `create_app(settings)` with a temp data dir and a fixed service token, served
-by uvicorn in a background thread on a socket this test binds itself (127.0.0.1:0, created with
-IPPROTO_TCP so asyncio sets TCP_NODELAY), so there is no free-port race.
+in-process by `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`
+(every pact in the pact dir naming audit; `GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
 Identity is not running: its two seams are swapped through `app.dependency_overrides`.
 `get_token_verifier` becomes `PactTokens`, a table from the pact's fixed example tokens
@@ -14,26 +14,17 @@ tests.
 
 Provider states are small named functions; every state resets the DB first and then creates
 exactly what its parameters name (events are appended through the real store). A state handler
-never raises (a raising handler makes the verifier retry for minutes): it records the problem,
-and the test fails with the list after verification.
+may raise: `verify_provider` records the problem (a raising handler would make the verifier retry
+for minutes) and the test fails with the list after verification.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from pact import Verifier
 from pydantic import SecretStr
 
 from gatewright.audit import (
@@ -46,11 +37,10 @@ from gatewright.audit.models import EventIn
 from gatewright.audit.service import AuditSettings, create_app, store
 from gatewright.audit.service.api.deps import Decision, get_authorizer, get_token_verifier
 from gatewright.servicekit import ServiceError
+from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 MATRIX = {"audit:read": {"owner", "admin"}}
 
 
@@ -80,22 +70,6 @@ class PactAuthz:
         return Decision(allowed, role, f"Role '{role}' in org {org_id} {verb} '{permission}'.")
 
 
-Handler = Callable[["ProviderStates", dict[str, Any] | None], None]
-
-
-def recorded(handler: Handler) -> Handler:
-    """Run a state handler, recording (never raising) whatever goes wrong in it."""
-
-    @functools.wraps(handler)
-    def run(self: ProviderStates, parameters: dict[str, Any] | None) -> None:
-        try:
-            handler(self, parameters)
-        except Exception as exc:
-            self.problems.append(f"{handler.__name__}({parameters!r}): {exc!r}")
-
-    return run
-
-
 class ProviderStates:
     """One named function per provider state (see `gatewright.audit.contract`)."""
 
@@ -106,7 +80,6 @@ class ProviderStates:
         self.settings = settings
         self.tokens = tokens
         self.authz = authz
-        self.problems: list[str] = []
 
     def _reset(self) -> None:
         self.tokens.users.clear()
@@ -124,19 +97,16 @@ class ProviderStates:
         with self.app.state.db.session() as s, s.begin():
             store.append(s, bodies=events, now=store.utcnow())
 
-    @recorded
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         self._reset()
         self._check_service_token(parameters or {})
 
-    @recorded
     def event_stored(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
         self._check_service_token(params)
         self._append([params["event"]])
 
-    @recorded
     def user_can_read(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
@@ -152,26 +122,6 @@ class ProviderStates:
         }
 
 
-def _close_callback_servers(verifier: Verifier) -> None:
-    """pact-python 4.2 stops its state-callback HTTP server with `shutdown()` but never calls
-    `server_close()`, leaking the listening socket (a ResourceWarning, an error under our strict
-    warnings). Close it here; `getattr` keeps this harmless once pact-python fixes it."""
-    for attr in ("_state_handler", "_message_producer"):
-        server = getattr(getattr(verifier, attr, None), "_server", None)
-        if server is not None:
-            server.server_close()
-
-
-def pact_files() -> list[Path]:
-    """Every pact in the pact dir whose provider is audit."""
-    files = []
-    for path in sorted(PACT_DIR.glob("*.json")):
-        content = json.loads(path.read_text())
-        if content.get("provider", {}).get("name") == PROVIDER:
-            files.append(path)
-    return files
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ProviderStates]]:
     settings = AuditSettings(
@@ -184,49 +134,10 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
     app.dependency_overrides[get_token_verifier] = lambda: tokens
     app.dependency_overrides[get_authorizer] = lambda: authz
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("audit did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", ProviderStates(app, settings, tokens, authz)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, name="audit") as url:
+        yield url, ProviderStates(app, settings, tokens, authz)
 
 
 def test_audit_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    files = pact_files()
-    assert files, f"no pact naming provider {PROVIDER!r} in {PACT_DIR}; run test_consumer.py first"
-    verifier = (
-        Verifier(PROVIDER, host="127.0.0.1")
-        .add_transport(url=url)
-        .state_handler(states.handlers(), teardown=False)
-        .set_error_on_empty_pact(enabled=True)
-    )
-    for path in files:
-        verifier.add_source(path)
-    try:
-        verifier.verify()
-    except RuntimeError:
-        pytest.fail(
-            f"pact verification failed:\n{verifier.output(strip_ansi=True)}"
-            + "".join(f"\nprovider state problem: {p}" for p in states.problems)
-        )
-    finally:
-        _close_callback_servers(verifier)
-    assert not states.problems, "provider states could not be set up:\n" + "\n".join(
-        states.problems
-    )
-    results = verifier.results
-    assert results.get("result") is True, verifier.output(strip_ansi=True)
+    verify_provider(PROVIDER, url, states.handlers())

@@ -1,9 +1,9 @@
 """Provider contract: the gateway, alone and in-process, verifies every pact that names it.
 
 The app comes from `create_app(settings, identity=, budgets=, backend_http=)` with a temp data
-dir and a fixed service token, served by uvicorn in a background thread on a socket this test
-binds itself (127.0.0.1:0, created with IPPROTO_TCP so asyncio sets TCP_NODELAY), so there is no
-free-port race.
+dir and a fixed service token, served in-process by `gatewright.testkit.pactverify.serve_in_thread`
+and verified by `verify_provider` (every pact in the pact dir naming the gateway;
+`GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
 Nothing else runs. The collaborators are the seam `create_app` offers (the same shapes as the
 fakes of `tests/unit/gateway_fixtures.py`):
@@ -26,30 +26,21 @@ orgs) and seeds one key, filling its rate-limit window with `requests_this_minut
 `STATE_ROUTE_EXISTS` resets the route table and puts one route; `STATE_NO_ROUTE` deletes the
 alias from the org and the global table (so nothing resolves); `STATE_BUDGET_EXHAUSTED` marks one
 org; `STATE_SERVICE_TOKEN` seeds nothing and checks the pact's token is the one configured here.
-A state handler never raises (a raising handler makes the verifier retry for minutes): it
-records the problem, and the test fails with the list after verification.
+A state handler may raise: `verify_provider` records the problem (a raising handler would make
+the verifier retry for minutes) and the test fails with the list after verification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-import os
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pact import Verifier
 from pydantic import SecretStr
 
 from gatewright.core import AuthenticationError, BudgetExceeded, make_status_error
@@ -65,11 +56,10 @@ from gatewright.gateway.models import Backend
 from gatewright.gateway.service import GatewaySettings, create_app, store
 from gatewright.gateway.service.pricing import prompt_tokens
 from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 EXHAUSTED_LIMIT = 5_000_000  # what budgets reports for an exhausted org: spent == limit
 
 
@@ -217,22 +207,6 @@ class PactBudgets:
 
 
 # -- provider states -------------------------------------------------------------------------
-Handler = Callable[["ProviderStates", dict[str, Any] | None], None]
-
-
-def recorded(handler: Handler) -> Handler:
-    """Run a state handler, recording (never raising) whatever goes wrong in it."""
-
-    @functools.wraps(handler)
-    def run(self: ProviderStates, parameters: dict[str, Any] | None) -> None:
-        try:
-            handler(self, parameters)
-        except Exception as exc:
-            self.problems.append(f"{handler.__name__}({parameters!r}): {exc!r}")
-
-    return run
-
-
 class ProviderStates:
     """One named function per provider state (see `gatewright.gateway.contract`)."""
 
@@ -247,13 +221,11 @@ class ProviderStates:
         self.settings = settings
         self.identity = identity
         self.budgets = budgets
-        self.problems: list[str] = []
 
     @property
     def gateway(self) -> Any:
         return self.app.state.gateway
 
-    @recorded
     def api_key(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self.identity.keys.table.clear()
@@ -273,7 +245,6 @@ class ProviderStates:
             if self.gateway.limiter.acquire(key.key_id, key.rate_limit_rpm) is not None:
                 raise ValueError("requests_this_minute is more than the rate limit")
 
-    @recorded
     def route_exists(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         backend = Backend(url=params["backend_url"], model=params["backend_model"])
@@ -289,7 +260,6 @@ class ProviderStates:
             )
         self.gateway.routes.invalidate()
 
-    @recorded
     def no_route(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         alias, org_id = params["alias"], params["org_id"]
@@ -298,11 +268,9 @@ class ProviderStates:
                 store.delete_route(s, org_id=owner, alias=alias)
         self.gateway.routes.invalidate()
 
-    @recorded
     def budget_exhausted(self, parameters: dict[str, Any] | None) -> None:
         self.budgets.reservations.exhausted.add((parameters or {})["org_id"])
 
-    @recorded
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         expected = self.settings.service_token.get_secret_value()
         if (parameters or {}).get("service_token") != expected:
@@ -316,26 +284,6 @@ class ProviderStates:
             STATE_BUDGET_EXHAUSTED: self.budget_exhausted,
             STATE_SERVICE_TOKEN: self.service_token,
         }
-
-
-def _close_callback_servers(verifier: Verifier) -> None:
-    """pact-python 4.2 stops its state-callback HTTP server with `shutdown()` but never calls
-    `server_close()`, leaking the listening socket (a ResourceWarning, an error under our strict
-    warnings). Close it here; `getattr` keeps this harmless once pact-python fixes it."""
-    for attr in ("_state_handler", "_message_producer"):
-        server = getattr(getattr(verifier, attr, None), "_server", None)
-        if server is not None:
-            server.server_close()
-
-
-def pact_files() -> list[Path]:
-    """Every pact in the pact dir whose provider is the gateway."""
-    files = []
-    for path in sorted(PACT_DIR.glob("*.json")):
-        content = json.loads(path.read_text())
-        if content.get("provider", {}).get("name") == PROVIDER:
-            files.append(path)
-    return files
 
 
 @pytest.fixture(scope="module")
@@ -352,50 +300,13 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
     backend_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stub_backend()))
     app = create_app(settings, identity=identity, budgets=budgets, backend_http=backend_http)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}", ProviderStates(app, settings, identity, budgets)
+        with serve_in_thread(app, name="gateway") as url:
+            yield url, ProviderStates(app, settings, identity, budgets)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         asyncio.run(backend_http.aclose())
 
 
 def test_gateway_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    files = pact_files()
-    assert files, f"no pact naming provider {PROVIDER!r} in {PACT_DIR}; run test_consumer.py first"
-    verifier = (
-        Verifier(PROVIDER, host="127.0.0.1")
-        .add_transport(url=url)
-        .state_handler(states.handlers(), teardown=False)
-        .set_error_on_empty_pact(enabled=True)
-    )
-    for path in files:
-        verifier.add_source(path)
-    try:
-        verifier.verify()
-    except RuntimeError:
-        pytest.fail(
-            f"pact verification failed:\n{verifier.output(strip_ansi=True)}"
-            + "".join(f"\nprovider state problem: {p}" for p in states.problems)
-        )
-    finally:
-        _close_callback_servers(verifier)
-    assert not states.problems, "provider states could not be set up:\n" + "\n".join(
-        states.problems
-    )
-    results = verifier.results
-    assert results.get("result") is True, verifier.output(strip_ansi=True)
+    verify_provider(PROVIDER, url, states.handlers())

@@ -1,8 +1,8 @@
 """Provider contract: identity, alone and in-process, verifies every pact that names it.
 
 The app comes from `create_app(settings)` with a temp data dir and a fixed service token, served
-by uvicorn in a background thread on a socket this test binds itself (127.0.0.1:0, created with
-IPPROTO_TCP so asyncio sets TCP_NODELAY), so there is no free-port race.
+in-process by `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`
+(every pact in the pact dir naming identity; `GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
 Access tokens: a pact cannot hold a real JWT (identity signs with a key generated at start, and
 tokens expire), so consumer requests carry fixed example tokens (`Bearer pact-token-alice`)
@@ -15,24 +15,18 @@ JWT signing and verification are covered by the unit tests and by the login inte
 Provider states are small named functions; every state that seeds data resets the DB first and
 then creates exactly what its parameters name, with the fixed IDs from the pact. The
 service-token state seeds nothing: it checks that the pact's token is the one configured here.
+A state handler may raise: `verify_provider` records the problem (a raising handler would make the
+verifier retry for minutes) and the test fails with the list after verification.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from pact import Verifier
 from pydantic import SecretStr
 
 from gatewright.identity import (
@@ -46,11 +40,10 @@ from gatewright.identity import (
 from gatewright.identity.service import IdentitySettings, create_app, store
 from gatewright.identity.service.api.deps import get_token_verifier
 from gatewright.servicekit import ServiceError
+from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 OWNER_ID = "usr_000000"  # the org's owner when the state's own user has another role
 OWNER_EMAIL = "owner@example.test"
 SEED_PASSWORD = "seeded-password-1"
@@ -157,26 +150,6 @@ class ProviderStates:
         }
 
 
-def _close_callback_servers(verifier: Verifier) -> None:
-    """pact-python 4.2 stops its state-callback HTTP server with `shutdown()` but never calls
-    `server_close()`, leaking the listening socket (a ResourceWarning, an error under our strict
-    warnings). Close it here; `getattr` keeps this harmless once pact-python fixes it."""
-    for attr in ("_state_handler", "_message_producer"):
-        server = getattr(getattr(verifier, attr, None), "_server", None)
-        if server is not None:
-            server.server_close()
-
-
-def pact_files() -> list[Path]:
-    """Every pact in the pact dir whose provider is identity."""
-    files = []
-    for path in sorted(PACT_DIR.glob("*.json")):
-        content = json.loads(path.read_text())
-        if content.get("provider", {}).get("name") == PROVIDER:
-            files.append(path)
-    return files
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ProviderStates]]:
     settings = IdentitySettings(
@@ -190,43 +163,10 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
     tokens = PactTokens()
     app.dependency_overrides[get_token_verifier] = lambda: tokens
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:  # a startup probe with a deadline, not a synchronization sleep
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("identity did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", ProviderStates(app, settings, tokens)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, name="identity") as url:
+        yield url, ProviderStates(app, settings, tokens)
 
 
 def test_identity_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    files = pact_files()
-    assert files, f"no pact naming provider {PROVIDER!r} in {PACT_DIR}; run test_consumer.py first"
-    verifier = (
-        Verifier(PROVIDER, host="127.0.0.1")
-        .add_transport(url=url)
-        .state_handler(states.handlers(), teardown=False)
-        .set_error_on_empty_pact(enabled=True)
-    )
-    for path in files:
-        verifier.add_source(path)
-    try:
-        verifier.verify()
-    except RuntimeError:
-        pytest.fail(f"pact verification failed:\n{verifier.output(strip_ansi=True)}")
-    finally:
-        _close_callback_servers(verifier)
-    results = verifier.results
-    assert results.get("result") is True, verifier.output(strip_ansi=True)
+    verify_provider(PROVIDER, url, states.handlers())

@@ -14,6 +14,8 @@ Where to look (one module per concern):
 - `redact`     secret masking for everything printed or written
 - `artifacts`  per-test files and paths; `report`: failure text and the HTML report
 - `audittrail` `AuditTrail`: the audit events of each recorded request ID
+- `pactverify` `serve_in_thread`, `verify_provider`: provider contract tests (import it from
+               there; it needs the `contracts` extra: pact-python, uvicorn)
 """
 
 from gatewright.testkit.audittrail import AuditTrail
