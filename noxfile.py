@@ -59,7 +59,7 @@ DISTS: dict[str, Dist] = {
     for d in (
         Dist("core", "shared/core"),
         # servicekit's audit emitter sends through the audit client package.
-        Dist("servicekit", "shared/servicekit", needs=("core", "audit")),
+        Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
         Dist("testkit", "shared/testkit", needs=("core",)),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
         Dist("budgets", "packages/budgets", "service", needs=("core", "servicekit", "identity")),

@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.audit.service import store
-from gatewright.audit.service.api.deps import IdentityAuthorizer
 from gatewright.audit.service.api.routes import events
 from gatewright.audit.service.config import AuditSettings
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, create_service_app, outbound_request_id
+from gatewright.servicekit.access import IdentityAuthorizer
 from gatewright.servicekit.auth import JWKSVerifier
 
 VERSION = "0.1.0"

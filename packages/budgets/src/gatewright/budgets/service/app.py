@@ -23,11 +23,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets.service import events, store
-from gatewright.budgets.service.api.deps import IdentityAuthorizer
 from gatewright.budgets.service.api.routes import budgets, reservations, spend
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
+from gatewright.servicekit.access import IdentityAuthorizer
 from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.errors import error_response

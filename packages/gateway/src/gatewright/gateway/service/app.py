@@ -24,12 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets import AsyncClient as BudgetsClient
 from gatewright.gateway.service import store
-from gatewright.gateway.service.api.deps import SERVICE_NAME_HEADER
 from gatewright.gateway.service.api.routes import completions, internal, route_table
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine import BudgetsAPI, Gateway, IdentityAPI
 from gatewright.identity import AsyncClient as IdentityClient
 from gatewright.servicekit import Database, create_service_app
+from gatewright.servicekit.access import SERVICE_NAME_HEADER, AsyncIdentityAuthorizer
 from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.correlation import outbound_request_id
@@ -90,6 +90,9 @@ def create_app(
                 )
             else:
                 ident = identity
+            app.state.authorizer = AsyncIdentityAuthorizer(
+                ident, unavailable="Cannot check permissions right now"
+            )
             ledger: BudgetsAPI
             if budgets is None:
                 ledger = await stack.enter_async_context(
@@ -144,7 +147,7 @@ def create_app(
             "settings": settings,
             "audit": None,
             "audit_outbox": store.outbox,
-            "jwks": JWKSVerifier(
+            "verifier": JWKSVerifier(
                 settings.identity_url.rstrip("/") + "/.well-known/jwks.json",
                 cache_seconds=settings.jwks_cache_seconds,
             ),

@@ -1,12 +1,9 @@
-"""Route dependencies as `Annotated` aliases: settings, DB, clock, the caller and its permission.
+"""Route dependencies as `Annotated` aliases: settings, DB, clock, path IDs; the caller and its
+permission come from `gatewright.servicekit.access` (re-exported here).
 
-Two seams, both read from `app.state` and both overridable with `app.dependency_overrides`:
-
-- `get_token_verifier`: verifies a user access token (default: servicekit's `JWKSVerifier` on
-  `{identity_url}/.well-known/jwks.json`); the provider contract test accepts the pact's example
-  tokens through it.
-- `get_authorizer`: the permission check (default: identity's `authz.check` through the identity
-  client package, with the service token and the current request ID).
+The seams `get_token_verifier` and `get_authorizer` (servicekit's, reading `app.state.verifier`
+and `app.state.authorizer`) are overridable with `app.dependency_overrides`; the provider
+contract test accepts the pact's example tokens through them.
 
 The service token is accepted on every route (services, operators, the harness): it passes every
 permission, and it alone may ingest, read the platform chain, or search every chain by request ID.
@@ -15,69 +12,44 @@ permission, and it alone may ingest, read the platform chain, or search every ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from gatewright.audit.service.config import AuditSettings
-from gatewright.core import APIConnectionError, APIStatusError
-from gatewright.identity import Client as IdentityClient
-from gatewright.servicekit import Database, ServiceError
-from gatewright.servicekit.auth import bearer_token, is_service_token
+from gatewright.servicekit import Database
+from gatewright.servicekit.access import (
+    AuthorizerDep,
+    Caller,
+    CallerDep,
+    Decision,
+    Service,
+    ServiceCaller,
+    authorize,
+    get_authorizer,
+    get_token_verifier,
+)
 
-
-class TokenVerifier(Protocol):
-    def verify(self, token: str) -> dict[str, Any]:
-        """Claims of a valid access token; raises a 401 `ServiceError` otherwise."""
-        ...
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    role: str
-    reason: str
-
-
-class Authorizer(Protocol):
-    def check(self, *, subject: str, org_id: str, permission: str) -> Decision:
-        """May `subject` do `permission` in `org_id`? Raises a 503 `ServiceError` if unknown."""
-        ...
-
-
-class IdentityAuthorizer:
-    """`Authorizer` over identity's `POST /v1/authz/check` (the identity client package)."""
-
-    def __init__(self, client: IdentityClient) -> None:
-        self._client = client
-
-    def check(self, *, subject: str, org_id: str, permission: str) -> Decision:
-        try:
-            d = self._client.authz.check(subject=subject, org_id=org_id, permission=permission)
-        except (APIConnectionError, APIStatusError) as exc:
-            raise ServiceError(
-                503,
-                "identity_unavailable",
-                f"Cannot check permissions with identity: {exc}",
-            ) from exc
-        return Decision(allowed=d.allowed, role=d.role, reason=d.reason)
-
-
-@dataclass(frozen=True)
-class UserCaller:
-    """A user, authenticated by an access token from identity."""
-
-    user_id: str
-
-
-@dataclass(frozen=True)
-class ServiceCaller:
-    """Another Gatewright service (or an operator), authenticated by the shared service token."""
-
-
-Caller = UserCaller | ServiceCaller
+__all__ = [
+    "DB",
+    "AuthorizerDep",
+    "Caller",
+    "CallerDep",
+    "Decision",
+    "Now",
+    "OrgId",
+    "Service",
+    "ServiceCaller",
+    "SettingsDep",
+    "authorize",
+    "get_authorizer",
+    "get_clock",
+    "get_db",
+    "get_settings",
+    "get_token_verifier",
+    "now",
+]
 
 
 def get_settings(request: Request) -> AuditSettings:
@@ -95,16 +67,6 @@ def get_clock(request: Request) -> Callable[[], datetime]:
     return clock
 
 
-def get_token_verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.verifier
-    return verifier
-
-
-def get_authorizer(request: Request) -> Authorizer:
-    authorizer: Authorizer = request.app.state.authorizer
-    return authorizer
-
-
 def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetime:
     return clock()
 
@@ -112,44 +74,6 @@ def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetim
 SettingsDep = Annotated[AuditSettings, Depends(get_settings)]
 DB = Annotated[Database, Depends(get_db)]
 Now = Annotated[datetime, Depends(now)]
-Verifier = Annotated[TokenVerifier, Depends(get_token_verifier)]
-AuthorizerDep = Annotated[Authorizer, Depends(get_authorizer)]
-
-
-def caller(request: Request, settings: SettingsDep, verifier: Verifier) -> Caller:
-    token = bearer_token(request)
-    if is_service_token(token, settings.service_token.get_secret_value()):
-        return ServiceCaller()
-    claims = verifier.verify(token)
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise ServiceError(401, "unauthenticated", "The access token names no subject.")
-    return UserCaller(user_id=subject)
-
-
-def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
-    token = bearer_token(request)
-    if not is_service_token(token, settings.service_token.get_secret_value()):
-        raise ServiceError(401, "unauthenticated", "This endpoint is for Gatewright services only.")
-    return ServiceCaller()
-
-
-CallerDep = Annotated[Caller, Depends(caller)]
-Service = Annotated[ServiceCaller, Depends(require_service)]
-
-
-def authorize(who: Caller, authorizer: Authorizer, *, org_id: str, permission: str) -> None:
-    """Raise 403 `permission_denied` with identity's reason unless `who` may do `permission`."""
-    if isinstance(who, ServiceCaller):
-        return
-    decision = authorizer.check(subject=who.user_id, org_id=org_id, permission=permission)
-    if not decision.allowed:
-        raise ServiceError(
-            403,
-            "permission_denied",
-            decision.reason,
-            details={"role": decision.role, "permission": permission, "org_id": org_id},
-        )
 
 
 # Path parameters: IDs from other services, bounded and printable (identity's own limits).

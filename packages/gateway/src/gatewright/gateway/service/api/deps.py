@@ -1,46 +1,56 @@
 """Route dependencies as `Annotated` aliases: settings, DB, the gateway, callers.
 
-`get_gateway` and `get_token_verifier` are the seams tests and provider verification override
-(`app.dependency_overrides`); identity and budgets themselves are passed to `create_app`.
+`get_gateway` and servicekit's `get_token_verifier` / `get_async_authorizer` (reading
+`app.state.verifier` / `app.state.authorizer`) are the seams tests and provider verification
+override (`app.dependency_overrides`); identity and budgets themselves are passed to
+`create_app`. Callers and permission checks are `gatewright.servicekit.access`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from gatewright.audit import ActorType
-from gatewright.core import APIConnectionError, APIStatusError
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine import Gateway
 from gatewright.identity import KeyVerification
 from gatewright.servicekit import Database, ServiceError
-from gatewright.servicekit.auth import bearer_token, is_service_token
+from gatewright.servicekit.access import (
+    AsyncAuthorizer,
+    AsyncAuthorizerDep,
+    Caller,
+    Service,
+    UserCaller,
+    Verifier,
+    actor,
+    authorize_async,
+    identify,
+)
+
+__all__ = [
+    "DB",
+    "ApiKey",
+    "AsyncAuthorizerDep",
+    "Caller",
+    "CompletionKey",
+    "GatewayDep",
+    "Service",
+    "ServiceOrUser",
+    "SettingsDep",
+    "actor",
+    "api_key",
+    "authorize",
+    "completion_key",
+    "get_db",
+    "get_gateway",
+    "get_settings",
+    "service_or_user",
+]
 
 log = logging.getLogger("gatewright.gateway.authz")
-SERVICE_NAME_HEADER = "X-Gatewright-Service"
-_SERVICE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
-
-
-class TokenVerifier(Protocol):
-    def verify(self, token: str) -> dict[str, Any]:
-        """Claims of a valid access token; raises a 401 `ServiceError` otherwise."""
-        ...
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-
-
-@dataclass(frozen=True)
-class ServiceCaller:
-    """Another Gatewright service (or an operator) holding the shared service token."""
 
 
 def get_settings(request: Request) -> GatewaySettings:
@@ -58,15 +68,9 @@ def get_gateway(request: Request) -> Gateway:
     return gateway
 
 
-def get_token_verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.jwks
-    return verifier
-
-
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 DB = Annotated[Database, Depends(get_db)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
-Verifier = Annotated[TokenVerifier, Depends(get_token_verifier)]
 
 
 async def api_key(request: Request, gateway: GatewayDep) -> KeyVerification:
@@ -93,78 +97,46 @@ async def completion_key(request: Request, gateway: GatewayDep) -> KeyVerificati
         raise
 
 
-def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
-    token = bearer_token(request)
-    if not is_service_token(token, settings.service_token.get_secret_value()):
-        raise ServiceError(401, "unauthenticated", "This endpoint is for Gatewright services only.")
-    return ServiceCaller()
-
-
-def service_or_user(
-    request: Request, settings: SettingsDep, verifier: Verifier
-) -> ServiceCaller | Principal:
-    token = bearer_token(request)
-    if is_service_token(token, settings.service_token.get_secret_value()):
-        return ServiceCaller()
-    claims = verifier.verify(token)
-    user_id = str(claims.get("sub", ""))
-    if not user_id:
-        raise ServiceError(401, "unauthenticated", "The access token names no user.")
-    return Principal(user_id)
+def service_or_user(request: Request, verifier: Verifier) -> Caller:
+    """servicekit's `caller`, with the gateway's own 401 message for a token naming no user."""
+    return identify(request, verifier, no_subject="The access token names no user.")
 
 
 async def authorize(
-    gateway: Gateway, caller: ServiceCaller | Principal, org_id: str, permission: str
+    gateway: Gateway, authz: AsyncAuthorizer, caller: Caller, org_id: str, permission: str
 ) -> None:
-    """A user must hold `permission` in `org_id` (asked of identity); a service always may."""
-    if isinstance(caller, ServiceCaller):
-        return
-    try:
-        decision = await gateway.identity.authz.check(
-            subject=caller.user_id, org_id=org_id, permission=permission
-        )
-    except (APIConnectionError, APIStatusError) as exc:
-        raise ServiceError(
-            503, "identity_unavailable", f"Cannot check permissions right now: {exc}"
-        ) from exc
-    if not decision.allowed:
-        message = (
-            f"Role '{decision.role}' may not '{permission}' in org {org_id}: {decision.reason}"
-        )
+    """A user must hold `permission` in `org_id` (asked of identity); a service always may.
+
+    A denial is recorded as `authz.denied` (best effort) before the 403 is raised."""
+
+    async def record(user: UserCaller, denial: ServiceError) -> None:
         try:
             await run_in_threadpool(
                 gateway.audit.record_now,
                 gateway.db,
                 org_id=org_id,
                 actor_type="user",
-                actor_id=caller.user_id,
+                actor_id=user.user_id,
                 action="authz.denied",
                 outcome="denied",
-                reason=message,
+                reason=denial.message,
                 target_type="org",
                 target_id=org_id,
-                details={"role": decision.role, "permission": permission},
+                details={"role": denial.details["role"], "permission": permission},
             )
         except Exception:
             log.exception("cannot record the authz.denied audit event")
-        raise ServiceError(
-            403,
-            "permission_denied",
-            message,
-            details={"role": decision.role, "permission": permission, "org_id": org_id},
-        )
 
-
-def actor(request: Request, caller: ServiceCaller | Principal) -> tuple[ActorType, str]:
-    """`(actor_type, actor_id)` of an audit event: the user, or the service by the name it gives
-    in `X-Gatewright-Service` ("service" when absent; a label, never an authorization)."""
-    if isinstance(caller, Principal):
-        return "user", caller.user_id
-    name = request.headers.get(SERVICE_NAME_HEADER, "").strip().lower()
-    return "service", name if _SERVICE_NAME.match(name) else "service"
+    await authorize_async(
+        caller,
+        authz,
+        org_id=org_id,
+        permission=permission,
+        on_denied=record,
+        explain=lambda d: f"Role '{d.role}' may not '{permission}' in org {org_id}: {d.reason}",
+    )
 
 
 ApiKey = Annotated[KeyVerification, Depends(api_key)]
 CompletionKey = Annotated[KeyVerification, Depends(completion_key)]
-Service = Annotated[ServiceCaller, Depends(require_service)]
-ServiceOrUser = Annotated[ServiceCaller | Principal, Depends(service_or_user)]
+ServiceOrUser = Annotated[Caller, Depends(service_or_user)]

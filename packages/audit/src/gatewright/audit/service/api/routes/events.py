@@ -47,6 +47,7 @@ from gatewright.audit.service.api.deps import (
 )
 from gatewright.audit.service.api.deps import authorize as check
 from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit.access import UserCaller
 from gatewright.servicekit.correlation import current_request_id
 
 log = logging.getLogger("gatewright.audit.events")
@@ -102,12 +103,11 @@ def _authorize_chain(
                 details={"org_id": org_id, "permission": PERMISSION},
             )
         return PLATFORM_CHAIN
-    try:
-        check(who, authz, org_id=org_id, permission=PERMISSION)
-    except ServiceError as denial:
-        if denial.status_code == 403 and not isinstance(who, ServiceCaller):
-            _record_denial(db, now, org_id=org_id, user_id=who.user_id, denial=denial)
-        raise
+
+    def record(user: UserCaller, denial: ServiceError) -> None:
+        _record_denial(db, now, org_id=org_id, user_id=user.user_id, denial=denial)
+
+    check(who, authz, org_id=org_id, permission=PERMISSION, on_denied=record)
     return org_id
 
 

@@ -15,10 +15,10 @@ from gatewright.gateway.models import ALIAS_PATTERN, Route, RouteList, RouteUpse
 from gatewright.gateway.service import store
 from gatewright.gateway.service.api.deps import (
     DB,
+    AsyncAuthorizerDep,
+    Caller,
     GatewayDep,
-    Principal,
     Service,
-    ServiceCaller,
     ServiceOrUser,
     actor,
     authorize,
@@ -41,7 +41,7 @@ def _not_found(alias: str, org_id: str | None) -> ServiceError:
 def _record(
     s: Session,
     request: Request,
-    caller: ServiceCaller | Principal,
+    caller: Caller,
     action: str,
     org_id: str | None,
     alias: str,
@@ -70,7 +70,7 @@ async def _put(
     alias: str,
     body: RouteUpsert,
     request: Request,
-    caller: ServiceCaller | Principal,
+    caller: Caller,
 ) -> Route:
     def write() -> Route:
         with db.session() as s, s.begin():
@@ -112,7 +112,7 @@ async def _delete(
     org_id: str | None,
     alias: str,
     request: Request,
-    caller: ServiceCaller | Principal,
+    caller: Caller,
 ) -> Response:
     def remove() -> bool:
         with db.session() as s, s.begin():
@@ -131,46 +131,53 @@ async def _delete(
 async def put_org_route(
     body: RouteUpsert,
     caller: ServiceOrUser,
+    authz: AsyncAuthorizerDep,
     db: DB,
     gateway: GatewayDep,
     request: Request,
     org_id: str = OrgPath,
     alias: str = AliasPath,
 ) -> Route:
-    await authorize(gateway, caller, org_id, "routes:manage")
+    await authorize(gateway, authz, caller, org_id, "routes:manage")
     return await _put(db, gateway, org_id, alias, body, request, caller)
 
 
 @router.get("/v1/orgs/{org_id}/routes/{alias}", operation_id="get_org_route", response_model=Route)
 async def get_org_route(
     caller: ServiceOrUser,
+    authz: AsyncAuthorizerDep,
     db: DB,
     gateway: GatewayDep,
     org_id: str = OrgPath,
     alias: str = AliasPath,
 ) -> Route:
-    await authorize(gateway, caller, org_id, "org:read")
+    await authorize(gateway, authz, caller, org_id, "org:read")
     return await _get(db, org_id, alias)
 
 
 @router.delete("/v1/orgs/{org_id}/routes/{alias}", operation_id="delete_org_route", status_code=204)
 async def delete_org_route(
     caller: ServiceOrUser,
+    authz: AsyncAuthorizerDep,
     db: DB,
     gateway: GatewayDep,
     request: Request,
     org_id: str = OrgPath,
     alias: str = AliasPath,
 ) -> Response:
-    await authorize(gateway, caller, org_id, "routes:manage")
+    await authorize(gateway, authz, caller, org_id, "routes:manage")
     return await _delete(db, gateway, org_id, alias, request, caller)
 
 
 @router.get("/v1/orgs/{org_id}/routes", operation_id="list_org_routes", response_model=RouteList)
 async def list_org_routes(
-    caller: ServiceOrUser, db: DB, gateway: GatewayDep, org_id: str = OrgPath
+    caller: ServiceOrUser,
+    authz: AsyncAuthorizerDep,
+    db: DB,
+    gateway: GatewayDep,
+    org_id: str = OrgPath,
 ) -> RouteList:
-    await authorize(gateway, caller, org_id, "org:read")
+    await authorize(gateway, authz, caller, org_id, "org:read")
 
     def read() -> list[Route]:
         with db.session() as s:
