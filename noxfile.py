@@ -58,7 +58,8 @@ DISTS: dict[str, Dist] = {
     d.name: d
     for d in (
         Dist("core", "shared/core"),
-        # servicekit's audit emitter sends through the audit client package.
+        # servicekit's audit emitter sends through the audit client, and its access checks ask
+        # identity through the identity client.
         Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
         Dist("testkit", "shared/testkit", needs=("core",)),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
