@@ -11,6 +11,7 @@ through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`.
 from __future__ import annotations
 
 import os
+import runpy
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,23 @@ def run_pytest(
     )
 
 
+def check_ci_matrix(session: nox.Session) -> None:
+    """scripts/ci_matrix.py (run by GitHub without nox) must list exactly the DISTS above."""
+    matrix = runpy.run_path(str(ROOT / "scripts" / "ci_matrix.py"))
+    paths: dict[str, str] = matrix["PATHS"]
+    dependents: dict[str, list[str]] = matrix["DEPENDENTS"]
+    expected = {name: f"{d.path}/" for name, d in DISTS.items()}
+    if paths != expected:
+        session.error(f"scripts/ci_matrix.py PATHS {paths} != the noxfile's DISTS {expected}")
+    for name, dist in DISTS.items():
+        for need in dist.needs + dist.test_needs:
+            if need != name and name not in dependents.get(need, []):
+                session.error(
+                    f"scripts/ci_matrix.py: {name} needs {need}, so it must be in "
+                    f"DEPENDENTS[{need!r}]"
+                )
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff (lint + format), import boundaries, and the GitHub workflows (schema + zizmor)."""
@@ -124,6 +142,7 @@ def lint(session: nox.Session) -> None:
     # check-jsonschema ships the GitHub workflow schema inside its wheel.
     session.install("ruff", "import-linter", "check-jsonschema", "zizmor")
     install_dists(session, *DISTS)
+    check_ci_matrix(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")

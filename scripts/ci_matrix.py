@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-# Mirrors noxfile.DISTS; a test keeps the two in step.
+# Mirrors noxfile.DISTS (GitHub runs this without nox); the lint session checks the two agree.
 PATHS = {
     "core": "shared/core/",
     "servicekit": "shared/servicekit/",
@@ -27,7 +27,7 @@ DEPENDENTS = {
     "core": ["servicekit", "testkit", "identity", "budgets", "modelsim", "gateway", "audit"],
     "servicekit": ["identity", "budgets", "modelsim", "gateway", "audit"],
     "testkit": [],
-    "identity": ["budgets", "gateway", "audit"],
+    "identity": ["servicekit", "budgets", "gateway", "audit"],
     "budgets": ["gateway"],
     "modelsim": ["gateway"],
     "gateway": [],
@@ -40,11 +40,12 @@ def select(changed: list[str]) -> list[str]:
     if any(path.startswith(EVERYTHING) for path in changed):
         return list(PATHS)
     picked: set[str] = set()
-    for path in changed:
-        for dist, prefix in PATHS.items():
-            if path.startswith(prefix):
-                picked.add(dist)
-                picked.update(DEPENDENTS[dist])
+    todo = [dist for path in changed for dist, prefix in PATHS.items() if path.startswith(prefix)]
+    while todo:  # the changed packages and, transitively, everything that depends on them
+        dist = todo.pop()
+        if dist not in picked:
+            picked.add(dist)
+            todo.extend(DEPENDENTS[dist])
     return [d for d in PATHS if d in picked]
 
 
