@@ -33,6 +33,11 @@ def test_all_is_pinned() -> None:
             "ValidationFailed",
             "make_status_error",
             "new_request_id",
+            "AsyncResource",
+            "Call",
+            "SyncResource",
+            "json_body",
+            "path_segment",
         ]
     )
     for name in core.__all__:

@@ -1,6 +1,6 @@
 """Audit clients: `Client` (sync) and `AsyncClient` over one request builder.
 
-`_EventsRequests` builds each call as a `_Call` (method, path, body, query, response type);
+`_EventsRequests` builds each call as a `Call` (method, path, body, query, response type);
 `Events` and `AsyncEvents` only hand it to their client, so sync and async can never diverge.
 Ingest bodies are `EventIn` models, already validated when the emitter built them; the service
 is still the authority and its 422 arrives as `ValidationFailed`. Errors are core's exception
@@ -12,10 +12,8 @@ content is `Conflict` (409).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import quote
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -27,29 +25,18 @@ from gatewright.audit.models import (
     EventPage,
     Outcome,
 )
-from gatewright.core import REQUEST_ID_HEADER, AsyncAPIClient, SyncAPIClient
+from gatewright.core import (
+    REQUEST_ID_HEADER,
+    AsyncAPIClient,
+    AsyncResource,
+    Call,
+    SyncAPIClient,
+    SyncResource,
+    json_body,
+    path_segment,
+)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One request, fully built: what both the sync and the async client send."""
-
-    method: str
-    path: str
-    cast_to: type[T]
-    json: dict[str, Any] | None = None
-    params: dict[str, Any] | None = None
-
-
-def _seg(value: str) -> str:
-    """An ID as one path segment (never lets a caller's value add path segments)."""
-    return quote(value, safe="")
-
-
-def _time(value: datetime | str | None) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _wire(event: EventIn) -> dict[str, Any]:
@@ -66,13 +53,13 @@ def _tag(value: T, response: httpx.Response) -> T:
 # -- request builder (no I/O) ----------------------------------------------------------------
 class _EventsRequests:
     @staticmethod
-    def ingest(event: EventIn) -> _Call[Event]:
-        return _Call("POST", "/v1/events", Event, _wire(event))
+    def ingest(event: EventIn) -> Call[Event]:
+        return Call("POST", "/v1/events", Event, _wire(event))
 
     @staticmethod
-    def ingest_batch(events: Sequence[EventIn]) -> _Call[EventList]:
+    def ingest_batch(events: Sequence[EventIn]) -> Call[EventList]:
         body = {"events": [_wire(event) for event in events]}
-        return _Call("POST", "/v1/events/batch", EventList, body)
+        return Call("POST", "/v1/events/batch", EventList, body)
 
     @staticmethod
     def list(
@@ -86,40 +73,34 @@ class _EventsRequests:
         until: datetime | str | None,
         limit: int | None,
         cursor: str | None,
-    ) -> _Call[EventPage]:
-        params = {
-            "request_id": request_id,
-            "action": action,
-            "actor": actor,
-            "outcome": outcome,
-            "since": _time(since),
-            "until": _time(until),
-            "limit": limit,
-            "cursor": cursor,
-        }
-        params = {key: value for key, value in params.items() if value is not None}
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/events", EventPage, params=params)
+    ) -> Call[EventPage]:
+        params = json_body(
+            request_id=request_id,
+            action=action,
+            actor=actor,
+            outcome=outcome,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/events", EventPage, params=params)
 
     @staticmethod
-    def by_request_id(request_id: str, *, limit: int | None) -> _Call[EventList]:
-        params: dict[str, Any] = {"request_id": request_id}
-        if limit is not None:
-            params["limit"] = limit
-        return _Call("GET", "/v1/events", EventList, params=params)
+    def by_request_id(request_id: str, *, limit: int | None) -> Call[EventList]:
+        params = json_body(request_id=request_id, limit=limit)
+        return Call("GET", "/v1/events", EventList, params=params)
 
     @staticmethod
-    def verify(org_id: str) -> _Call[ChainVerification]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/events/verify", ChainVerification)
+    def verify(org_id: str) -> Call[ChainVerification]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/events/verify", ChainVerification)
 
 
 # -- resources -------------------------------------------------------------------------------
-class Events:
+class Events(SyncResource):
     """Ingest (service token), query and verify (audit:read in the org, or the service token)."""
 
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _send(self, call: _Call[T]) -> T:
+    def _send(self, call: Call[T]) -> T:
         response = self._client.send(call.method, call.path, json=call.json, params=call.params)
         return _tag(cast(T, self._client._parse(response, call.cast_to)), response)
 
@@ -178,13 +159,10 @@ class Events:
         return self._send(_EventsRequests.verify(org_id))
 
 
-class AsyncEvents:
+class AsyncEvents(AsyncResource):
     """Ingest (service token), query and verify (audit:read in the org, or the service token)."""
 
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _send(self, call: _Call[T]) -> T:
+    async def _send(self, call: Call[T]) -> T:
         response = await self._client.send(
             call.method, call.path, json=call.json, params=call.params
         )

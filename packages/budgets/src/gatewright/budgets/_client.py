@@ -1,6 +1,6 @@
 """Budgets clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
 
-Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+Each resource has a `_*Requests` builder whose methods return a `Call` (method, path, body,
 query, response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and
 async can never diverge: a change to a path or a body is made once. Bodies are plain dicts, not
 validated here: the service is the authority on input, and its 422 arrives as `ValidationFailed`
@@ -11,9 +11,7 @@ like every other error. Errors are core's exception tree (`gatewright.core.error
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 
@@ -25,36 +23,21 @@ from gatewright.budgets.models import (
     ReservationStatus,
     Spend,
 )
-from gatewright.core import AsyncAPIClient, SyncAPIClient
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One request, fully built: what both the sync and the async client send."""
-
-    method: str
-    path: str
-    cast_to: type[T] | None
-    json: dict[str, Any] | None = None
-    params: dict[str, Any] | None = None
-
-
-def _seg(value: str) -> str:
-    """An ID as one path segment (never lets a caller's value add path segments)."""
-    return quote(value, safe="")
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A JSON body without the optional fields the caller left out."""
-    return {key: value for key, value in fields.items() if value is not None}
+from gatewright.core import (
+    AsyncAPIClient,
+    AsyncResource,
+    Call,
+    SyncAPIClient,
+    SyncResource,
+    json_body,
+    path_segment,
+)
 
 
 def _budget_path(org_id: str, key_id: str | None = None) -> str:
     if key_id is None:
-        return f"/v1/orgs/{_seg(org_id)}/budget"
-    return f"/v1/orgs/{_seg(org_id)}/keys/{_seg(key_id)}/budget"
+        return f"/v1/orgs/{path_segment(org_id)}/budget"
+    return f"/v1/orgs/{path_segment(org_id)}/keys/{path_segment(key_id)}/budget"
 
 
 # -- request builders (no I/O) ----------------------------------------------------------------
@@ -62,23 +45,23 @@ class _BudgetsRequests:
     @staticmethod
     def set(
         org_id: str, key_id: str | None, *, limit_micro_usd: int, period: Period
-    ) -> _Call[Budget]:
+    ) -> Call[Budget]:
         body = {"limit_micro_usd": limit_micro_usd, "period": period}
-        return _Call("PUT", _budget_path(org_id, key_id), Budget, body)
+        return Call("PUT", _budget_path(org_id, key_id), Budget, body)
 
     @staticmethod
-    def get(org_id: str, key_id: str | None) -> _Call[Budget]:
-        return _Call("GET", _budget_path(org_id, key_id), Budget)
+    def get(org_id: str, key_id: str | None) -> Call[Budget]:
+        return Call("GET", _budget_path(org_id, key_id), Budget)
 
     @staticmethod
-    def delete(org_id: str, key_id: str | None) -> _Call[None]:
-        return _Call("DELETE", _budget_path(org_id, key_id), None)
+    def delete(org_id: str, key_id: str | None) -> Call[None]:
+        return Call("DELETE", _budget_path(org_id, key_id), None)
 
 
 class _SpendRequests:
     @staticmethod
-    def get(org_id: str) -> _Call[Spend]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/spend", Spend)
+    def get(org_id: str) -> Call[Spend]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/spend", Spend)
 
 
 class _ReservationsRequests:
@@ -90,59 +73,37 @@ class _ReservationsRequests:
         amount_micro_usd: int,
         request_id: str,
         ttl_seconds: int | None,
-    ) -> _Call[Reservation]:
+    ) -> Call[Reservation]:
         # key_id is always sent (null = an org-level reservation), so the body says what it means.
         body = {
             "org_id": org_id,
             "key_id": key_id,
             "amount_micro_usd": amount_micro_usd,
             "request_id": request_id,
-            **_body(ttl_seconds=ttl_seconds),
+            **json_body(ttl_seconds=ttl_seconds),
         }
-        return _Call("POST", "/v1/reservations", Reservation, body)
+        return Call("POST", "/v1/reservations", Reservation, body)
 
     @staticmethod
-    def commit(reservation_id: str, *, actual_micro_usd: int) -> _Call[Reservation]:
-        path = f"/v1/reservations/{_seg(reservation_id)}/commit"
-        return _Call("POST", path, Reservation, {"actual_micro_usd": actual_micro_usd})
+    def commit(reservation_id: str, *, actual_micro_usd: int) -> Call[Reservation]:
+        path = f"/v1/reservations/{path_segment(reservation_id)}/commit"
+        return Call("POST", path, Reservation, {"actual_micro_usd": actual_micro_usd})
 
     @staticmethod
-    def release(reservation_id: str) -> _Call[Reservation]:
-        return _Call("POST", f"/v1/reservations/{_seg(reservation_id)}/release", Reservation)
+    def release(reservation_id: str) -> Call[Reservation]:
+        return Call("POST", f"/v1/reservations/{path_segment(reservation_id)}/release", Reservation)
 
     @staticmethod
     def list(
         org_id: str, *, status: ReservationStatus | None, limit: int | None
-    ) -> _Call[ReservationList]:
-        path = f"/v1/orgs/{_seg(org_id)}/reservations"
-        return _Call("GET", path, ReservationList, params=_body(status=status, limit=limit))
+    ) -> Call[ReservationList]:
+        path = f"/v1/orgs/{path_segment(org_id)}/reservations"
+        return Call("GET", path, ReservationList, params=json_body(status=status, limit=limit))
 
 
 # -- senders ---------------------------------------------------------------------------------
-class _SyncResource:
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _send(self, call: _Call[T]) -> T:
-        result = self._client.request(
-            call.method, call.path, cast_to=call.cast_to, json=call.json, params=call.params
-        )
-        return cast(T, result)
-
-
-class _AsyncResource:
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _send(self, call: _Call[T]) -> T:
-        result = await self._client.request(
-            call.method, call.path, cast_to=call.cast_to, json=call.json, params=call.params
-        )
-        return cast(T, result)
-
-
 # -- resources -------------------------------------------------------------------------------
-class Budgets(_SyncResource):
+class Budgets(SyncResource):
     """Org and per-key limits (`budgets:set` to change, `budgets:read` to read)."""
 
     def set_org(self, org_id: str, *, limit_micro_usd: int, period: Period) -> Budget:
@@ -171,7 +132,7 @@ class Budgets(_SyncResource):
         self._send(_BudgetsRequests.delete(org_id, key_id))
 
 
-class AsyncBudgets(_AsyncResource):
+class AsyncBudgets(AsyncResource):
     """Org and per-key limits (`budgets:set` to change, `budgets:read` to read)."""
 
     async def set_org(self, org_id: str, *, limit_micro_usd: int, period: Period) -> Budget:
@@ -202,19 +163,19 @@ class AsyncBudgets(_AsyncResource):
         await self._send(_BudgetsRequests.delete(org_id, key_id))
 
 
-class SpendResource(_SyncResource):
+class SpendResource(SyncResource):
     def get(self, org_id: str) -> Spend:
         """The org's current-period spend, reserved amount and limit, and the same per key."""
         return self._send(_SpendRequests.get(org_id))
 
 
-class AsyncSpendResource(_AsyncResource):
+class AsyncSpendResource(AsyncResource):
     async def get(self, org_id: str) -> Spend:
         """The org's current-period spend, reserved amount and limit, and the same per key."""
         return await self._send(_SpendRequests.get(org_id))
 
 
-class Reservations(_SyncResource):
+class Reservations(SyncResource):
     """Hold, commit and release spend (service token for create/commit/release)."""
 
     def create(
@@ -261,7 +222,7 @@ class Reservations(_SyncResource):
         return self._send(_ReservationsRequests.list(org_id, status=status, limit=limit))
 
 
-class AsyncReservations(_AsyncResource):
+class AsyncReservations(AsyncResource):
     """Hold, commit and release spend (service token for create/commit/release)."""
 
     async def create(

@@ -1,6 +1,6 @@
 """Gateway clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
 
-Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+Each resource has a `_*Requests` builder whose methods return a `Call` (method, path, body,
 response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and async never
 diverge. The token is an API key (`gwk_...`) for completions and models, or a user access token /
 the service token for routes. Errors are core's exception tree (`gatewright.core.errors`).
@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 
-from gatewright.core import AsyncAPIClient, SyncAPIClient
+from gatewright.core import (
+    AsyncAPIClient,
+    AsyncResource,
+    Call,
+    SyncAPIClient,
+    SyncResource,
+    path_segment,
+)
 from gatewright.core.errors import make_status_error
 from gatewright.gateway.models import (
     Backend,
@@ -31,29 +36,15 @@ from gatewright.gateway.models import (
     Usage,
 )
 
-T = TypeVar("T")
-
 BACKEND_HEADER = "X-Gatewright-Backend"
 BACKEND_MODEL_HEADER = "X-Gatewright-Backend-Model"
 ATTEMPTS_HEADER = "X-Gatewright-Attempts"
 
 
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    method: str
-    path: str
-    cast_to: type[T] | None
-    json: dict[str, Any] | None = None
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")
-
-
 def _route_path(alias: str, org_id: str | None) -> str:
     if org_id is None:
-        return f"/v1/routes/{_seg(alias)}"
-    return f"/v1/orgs/{_seg(org_id)}/routes/{_seg(alias)}"
+        return f"/v1/routes/{path_segment(alias)}"
+    return f"/v1/orgs/{path_segment(org_id)}/routes/{path_segment(alias)}"
 
 
 def _completion_body(
@@ -76,14 +67,14 @@ def _served(completion: ChatCompletion, response: httpx.Response) -> ChatComplet
 # -- request builders (no I/O) ----------------------------------------------------------------
 class _CompletionsRequests:
     @staticmethod
-    def create(body: dict[str, Any]) -> _Call[ChatCompletion]:
-        return _Call("POST", "/v1/chat/completions", ChatCompletion, body)
+    def create(body: dict[str, Any]) -> Call[ChatCompletion]:
+        return Call("POST", "/v1/chat/completions", ChatCompletion, body)
 
 
 class _ModelsRequests:
     @staticmethod
-    def list() -> _Call[ModelList]:
-        return _Call("GET", "/v1/models", ModelList)
+    def list() -> Call[ModelList]:
+        return Call("GET", "/v1/models", ModelList)
 
 
 class _RoutesRequests:
@@ -95,7 +86,7 @@ class _RoutesRequests:
         input_micro_usd_per_mtok: int,
         output_micro_usd_per_mtok: int,
         org_id: str | None,
-    ) -> _Call[Route]:
+    ) -> Call[Route]:
         body = {
             "backends": [
                 b.model_dump(mode="json") if isinstance(b, Backend) else dict(b) for b in backends
@@ -103,19 +94,19 @@ class _RoutesRequests:
             "input_micro_usd_per_mtok": input_micro_usd_per_mtok,
             "output_micro_usd_per_mtok": output_micro_usd_per_mtok,
         }
-        return _Call("PUT", _route_path(alias, org_id), Route, body)
+        return Call("PUT", _route_path(alias, org_id), Route, body)
 
     @staticmethod
-    def get(alias: str, org_id: str | None) -> _Call[Route]:
-        return _Call("GET", _route_path(alias, org_id), Route)
+    def get(alias: str, org_id: str | None) -> Call[Route]:
+        return Call("GET", _route_path(alias, org_id), Route)
 
     @staticmethod
-    def list(org_id: str) -> _Call[RouteList]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/routes", RouteList)
+    def list(org_id: str) -> Call[RouteList]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/routes", RouteList)
 
     @staticmethod
-    def delete(alias: str, org_id: str | None) -> _Call[None]:
-        return _Call("DELETE", _route_path(alias, org_id), None)
+    def delete(alias: str, org_id: str | None) -> Call[None]:
+        return Call("DELETE", _route_path(alias, org_id), None)
 
 
 # -- streams ---------------------------------------------------------------------------------
@@ -210,29 +201,8 @@ class AsyncChatCompletionStream(_StreamState):
 
 
 # -- senders ---------------------------------------------------------------------------------
-class _SyncResource:
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _send(self, call: _Call[T]) -> T:
-        return cast(
-            T, self._client.request(call.method, call.path, cast_to=call.cast_to, json=call.json)
-        )
-
-
-class _AsyncResource:
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _send(self, call: _Call[T]) -> T:
-        result = await self._client.request(
-            call.method, call.path, cast_to=call.cast_to, json=call.json
-        )
-        return cast(T, result)
-
-
 # -- resources -------------------------------------------------------------------------------
-class Completions(_SyncResource):
+class Completions(SyncResource):
     def create(
         self,
         *,
@@ -273,7 +243,7 @@ class Completions(_SyncResource):
         return ChatCompletionStream(response)
 
 
-class AsyncCompletions(_AsyncResource):
+class AsyncCompletions(AsyncResource):
     async def create(
         self,
         *,
@@ -322,18 +292,18 @@ class AsyncChat:
         self.completions = AsyncCompletions(client)
 
 
-class Models(_SyncResource):
+class Models(SyncResource):
     def list(self) -> ModelList:
         """The model aliases this API key may use."""
         return self._send(_ModelsRequests.list())
 
 
-class AsyncModels(_AsyncResource):
+class AsyncModels(AsyncResource):
     async def list(self) -> ModelList:
         return await self._send(_ModelsRequests.list())
 
 
-class Routes(_SyncResource):
+class Routes(SyncResource):
     """The route table: org routes (`org_id=`) or global ones (service token only)."""
 
     def put(
@@ -365,7 +335,7 @@ class Routes(_SyncResource):
         self._send(_RoutesRequests.delete(alias, org_id))
 
 
-class AsyncRoutes(_AsyncResource):
+class AsyncRoutes(AsyncResource):
     async def put(
         self,
         alias: str,

@@ -1,6 +1,6 @@
 """Identity clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
 
-Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+Each resource has a `_*Requests` builder whose methods return a `Call` (method, path, body,
 response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and async can
 never diverge: a change to a path or a body is made once. Bodies are plain dicts, not validated
 here: the service is the authority on input, and its 422 arrives as `ValidationFailed` like every
@@ -10,14 +10,20 @@ other error. Errors are core's exception tree (`gatewright.core.errors`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 
-from gatewright.core import AsyncAPIClient, SyncAPIClient
+from gatewright.core import (
+    AsyncAPIClient,
+    AsyncResource,
+    Call,
+    SyncAPIClient,
+    SyncResource,
+    json_body,
+    path_segment,
+)
 from gatewright.identity.models import (
     AccessToken,
     ApiKey,
@@ -38,96 +44,73 @@ from gatewright.identity.models import (
     User,
 )
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One request, fully built: what both the sync and the async client send."""
-
-    method: str
-    path: str
-    cast_to: type[T] | None
-    json: dict[str, Any] | None = None
-
-
-def _seg(value: str) -> str:
-    """An ID as one path segment (never lets a caller's value add path segments)."""
-    return quote(value, safe="")
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A JSON body without the optional fields the caller left out."""
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if value is None:
-            continue
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
-    return out
-
 
 # -- request builders (no I/O) ----------------------------------------------------------------
 class _AuthRequests:
     @staticmethod
-    def login(email: str, password: str) -> _Call[AccessToken]:
-        return _Call("POST", "/v1/auth/login", AccessToken, _body(email=email, password=password))
+    def login(email: str, password: str) -> Call[AccessToken]:
+        return Call(
+            "POST", "/v1/auth/login", AccessToken, json_body(email=email, password=password)
+        )
 
 
 class _UsersRequests:
     @staticmethod
-    def me() -> _Call[User]:
-        return _Call("GET", "/v1/users/me", User)
+    def me() -> Call[User]:
+        return Call("GET", "/v1/users/me", User)
 
 
 class _OrgsRequests:
     @staticmethod
-    def create(name: str) -> _Call[Org]:
-        return _Call("POST", "/v1/orgs", Org, _body(name=name))
+    def create(name: str) -> Call[Org]:
+        return Call("POST", "/v1/orgs", Org, json_body(name=name))
 
     @staticmethod
-    def get(org_id: str) -> _Call[OrgDetail]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}", OrgDetail)
+    def get(org_id: str) -> Call[OrgDetail]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}", OrgDetail)
 
     @staticmethod
-    def list() -> _Call[OrgList]:
-        return _Call("GET", "/v1/orgs", OrgList)
+    def list() -> Call[OrgList]:
+        return Call("GET", "/v1/orgs", OrgList)
 
     @staticmethod
-    def delete(org_id: str) -> _Call[None]:
-        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}", None)
+    def delete(org_id: str) -> Call[None]:
+        return Call("DELETE", f"/v1/orgs/{path_segment(org_id)}", None)
 
 
 class _MembersRequests:
     @staticmethod
-    def list(org_id: str) -> _Call[MemberList]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/members", MemberList)
+    def list(org_id: str) -> Call[MemberList]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/members", MemberList)
 
     @staticmethod
-    def update(org_id: str, user_id: str, role: Role) -> _Call[Member]:
-        path = f"/v1/orgs/{_seg(org_id)}/members/{_seg(user_id)}"
-        return _Call("PATCH", path, Member, _body(role=role))
+    def update(org_id: str, user_id: str, role: Role) -> Call[Member]:
+        path = f"/v1/orgs/{path_segment(org_id)}/members/{path_segment(user_id)}"
+        return Call("PATCH", path, Member, json_body(role=role))
 
     @staticmethod
-    def remove(org_id: str, user_id: str) -> _Call[None]:
-        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}/members/{_seg(user_id)}", None)
+    def remove(org_id: str, user_id: str) -> Call[None]:
+        return Call(
+            "DELETE", f"/v1/orgs/{path_segment(org_id)}/members/{path_segment(user_id)}", None
+        )
 
 
 class _InvitationsRequests:
     @staticmethod
     def create(
         org_id: str, *, email: str, role: Role, ttl_seconds: int | None
-    ) -> _Call[InvitationCreated]:
-        body = _body(email=email, role=role, ttl_seconds=ttl_seconds)
-        return _Call("POST", f"/v1/orgs/{_seg(org_id)}/invitations", InvitationCreated, body)
+    ) -> Call[InvitationCreated]:
+        body = json_body(email=email, role=role, ttl_seconds=ttl_seconds)
+        return Call("POST", f"/v1/orgs/{path_segment(org_id)}/invitations", InvitationCreated, body)
 
     @staticmethod
-    def list(org_id: str) -> _Call[InvitationList]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/invitations", InvitationList)
+    def list(org_id: str) -> Call[InvitationList]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/invitations", InvitationList)
 
     @staticmethod
-    def accept(*, token: str, password: str, name: str | None) -> _Call[InvitationAccepted]:
-        body = _body(token=token, password=password, name=name)
-        return _Call("POST", "/v1/invitations/accept", InvitationAccepted, body)
+    def accept(*, token: str, password: str, name: str | None) -> Call[InvitationAccepted]:
+        body = json_body(token=token, password=password, name=name)
+        return Call("POST", "/v1/invitations/accept", InvitationAccepted, body)
 
 
 class _KeysRequests:
@@ -139,85 +122,66 @@ class _KeysRequests:
         models: Sequence[str] | None,
         expires_at: datetime | None,
         rate_limit_rpm: int | None = None,
-    ) -> _Call[ApiKeyCreated]:
-        body = _body(
+    ) -> Call[ApiKeyCreated]:
+        body = json_body(
             name=name,
             models=list(models) if models is not None else None,
             expires_at=expires_at,
             rate_limit_rpm=rate_limit_rpm,
         )
-        return _Call("POST", f"/v1/orgs/{_seg(org_id)}/keys", ApiKeyCreated, body)
+        return Call("POST", f"/v1/orgs/{path_segment(org_id)}/keys", ApiKeyCreated, body)
 
     @staticmethod
-    def list(org_id: str) -> _Call[ApiKeyList]:
-        return _Call("GET", f"/v1/orgs/{_seg(org_id)}/keys", ApiKeyList)
+    def list(org_id: str) -> Call[ApiKeyList]:
+        return Call("GET", f"/v1/orgs/{path_segment(org_id)}/keys", ApiKeyList)
 
     @staticmethod
-    def revoke(org_id: str, key_id: str) -> _Call[ApiKey]:
-        return _Call("DELETE", f"/v1/orgs/{_seg(org_id)}/keys/{_seg(key_id)}", ApiKey)
+    def revoke(org_id: str, key_id: str) -> Call[ApiKey]:
+        return Call(
+            "DELETE", f"/v1/orgs/{path_segment(org_id)}/keys/{path_segment(key_id)}", ApiKey
+        )
 
     @staticmethod
-    def verify(secret: str) -> _Call[KeyVerification]:
-        return _Call("POST", "/v1/keys/verify", KeyVerification, _body(secret=secret))
+    def verify(secret: str) -> Call[KeyVerification]:
+        return Call("POST", "/v1/keys/verify", KeyVerification, json_body(secret=secret))
 
     @staticmethod
-    def register_revocation_hook(url: str) -> _Call[None]:
-        return _Call("POST", "/v1/keys/revocation-hooks", None, _body(url=url))
+    def register_revocation_hook(url: str) -> Call[None]:
+        return Call("POST", "/v1/keys/revocation-hooks", None, json_body(url=url))
 
 
 class _AuthzRequests:
     @staticmethod
-    def check(*, subject: str, org_id: str, permission: Permission | str) -> _Call[AuthzDecision]:
-        body = _body(subject=subject, org_id=org_id, permission=permission)
-        return _Call("POST", "/v1/authz/check", AuthzDecision, body)
+    def check(*, subject: str, org_id: str, permission: Permission | str) -> Call[AuthzDecision]:
+        body = json_body(subject=subject, org_id=org_id, permission=permission)
+        return Call("POST", "/v1/authz/check", AuthzDecision, body)
 
 
 # -- senders ---------------------------------------------------------------------------------
-class _SyncResource:
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _send(self, call: _Call[T]) -> T:
-        return cast(
-            T, self._client.request(call.method, call.path, cast_to=call.cast_to, json=call.json)
-        )
-
-
-class _AsyncResource:
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _send(self, call: _Call[T]) -> T:
-        result = await self._client.request(
-            call.method, call.path, cast_to=call.cast_to, json=call.json
-        )
-        return cast(T, result)
-
-
 # -- resources -------------------------------------------------------------------------------
-class Auth(_SyncResource):
+class Auth(SyncResource):
     def login(self, email: str, password: str) -> AccessToken:
         """Exchange email + password for an access token (401 `invalid_credentials`)."""
         return self._send(_AuthRequests.login(email, password))
 
 
-class AsyncAuth(_AsyncResource):
+class AsyncAuth(AsyncResource):
     async def login(self, email: str, password: str) -> AccessToken:
         """Exchange email + password for an access token (401 `invalid_credentials`)."""
         return await self._send(_AuthRequests.login(email, password))
 
 
-class Users(_SyncResource):
+class Users(SyncResource):
     def me(self) -> User:
         return self._send(_UsersRequests.me())
 
 
-class AsyncUsers(_AsyncResource):
+class AsyncUsers(AsyncResource):
     async def me(self) -> User:
         return await self._send(_UsersRequests.me())
 
 
-class Orgs(_SyncResource):
+class Orgs(SyncResource):
     def create(self, name: str) -> Org:
         return self._send(_OrgsRequests.create(name))
 
@@ -231,7 +195,7 @@ class Orgs(_SyncResource):
         self._send(_OrgsRequests.delete(org_id))
 
 
-class AsyncOrgs(_AsyncResource):
+class AsyncOrgs(AsyncResource):
     async def create(self, name: str) -> Org:
         return await self._send(_OrgsRequests.create(name))
 
@@ -245,7 +209,7 @@ class AsyncOrgs(_AsyncResource):
         await self._send(_OrgsRequests.delete(org_id))
 
 
-class Members(_SyncResource):
+class Members(SyncResource):
     def list(self, org_id: str) -> MemberList:
         return self._send(_MembersRequests.list(org_id))
 
@@ -256,7 +220,7 @@ class Members(_SyncResource):
         self._send(_MembersRequests.remove(org_id, user_id))
 
 
-class AsyncMembers(_AsyncResource):
+class AsyncMembers(AsyncResource):
     async def list(self, org_id: str) -> MemberList:
         return await self._send(_MembersRequests.list(org_id))
 
@@ -267,7 +231,7 @@ class AsyncMembers(_AsyncResource):
         await self._send(_MembersRequests.remove(org_id, user_id))
 
 
-class Invitations(_SyncResource):
+class Invitations(SyncResource):
     def create(
         self, org_id: str, *, email: str, role: Role, ttl_seconds: int | None = None
     ) -> InvitationCreated:
@@ -282,7 +246,7 @@ class Invitations(_SyncResource):
         return self._send(_InvitationsRequests.accept(token=token, password=password, name=name))
 
 
-class AsyncInvitations(_AsyncResource):
+class AsyncInvitations(AsyncResource):
     async def create(
         self, org_id: str, *, email: str, role: Role, ttl_seconds: int | None = None
     ) -> InvitationCreated:
@@ -301,7 +265,7 @@ class AsyncInvitations(_AsyncResource):
         )
 
 
-class Keys(_SyncResource):
+class Keys(SyncResource):
     def create(
         self,
         org_id: str,
@@ -333,7 +297,7 @@ class Keys(_SyncResource):
         self._send(_KeysRequests.register_revocation_hook(url))
 
 
-class AsyncKeys(_AsyncResource):
+class AsyncKeys(AsyncResource):
     async def create(
         self,
         org_id: str,
@@ -365,7 +329,7 @@ class AsyncKeys(_AsyncResource):
         await self._send(_KeysRequests.register_revocation_hook(url))
 
 
-class Authz(_SyncResource):
+class Authz(SyncResource):
     def check(self, *, subject: str, org_id: str, permission: Permission | str) -> AuthzDecision:
         """May `subject` do `permission` in `org_id`? Callable by a service or by the subject."""
         return self._send(
@@ -373,7 +337,7 @@ class Authz(_SyncResource):
         )
 
 
-class AsyncAuthz(_AsyncResource):
+class AsyncAuthz(AsyncResource):
     async def check(
         self, *, subject: str, org_id: str, permission: Permission | str
     ) -> AuthzDecision:

@@ -1,6 +1,6 @@
 """modelsim clients: `Client` (sync) and `AsyncClient` over one request builder per resource.
 
-Each resource has a `_*Requests` builder whose methods return a `_Call` (method, path, body,
+Each resource has a `_*Requests` builder whose methods return a `Call` (method, path, body,
 query, response type). `Foo` and `AsyncFoo` only hand that call to their client, so sync and
 async can never diverge. Errors are core's exception tree (`gatewright.core.errors`): a
 `sim-fail-503` answer is `ServiceUnavailable`, `sim-fail-500` is `InternalServerError`, an
@@ -14,12 +14,18 @@ stream that has started cannot be replayed); `create` uses core's retry policy.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any
 
 import httpx
 
-from gatewright.core import AsyncAPIClient, SyncAPIClient, make_status_error
+from gatewright.core import (
+    AsyncAPIClient,
+    AsyncResource,
+    Call,
+    SyncAPIClient,
+    SyncResource,
+    make_status_error,
+)
 from gatewright.core._constants import REQUEST_ID_HEADER
 from gatewright.modelsim.models import (
     ChatCompletion,
@@ -28,22 +34,8 @@ from gatewright.modelsim.models import (
     ObservationList,
 )
 
-T = TypeVar("T")
-
 Messages = Sequence[Mapping[str, Any]]
 SSE_DONE = "[DONE]"
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One request, fully built: what both the sync and the async client send."""
-
-    method: str
-    path: str
-    cast_to: type[T] | None
-    json: dict[str, Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    request_id: str | None = None
 
 
 # -- request builders (no I/O) ----------------------------------------------------------------
@@ -56,12 +48,12 @@ class _CompletionsRequests:
         max_tokens: int | None,
         extra: dict[str, Any],
         request_id: str | None,
-    ) -> _Call[ChatCompletion]:
+    ) -> Call[ChatCompletion]:
         body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages]}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         body.update(extra)
-        return _Call("POST", "/v1/chat/completions", ChatCompletion, body, request_id=request_id)
+        return Call("POST", "/v1/chat/completions", ChatCompletion, body, request_id=request_id)
 
     @staticmethod
     def stream(
@@ -71,32 +63,32 @@ class _CompletionsRequests:
         max_tokens: int | None,
         extra: dict[str, Any],
         request_id: str | None,
-    ) -> _Call[ChatCompletionChunk]:
+    ) -> Call[ChatCompletionChunk]:
         """Like `create` with `stream: true`; asks for the usage chunk unless told otherwise."""
         extra = {"stream_options": {"include_usage": True}} | extra | {"stream": True}
         call = _CompletionsRequests.create(
             model=model, messages=messages, max_tokens=max_tokens, extra=extra, request_id=None
         )
-        return _Call(call.method, call.path, ChatCompletionChunk, call.json, request_id=request_id)
+        return Call(call.method, call.path, ChatCompletionChunk, call.json, request_id=request_id)
 
 
 class _ModelsRequests:
     @staticmethod
-    def list() -> _Call[ModelList]:
-        return _Call("GET", "/v1/models", ModelList)
+    def list() -> Call[ModelList]:
+        return Call("GET", "/v1/models", ModelList)
 
 
 class _ObservationsRequests:
     @staticmethod
     def list(
         *, request_id: str | None, model: str | None, limit: int | None
-    ) -> _Call[ObservationList]:
+    ) -> Call[ObservationList]:
         params = {"request_id": request_id, "model": model, "limit": limit}
-        return _Call("GET", "/v1/observations", ObservationList, params=params)
+        return Call("GET", "/v1/observations", ObservationList, params=params)
 
     @staticmethod
-    def clear() -> _Call[None]:
-        return _Call("DELETE", "/v1/observations", None)
+    def clear() -> Call[None]:
+        return Call("DELETE", "/v1/observations", None)
 
 
 # -- server-sent events ----------------------------------------------------------------------
@@ -131,23 +123,9 @@ def _chunk(payload: str, response: httpx.Response) -> ChatCompletionChunk:
     return chunk
 
 
-# -- senders ---------------------------------------------------------------------------------
-class _SyncResource:
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _send(self, call: _Call[T]) -> T:
-        result = self._client.request(
-            call.method,
-            call.path,
-            cast_to=call.cast_to,
-            json=call.json,
-            params=call.params,
-            request_id=call.request_id,
-        )
-        return cast(T, result)
-
-    def _stream(self, call: _Call[ChatCompletionChunk]) -> Iterator[ChatCompletionChunk]:
+# -- resources -------------------------------------------------------------------------------
+class Completions(SyncResource):
+    def _stream(self, call: Call[ChatCompletionChunk]) -> Iterator[ChatCompletionChunk]:
         c = self._client
         headers = c._headers(
             method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
@@ -171,49 +149,6 @@ class _SyncResource:
         except httpx.TransportError as exc:
             raise c._connection_error(exc) from exc
 
-
-class _AsyncResource:
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _send(self, call: _Call[T]) -> T:
-        result = await self._client.request(
-            call.method,
-            call.path,
-            cast_to=call.cast_to,
-            json=call.json,
-            params=call.params,
-            request_id=call.request_id,
-        )
-        return cast(T, result)
-
-    async def _stream(self, call: _Call[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
-        c = self._client
-        headers = c._headers(
-            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
-        )
-        try:
-            async with c._http.stream(
-                call.method, c._url(call.path), json=call.json, headers=headers
-            ) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise make_status_error(response)
-                decoder = _SSEDecoder()
-                async for line in response.aiter_lines():
-                    payload = decoder.feed(line)
-                    if payload == SSE_DONE:
-                        return
-                    if payload is not None:
-                        yield _chunk(payload, response)
-                if (payload := decoder.flush()) not in (None, SSE_DONE):
-                    yield _chunk(payload, response)
-        except httpx.TransportError as exc:
-            raise c._connection_error(exc) from exc
-
-
-# -- resources -------------------------------------------------------------------------------
-class Completions(_SyncResource):
     def create(
         self,
         *,
@@ -258,7 +193,31 @@ class Completions(_SyncResource):
         return self._stream(call)
 
 
-class AsyncCompletions(_AsyncResource):
+class AsyncCompletions(AsyncResource):
+    async def _stream(self, call: Call[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+        c = self._client
+        headers = c._headers(
+            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
+        )
+        try:
+            async with c._http.stream(
+                call.method, c._url(call.path), json=call.json, headers=headers
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise make_status_error(response)
+                decoder = _SSEDecoder()
+                async for line in response.aiter_lines():
+                    payload = decoder.feed(line)
+                    if payload == SSE_DONE:
+                        return
+                    if payload is not None:
+                        yield _chunk(payload, response)
+                if (payload := decoder.flush()) not in (None, SSE_DONE):
+                    yield _chunk(payload, response)
+        except httpx.TransportError as exc:
+            raise c._connection_error(exc) from exc
+
     async def create(
         self,
         *,
@@ -308,19 +267,19 @@ class AsyncChat:
         self.completions = AsyncCompletions(client)
 
 
-class Models(_SyncResource):
+class Models(SyncResource):
     def list(self) -> ModelList:
         """`GET /v1/models`: the fixed behaviours modelsim offers."""
         return self._send(_ModelsRequests.list())
 
 
-class AsyncModels(_AsyncResource):
+class AsyncModels(AsyncResource):
     async def list(self) -> ModelList:
         """`GET /v1/models`: the fixed behaviours modelsim offers."""
         return await self._send(_ModelsRequests.list())
 
 
-class Observations(_SyncResource):
+class Observations(SyncResource):
     def list(
         self, *, request_id: str | None = None, model: str | None = None, limit: int | None = None
     ) -> ObservationList:
@@ -334,7 +293,7 @@ class Observations(_SyncResource):
         self._send(_ObservationsRequests.clear())
 
 
-class AsyncObservations(_AsyncResource):
+class AsyncObservations(AsyncResource):
     async def list(
         self, *, request_id: str | None = None, model: str | None = None, limit: int | None = None
     ) -> ObservationList:

@@ -28,6 +28,7 @@ from gatewright.core.errors import (
     make_status_error,
 )
 from gatewright.core.models import APIModel
+from gatewright.core.resources import AsyncResource, Call, SyncResource, json_body, path_segment
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -38,10 +39,12 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncAPIClient",
+    "AsyncResource",
     "AuthenticationError",
     "BadRequest",
     "BaseClient",
     "BudgetExceeded",
+    "Call",
     "Conflict",
     "ErrorBody",
     "ErrorEnvelope",
@@ -54,7 +57,10 @@ __all__ = [
     "RetryPolicy",
     "ServiceUnavailable",
     "SyncAPIClient",
+    "SyncResource",
     "ValidationFailed",
+    "json_body",
     "make_status_error",
     "new_request_id",
+    "path_segment",
 ]
