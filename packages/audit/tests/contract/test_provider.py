@@ -37,6 +37,7 @@ from gatewright.audit.models import EventIn
 from gatewright.audit.service import AuditSettings, create_app, store
 from gatewright.audit.service.api.deps import Decision, get_authorizer, get_token_verifier
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
@@ -95,7 +96,7 @@ class ProviderStates:
     def _append(self, bodies: list[dict[str, Any]]) -> None:
         events = [EventIn.model_validate(body) for body in bodies]
         with self.app.state.db.session() as s, s.begin():
-            store.append(s, bodies=events, now=store.utcnow())
+            store.append(s, bodies=events, now=utcnow())
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         self._reset()

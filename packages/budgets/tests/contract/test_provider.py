@@ -40,6 +40,7 @@ from gatewright.budgets import (
 from gatewright.budgets.service import BudgetsSettings, create_app, store
 from gatewright.budgets.service.api.deps import Decision, get_authorizer, get_token_verifier
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
@@ -95,7 +96,7 @@ class ProviderStates:
         self.authz.roles[(params["user_id"], params["org_id"])] = params.get("role", "admin")
 
     def _budget(self, params: dict[str, Any], key_id: str | None) -> None:
-        now = store.utcnow()
+        now = utcnow()
         with self.app.state.db.session() as s, s.begin():
             store.set_budget(
                 s,
@@ -148,7 +149,7 @@ class ProviderStates:
                 amount_micro_usd=params["amount_micro_usd"],
                 request_id=params["request_id"],
                 ttl_seconds=300,
-                now=store.utcnow(),
+                now=utcnow(),
             )
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:

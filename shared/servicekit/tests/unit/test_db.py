@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from gatewright.servicekit import Database, ServiceSettings
+from gatewright.servicekit.db import UTCDateTime, utcnow
 
 POSTGRES_URL = os.environ.get(
     "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -73,3 +75,26 @@ def test_settings_pick_sqlite_under_data_dir_or_the_url(tmp_path: Path) -> None:
 def test_settings_refuse_dev_service_token_in_production() -> None:
     with pytest.raises(ValueError, match="SERVICE_TOKEN"):
         ServiceSettings(environment="production")
+
+
+def test_utc_datetime_round_trips_aware_utc(db: Database) -> None:
+    md = MetaData()
+    t = Table(
+        f"t_utc_{uuid.uuid4().hex[:8]}",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("at", UTCDateTime()),
+    )
+    db.create_all(md)
+    plus2 = timezone(timedelta(hours=2))
+    with db.session() as s, s.begin():
+        s.execute(t.insert().values(id=1, at=datetime(2026, 1, 1, 12, tzinfo=plus2)))
+        s.execute(t.insert().values(id=2, at=None))
+    with db.session() as s:
+        rows = {row.id: row.at for row in s.execute(select(t.c.id, t.c.at))}
+    assert rows == {1: datetime(2026, 1, 1, 10, tzinfo=UTC), 2: None}
+    assert rows[1].tzinfo is UTC
+    with pytest.raises(Exception, match="naive datetime"), db.session() as s, s.begin():
+        s.execute(t.insert().values(id=3, at=datetime(2026, 1, 1)))
+    assert utcnow().tzinfo is UTC
+    md.drop_all(db.engine)

@@ -23,6 +23,7 @@ from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, create_service_app, outbound_request_id
 from gatewright.servicekit.access import IdentityAuthorizer
 from gatewright.servicekit.auth import JWKSVerifier
+from gatewright.servicekit.db import utcnow
 
 VERSION = "0.1.0"
 
@@ -55,7 +56,7 @@ def create_app(settings: AuditSettings, *, clock: Callable[[], datetime] | None 
         max_body_bytes=settings.max_body_bytes,
         state={
             "settings": settings,
-            "clock": clock or store.utcnow,
+            "clock": clock or utcnow,
             "verifier": JWKSVerifier(
                 f"{identity_url}/.well-known/jwks.json", cache_seconds=settings.jwks_cache_seconds
             ),

@@ -32,19 +32,17 @@ import binascii
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     MetaData,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     and_,
     select,
@@ -64,29 +62,9 @@ from gatewright.audit.models import (
     event_hash,
 )
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.db import UTCDateTime
 
 metadata = MetaData()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC (portable across SQLite and PostgreSQL); returns aware UTC datetimes."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 chains = Table(

@@ -30,6 +30,7 @@ from gatewright.servicekit import Database, ServiceError, create_service_app, ou
 from gatewright.servicekit.access import IdentityAuthorizer
 from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
+from gatewright.servicekit.db import utcnow
 from gatewright.servicekit.errors import error_response
 
 VERSION = "0.1.0"
@@ -65,7 +66,7 @@ def create_app(
     settings: BudgetsSettings, *, clock: Callable[[], datetime] | None = None
 ) -> FastAPI:
     db = Database(settings.database_url_for("budgets"))
-    the_clock = clock or store.utcnow
+    the_clock = clock or utcnow
     identity_url = settings.identity_url.rstrip("/")
 
     @asynccontextmanager

@@ -41,13 +41,11 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
     String,
     Table,
-    TypeDecorator,
     UniqueConstraint,
     and_,
     or_,
@@ -69,6 +67,7 @@ from gatewright.budgets.models import (
 )
 from gatewright.servicekit import ServiceError
 from gatewright.servicekit.audit import AuditOutbox
+from gatewright.servicekit.db import UTCDateTime
 
 log = logging.getLogger("gatewright.budgets.ledger")
 metadata = MetaData()
@@ -77,27 +76,6 @@ outbox = AuditOutbox("budgets", metadata)
 
 Clock = Callable[[], datetime]
 ORG_SCOPE = ""  # key_id of an org's own row (NULL would defeat the unique constraint)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC (portable across SQLite and PostgreSQL); returns aware UTC datetimes."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 ledgers = Table(

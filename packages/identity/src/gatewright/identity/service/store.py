@@ -18,13 +18,11 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
-    TypeDecorator,
     delete,
     func,
     select,
@@ -43,27 +41,11 @@ from gatewright.identity.models import (
     User,
 )
 from gatewright.servicekit.audit import AuditOutbox
+from gatewright.servicekit.db import UTCDateTime
 
 metadata = MetaData()
 # identity_audit_outbox: audit events, recorded in the transaction of the change they describe.
 outbox = AuditOutbox("identity", metadata)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC (portable across SQLite and PostgreSQL); returns aware UTC datetimes."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 users = Table(
