@@ -11,14 +11,11 @@ permission, and it alone may ingest, read the platform chain, or search every ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from gatewright.audit.service.config import AuditSettings
-from gatewright.servicekit import Database
 from gatewright.servicekit.access import (
     AuthorizerDep,
     Caller,
@@ -30,6 +27,7 @@ from gatewright.servicekit.access import (
     get_authorizer,
     get_token_verifier,
 )
+from gatewright.servicekit.deps import DB, Now, get_clock, get_db, now
 
 __all__ = [
     "DB",
@@ -57,23 +55,7 @@ def get_settings(request: Request) -> AuditSettings:
     return settings
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def get_clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock
-
-
-def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetime:
-    return clock()
-
-
 SettingsDep = Annotated[AuditSettings, Depends(get_settings)]
-DB = Annotated[Database, Depends(get_db)]
-Now = Annotated[datetime, Depends(now)]
 
 
 # Path parameters: IDs from other services, bounded and printable (identity's own limits).

@@ -12,14 +12,11 @@ the caller `caller` keeps on `request.state.caller`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from gatewright.budgets.service.config import BudgetsSettings
-from gatewright.servicekit import Database
 from gatewright.servicekit.access import (
     AuthorizerDep,
     Caller,
@@ -31,6 +28,7 @@ from gatewright.servicekit.access import (
     get_authorizer,
     get_token_verifier,
 )
+from gatewright.servicekit.deps import DB, Now, get_clock, get_db, now
 
 __all__ = [
     "DB",
@@ -60,23 +58,7 @@ def get_settings(request: Request) -> BudgetsSettings:
     return settings
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def get_clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock
-
-
-def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetime:
-    return clock()
-
-
 SettingsDep = Annotated[BudgetsSettings, Depends(get_settings)]
-DB = Annotated[Database, Depends(get_db)]
-Now = Annotated[datetime, Depends(now)]
 
 
 # Path parameters: IDs from other services, bounded and printable (identity's own limits).

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine import Gateway
 from gatewright.identity import KeyVerification
-from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit import ServiceError
 from gatewright.servicekit.access import (
     AsyncAuthorizer,
     AsyncAuthorizerDep,
@@ -29,6 +29,7 @@ from gatewright.servicekit.access import (
     authorize_async,
     identify,
 )
+from gatewright.servicekit.deps import DB, get_db
 
 __all__ = [
     "DB",
@@ -58,18 +59,12 @@ def get_settings(request: Request) -> GatewaySettings:
     return settings
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-DB = Annotated[Database, Depends(get_db)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 

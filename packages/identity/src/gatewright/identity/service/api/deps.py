@@ -17,6 +17,8 @@ from gatewright.identity.service.passwords import Passwords
 from gatewright.identity.service.tokens import TokenIssuer
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.auth import bearer_token, is_service_token
+from gatewright.servicekit.deps import DB as DB
+from gatewright.servicekit.deps import get_db as get_db
 
 
 class TokenVerifier(Protocol):
@@ -44,11 +46,6 @@ def get_settings(request: Request) -> IdentitySettings:
     return settings
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 def get_tokens(request: Request) -> TokenIssuer:
     tokens: TokenIssuer = request.app.state.tokens
     return tokens
@@ -65,7 +62,6 @@ def get_passwords(request: Request) -> Passwords:
 
 
 SettingsDep = Annotated[IdentitySettings, Depends(get_settings)]
-DB = Annotated[Database, Depends(get_db)]
 Tokens = Annotated[TokenIssuer, Depends(get_tokens)]
 Verifier = Annotated[TokenVerifier, Depends(get_token_verifier)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
