@@ -137,3 +137,40 @@ def test_log_lines_are_json_with_request_id(
     assert line["service"] == "things"
     assert line["extra"]["status"] == 200
     assert line["extra"]["path"] == "/healthz"
+
+
+def test_the_error_observer_sees_every_service_error_and_cannot_break_the_envelope(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, int, str]] = []
+
+    def observer(request, exc: ServiceError) -> None:  # type: ignore[no-untyped-def]
+        seen.append((request.url.path, exc.status_code, exc.code))
+        if exc.details.get("id") == "t2":
+            raise RuntimeError("the observer broke")
+
+    app = create_service_app(
+        service="things", version="0", routers=[router], on_service_error=observer
+    )
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert_envelope(c.get("/v1/things/t1"), 404, "thing_not_found")
+        assert_envelope(c.get("/v1/things/t2"), 404, "thing_not_found")
+        assert_envelope(c.get("/v1/nothing"), 404, "not_found")  # not a ServiceError
+    assert seen == [
+        ("/v1/things/t1", 404, "thing_not_found"),
+        ("/v1/things/t2", 404, "thing_not_found"),
+    ]
+
+
+def test_an_audit_outbox_needs_db_and_settings() -> None:
+    from sqlalchemy import MetaData
+
+    from gatewright.servicekit.audit import AuditOutbox
+
+    with pytest.raises(ValueError, match="db and settings"):
+        create_service_app(
+            service="things",
+            version="0",
+            routers=[router],
+            audit_outbox=AuditOutbox("things", MetaData()),
+        )

@@ -9,11 +9,13 @@ are caught by the correlation middleware, which answers with a 500 envelope and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gatewright.core.envelope import ErrorBody, ErrorEnvelope
@@ -103,11 +105,26 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "Invalid request: " + "; ".join(parts) + more
 
 
-async def _on_service_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
-    return error_response(
-        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-    )
+# Called with every ServiceError before its envelope goes out (e.g. to audit a denial); it runs
+# in the thread pool, and its own failure is logged, never turned into a second error.
+ErrorObserver = Callable[[Request, ServiceError], None]
+
+
+def _service_error_handler(
+    observer: ErrorObserver | None,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        if observer is not None:
+            try:
+                await run_in_threadpool(observer, request, exc)
+            except Exception:
+                log.exception("the error observer failed for %s %s", exc.status_code, exc.code)
+        return error_response(
+            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+        )
+
+    return on_service_error
 
 
 async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
@@ -142,8 +159,8 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _on_service_error)
+def install_error_handlers(app: FastAPI, *, observer: ErrorObserver | None = None) -> None:
+    app.add_exception_handler(ServiceError, _service_error_handler(observer))
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
 

@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets.service import events, store
@@ -28,10 +27,8 @@ from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
 from gatewright.servicekit.access import IdentityAuthorizer
-from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
-from gatewright.servicekit.errors import error_response
 
 VERSION = "0.1.0"
 log = logging.getLogger("gatewright.budgets")
@@ -79,33 +76,18 @@ def create_app(
         )
         app.state.authorizer = IdentityAuthorizer(identity)
         sweeper = asyncio.create_task(_sweep_forever(db, the_clock, settings))
-        app.state.audit = start_deliverer(
-            db,
-            store.outbox,
-            audit_url=settings.audit_url,
-            service_token=settings.service_token.get_secret_value(),
-        )
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            if app.state.audit is not None:
-                await run_in_threadpool(app.state.audit.stop)
             identity.close()
 
-    async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
-        """The error envelope, after recording a 402 or 403 as its audit event."""
-        assert isinstance(exc, ServiceError)
+    def audit_denial(request: Request, exc: ServiceError) -> None:
+        """A 402 or 403 becomes its audit event (the request's transaction was rolled back)."""
         if exc.status_code in (402, 403):
-            try:
-                await run_in_threadpool(events.record_denial, db, request, exc)
-            except Exception:
-                log.exception("cannot record the denial's audit event")
-        return error_response(
-            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-        )
+            events.record_denial(db, request, exc)
 
     app = create_service_app(
         service="budgets",
@@ -114,15 +96,15 @@ def create_app(
         routers=[budgets.router, spend.router, reservations.router],
         db=db,
         lifespan=lifespan,
+        audit_outbox=store.outbox,
+        settings=settings,
+        on_service_error=audit_denial,
         state={
             "settings": settings,
-            "audit": None,
-            "audit_outbox": store.outbox,
             "clock": the_clock,
             "verifier": JWKSVerifier(
                 f"{identity_url}/.well-known/jwks.json", cache_seconds=settings.jwks_cache_seconds
             ),
         },
     )
-    app.add_exception_handler(ServiceError, _on_service_error)
     return app

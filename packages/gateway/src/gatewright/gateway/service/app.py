@@ -30,7 +30,6 @@ from gatewright.gateway.service.engine import BudgetsAPI, Gateway, IdentityAPI
 from gatewright.identity import AsyncClient as IdentityClient
 from gatewright.servicekit import Database, create_service_app
 from gatewright.servicekit.access import SERVICE_NAME_HEADER, AsyncIdentityAuthorizer
-from gatewright.servicekit.audit import start_deliverer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.correlation import outbound_request_id
 
@@ -123,14 +122,9 @@ def create_app(
                         "expire from the key cache within %s s",
                         settings.key_cache_seconds,
                     )
-            app.state.audit = start_deliverer(
-                db, store.outbox, audit_url=settings.audit_url, service_token=token
-            )
             try:
                 yield
             finally:
-                if app.state.audit is not None:
-                    await run_in_threadpool(app.state.audit.stop)
                 if hook is not None:
                     hook.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -143,10 +137,10 @@ def create_app(
         routers=[completions.router, route_table.router, internal.router],
         db=db,
         lifespan=lifespan,
+        audit_outbox=store.outbox,
+        settings=settings,
         state={
             "settings": settings,
-            "audit": None,
-            "audit_outbox": store.outbox,
             "verifier": JWKSVerifier(
                 settings.identity_url.rstrip("/") + "/.well-known/jwks.json",
                 cache_seconds=settings.jwks_cache_seconds,

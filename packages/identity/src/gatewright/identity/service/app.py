@@ -1,10 +1,10 @@
 """`create_app(settings)`: the identity FastAPI app. Nothing runs at import time.
 
 At startup (lifespan) the app creates its tables, loads or generates its signing key under the
-data dir, creates or promotes the bootstrap platform admin (idempotent), and starts the audit
-deliverer (servicekit.audit; `GATEWRIGHT_AUDIT_URL`), stopped again at shutdown. Every 403
+data dir and creates or promotes the bootstrap platform admin (idempotent); servicekit then
+delivers the audit outbox (`GATEWRIGHT_AUDIT_URL`) until shutdown. Every 403
 `permission_denied` any route raises is recorded as an `authz.denied` audit event on its way out
-(`_on_service_error`), so no denial goes unaudited (see `events`).
+(`audit_denial`, servicekit's error observer), so no denial goes unaudited (see `events`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +32,6 @@ from gatewright.identity.service.config import IdentitySettings
 from gatewright.identity.service.passwords import Passwords
 from gatewright.identity.service.tokens import TokenIssuer
 from gatewright.servicekit import Database, ServiceError, create_service_app
-from gatewright.servicekit.audit import start_deliverer
-from gatewright.servicekit.errors import error_response
 
 VERSION = "0.1.0"
 log = logging.getLogger("gatewright.identity")
@@ -73,28 +70,12 @@ def create_app(settings: IdentitySettings) -> FastAPI:
             settings.data_dir, ttl_seconds=settings.access_token_ttl_seconds
         )
         app.state.admin_id = await run_in_threadpool(bootstrap, db, settings, passwords)
-        app.state.audit = start_deliverer(
-            db,
-            store.outbox,
-            audit_url=settings.audit_url,
-            service_token=settings.service_token.get_secret_value(),
-        )
-        try:
-            yield
-        finally:
-            if app.state.audit is not None:
-                await run_in_threadpool(app.state.audit.stop)
+        yield
 
-    async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ServiceError)
+    def audit_denial(request: Request, exc: ServiceError) -> None:
+        """An authorization denial becomes its audit event (its transaction was rolled back)."""
         if events.is_authz_denial(exc):
-            try:
-                await run_in_threadpool(events.record_denial, db, request, exc)
-            except Exception:
-                log.exception("cannot record the authz.denied audit event")
-        return error_response(
-            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-        )
+            events.record_denial(db, request, exc)
 
     app = create_service_app(
         service="identity",
@@ -112,7 +93,9 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         ],
         db=db,
         lifespan=lifespan,
-        state={"settings": settings, "audit": None, "audit_outbox": store.outbox},
+        audit_outbox=store.outbox,
+        settings=settings,
+        on_service_error=audit_denial,
+        state={"settings": settings},
     )
-    app.add_exception_handler(ServiceError, _on_service_error)
     return app
