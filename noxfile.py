@@ -206,33 +206,29 @@ def contracts(session: nox.Session) -> None:
             run_pytest(session, str(provider.relative_to(ROOT)), *guard, junit=f"provider-{dist}")
 
 
+def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
+    """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
+    session.install(*TEST_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    flows = ("e2e", "-n", "auto", "-p", "randomly")
+    run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
+    # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
+    session.run(
+        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", f"artifacts/junit-{name}.xml"
+    )
+
+
 @nox.session(python=PYTHON, requires=["contracts"])
 def e2e(session: nox.Session) -> None:
     """The full user flows against a local stack (or a deployment: --gw-target FILE)."""
-    session.install(*TEST_TOOLS)
-    install_dists(session, "testkit", *SERVICE_DISTS)
     run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"r{secrets.token_hex(3)}"
-    run_pytest(
-        session,
-        "e2e",
-        "-n",
-        "auto",
-        "-p",
-        "randomly",
-        junit="e2e",
-        env={"GATEWRIGHT_RUN_ID": run_id},
-    )
-    # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
-    session.run(
-        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-e2e.xml"
-    )
+    run_flows(session, name="e2e", run_id=run_id, env={})
 
 
 @nox.session(python=PYTHON, requires=["contracts"])
 def e2e_postgres(session: nox.Session) -> None:
     """The same flows with every service on the local PostgreSQL server (a schema of its own)."""
-    session.install(*TEST_TOOLS)
-    install_dists(session, "testkit", *SERVICE_DISTS)
+    session.install("psycopg[binary]>=3.2")
     schema = f"e2e_{secrets.token_hex(4)}"
     create = ["python", "scripts/pg_schema.py", "create", schema]
     result = session.run(*create, silent=True, success_codes=[0, 3])
@@ -240,26 +236,11 @@ def e2e_postgres(session: nox.Session) -> None:
     if not url.startswith("postgresql"):
         message = f"PostgreSQL is not reachable: {result}"
         session.error(message) if CI else session.skip(message)
-    run_id = f"p{secrets.token_hex(3)}"
     try:
-        run_pytest(
-            session,
-            "e2e",
-            "-n",
-            "auto",
-            "-p",
-            "randomly",
-            junit="e2e-postgres",
-            env={"GATEWRIGHT_DATABASE_URL": url, "GATEWRIGHT_RUN_ID": run_id},
-        )
+        env = {"GATEWRIGHT_DATABASE_URL": url}
+        run_flows(session, name="e2e-postgres", run_id=f"p{secrets.token_hex(3)}", env=env)
     finally:
         session.run("python", "scripts/pg_schema.py", "drop", schema)
-    session.run(
-        "python",
-        "scripts/scan_artifacts.py",
-        f"artifacts/{run_id}",
-        "artifacts/junit-e2e-postgres.xml",
-    )
 
 
 @nox.session(python=PYTHON, default=False)
