@@ -3,6 +3,9 @@
 Prices are chosen so the arithmetic reads easily: 1 micro-USD per prompt token and 2 per
 completion token. modelsim answers exactly `max_tokens` words and counts prompt tokens with the
 tokenizer the gateway estimates with, so a request's reserved estimate equals its final cost.
+
+The gateway commits a completion's cost just after the answer went out (off the latency path),
+so a flow that reads the spend after a completion waits for it to settle (`settled_spend`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import httpx
 import pytest
 
 from gatewright.budgets import Client as BudgetsClient
+from gatewright.budgets import Spend
 from gatewright.gateway import AsyncClient as AsyncGatewayClient
 from gatewright.gateway import Client as GatewayClient
 from gatewright.identity import Org
 from gatewright.modelsim import Client as ModelsimClient
 from gatewright.modelsim import count_prompt_tokens
-from gatewright.testkit import Harness
+from gatewright.testkit import Harness, Outcome, eventually
 
 from .actors import Actor
 
@@ -43,6 +47,21 @@ def raw_completion(gw: Harness, secret: str, content: bytes) -> httpx.Response:
     hooks = gw.recorder.sync_hooks()
     with httpx.Client(base_url=gw.url("gateway"), event_hooks=hooks, timeout=10) as http:
         return http.post("/v1/chat/completions", content=content, headers=headers)
+
+
+def settled_spend(budgets: BudgetsClient, org_id: str, spent: int) -> Spend:
+    """The org's spend once it reads `spent` with nothing reserved; fails at once on more."""
+
+    def probe() -> Outcome[Spend]:
+        now = budgets.spend.get(org_id)
+        if (now.spent_micro_usd, now.reserved_micro_usd) == (spent, 0):
+            return Outcome.done(now)
+        if now.spent_micro_usd > spent:
+            return Outcome.failed(f"spent {now.spent_micro_usd}, more than {spent}")
+        return Outcome.pending(f"spent {now.spent_micro_usd}, reserved {now.reserved_micro_usd}")
+
+    result: Spend = eventually(probe, description=f"org {org_id} settles at {spent} micro-USD")
+    return result
 
 
 def say(text: str) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from gatewright.core import BudgetExceeded
 from gatewright.gateway import AsyncClient as AsyncGatewayClient
 from gatewright.identity import Org
 from gatewright.modelsim import Client as ModelsimClient
-from gatewright.testkit import Harness, Outcome, eventually
+from gatewright.testkit import Harness
 
-from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, raw_completion, say
+from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, raw_completion, say, settled_spend
 
 pytestmark = pytest.mark.budgets
 
@@ -35,6 +35,7 @@ def test_an_org_at_its_limit_is_denied_and_nothing_is_spent(
     with gw.given(f"an org budget of exactly one request ({cost} micro-USD), already used"):
         budgets_admin.budgets.set_org(org.id, limit_micro_usd=cost, period="total")
         key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
+        settled_spend(budgets_admin, org.id, cost)
 
     with gw.when("the next request comes"), pytest.raises(BudgetExceeded) as denied:
         key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
@@ -83,9 +84,7 @@ def test_fifty_concurrent_requests_never_overspend(
         assert others == []
         assert (len(results) - len(denied), len(denied)) == (fits, 50 - fits)
     with gw.then("the final spend is within the limit and no reservation is left open"):
-        spend = budgets_admin.spend.get(org.id)
-        assert spend.spent_micro_usd == fits * cost
-        assert spend.reserved_micro_usd == 0
+        settled_spend(budgets_admin, org.id, fits * cost)
         assert budgets_admin.reservations.list(org.id, status="held").data == []
 
 
@@ -99,6 +98,7 @@ def test_a_key_budget_stops_that_key_only(
     with gw.given("one key with a budget of a single request, already used"):
         budgets_admin.budgets.set_key(org.id, capped.id, limit_micro_usd=cost, period="daily")
         capped.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
+        settled_spend(budgets_admin, org.id, cost)
 
     with gw.when("that key asks again"), pytest.raises(BudgetExceeded) as denied:
         capped.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
@@ -108,7 +108,7 @@ def test_a_key_budget_stops_that_key_only(
     with gw.then("another key of the same org still works"):
         ok = free.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=3)
         assert ok.usage.completion_tokens == 3
-        assert budgets_admin.spend.get(org.id).spent_micro_usd == 2 * cost
+        settled_spend(budgets_admin, org.id, 2 * cost)
 
 
 def test_a_streamed_completion_costs_what_the_plain_one_costs(
@@ -120,19 +120,10 @@ def test_a_streamed_completion_costs_what_the_plain_one_costs(
 
     cost = cost_of(messages, 7)
 
-    def spent(expected: int) -> Outcome[int]:
-        # A stream's cost is committed just after its last byte: wait for it, never sleep.
-        now = budgets_admin.spend.get(org.id)
-        if (now.spent_micro_usd, now.reserved_micro_usd) == (expected, 0):
-            return Outcome.done(now.spent_micro_usd)
-        if now.spent_micro_usd > expected:
-            return Outcome.failed(f"spent {now.spent_micro_usd}, more than {expected}")
-        return Outcome.pending(f"spent {now.spent_micro_usd}, reserved {now.reserved_micro_usd}")
-
     with gw.when("the request is made plain"):
         plain = key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=7)
     with gw.then(f"it is charged {cost} micro-USD"):
-        eventually(lambda: spent(cost), description="the plain completion is charged")
+        settled_spend(budgets_admin, org.id, cost)
     with (
         gw.when("the same request is streamed"),
         key.gateway.chat.completions.stream(model=alias, messages=messages, max_tokens=7) as stream,
@@ -143,7 +134,7 @@ def test_a_streamed_completion_costs_what_the_plain_one_costs(
             c.choices[0].delta.content or "" for c in chunks if c.choices and c.choices[0].delta
         )
         assert streamed.split() == plain.content.split()
-        eventually(lambda: spent(2 * cost), description="the streamed completion is charged")
+        settled_spend(budgets_admin, org.id, 2 * cost)
 
 
 # The gateway answers like OpenAI: every invalid parameter is a 400 invalid_request.

@@ -237,11 +237,14 @@ def test_commit_above_estimate_is_charged_and_logged(
 
 
 # -- idempotency -----------------------------------------------------------------------------
-def test_same_request_id_returns_the_same_reservation(client: TestClient, app: FastAPI) -> None:
+def test_same_request_id_returns_the_same_reservation(
+    client: TestClient, app: FastAPI, clock: Clock
+) -> None:
     set_budget(client, 1_000)
     first = reserve(client, 600, request_id="req_same", key_id=KEY)
     assert first.status_code == 201
     before = snapshot(app)
+    clock.advance(seconds=5)  # a replay touches no row, not even its updated_at
     again = reserve(client, 600, request_id="req_same", key_id=KEY)
     assert again.status_code == 200
     assert again.json() == first.json()

@@ -39,6 +39,14 @@ ORG = "org_unit"
 OTHER_ORG = "org_other"
 
 
+def eventually(check: Any, timeout: float = 10.0) -> None:
+    """Poll `check()` until true (a completion settles just after its answer went out)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
+
+
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

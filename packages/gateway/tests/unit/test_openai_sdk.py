@@ -21,7 +21,13 @@ from gatewright.modelsim import count_prompt_tokens
 from gatewright.modelsim.service import ModelsimSettings
 from gatewright.modelsim.service import create_app as create_modelsim
 
-from gateway_fixtures import SERVICE_TOKEN, FakeBudgets, FakeIdentity, serve  # isort: skip
+from gateway_fixtures import (  # isort: skip
+    SERVICE_TOKEN,
+    FakeBudgets,
+    FakeIdentity,
+    eventually,
+    serve,
+)
 
 MESSAGES = [{"role": "user", "content": "say something short"}]
 ORG = "org_sdk"
@@ -77,6 +83,7 @@ def test_plain_completion(sdk: tuple[str, FakeIdentity, FakeBudgets]) -> None:
     assert completion.usage.prompt_tokens == count_prompt_tokens(MESSAGES)
     assert completion.usage.completion_tokens == 4
     assert len((completion.choices[0].message.content or "").split()) == 4
+    eventually(lambda: budgets.reservations.committed)
     assert budgets.reservations.committed[-1][1] == count_prompt_tokens(MESSAGES) + 4
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 
-from gateway_fixtures import ORG, OTHER_ORG, SERVICE_TOKEN, World  # isort: skip
+from gatewright.gateway.service.engine import SettlingJSONResponse
+
+from gateway_fixtures import ORG, OTHER_ORG, SERVICE_TOKEN, World, eventually  # isort: skip
 
 MESSAGES = [{"role": "user", "content": "one two three"}]
 PROMPT = 9  # 3 words + 4 per message + 2 per request
@@ -22,14 +24,6 @@ def chat(world: World, secret: str, **body: Any) -> httpx.Response:
     payload = {"model": "m", "messages": MESSAGES, **body}
     with world.http(secret) as http:
         return http.post("/v1/chat/completions", json=payload)
-
-
-def eventually(check: Any, timeout: float = 10.0) -> None:
-    """Poll `check()` until true (a stream settles right after its last byte is sent)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.01)
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
@@ -146,6 +140,7 @@ def test_estimate_rounds_up(world: World) -> None:
     world.route("m", "sim-echo", inp=1, out=1)
     assert chat(world, world.key(), max_tokens=1).status_code == 200
     assert world.budgets.reservations.created[0]["amount"] == 1  # ceil(10 / 1e6)
+    eventually(lambda: world.budgets.reservations.committed)
     assert world.budgets.reservations.committed[0][1] == 1
 
 
@@ -195,6 +190,7 @@ def test_success_commits_usage_and_names_the_backend(world: World) -> None:
     assert response.headers["X-Gatewright-Backend"] == world.backend
     assert response.headers["X-Gatewright-Attempts"] == "1"
     assert world.backend_log.requests[0]["model"] == "sim-echo"
+    eventually(lambda: world.budgets.reservations.committed)
     assert world.budgets.reservations.committed == [("res_1", PROMPT + 10)]
     assert world.budgets.reservations.released == []
 
@@ -206,6 +202,7 @@ def test_fallback_charges_once_and_counts_attempts(world: World, first: str) -> 
     assert response.status_code == 200
     assert response.headers["X-Gatewright-Attempts"] == "2"
     assert response.headers["X-Gatewright-Backend-Model"] == "sim-echo"
+    eventually(lambda: world.budgets.reservations.committed)
     assert world.budgets.reservations.committed == [("res_1", PROMPT + 10)]
     assert len(world.budgets.reservations.created) == 1
 
@@ -300,6 +297,26 @@ def test_stream_all_failing_is_502_and_releases(world: World) -> None:
     response = chat(world, world.key(), max_tokens=2, stream=True)
     assert response.status_code == 502
     assert world.budgets.reservations.released == ["res_1"]
+
+
+async def test_a_plain_answer_is_settled_even_when_the_client_hung_up() -> None:
+    """The commit follows the answer; a send that fails (the client is gone) still settles."""
+    settled: list[str] = []
+
+    async def on_close() -> None:
+        settled.append("committed")
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client hung up")
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    response = SettlingJSONResponse({"id": "chatcmpl-1"}, headers={}, on_close=on_close)
+    with pytest.raises(OSError, match="hung up"):
+        await response({"type": "http"}, receive, send)
+    assert settled == ["committed"]
 
 
 def test_client_disconnect_mid_stream_bills_what_was_streamed(world: World) -> None:

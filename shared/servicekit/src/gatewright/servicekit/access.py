@@ -139,17 +139,17 @@ class AsyncIdentityAuthorizer:
         return Decision(allowed=d.allowed, role=d.role, reason=d.reason)
 
 
-def get_token_verifier(request: Request) -> TokenVerifier:
+async def get_token_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
 
 
-def get_authorizer(request: Request) -> Authorizer:
+async def get_authorizer(request: Request) -> Authorizer:
     authorizer: Authorizer = request.app.state.authorizer
     return authorizer
 
 
-def get_async_authorizer(request: Request) -> AsyncAuthorizer:
+async def get_async_authorizer(request: Request) -> AsyncAuthorizer:
     authorizer: AsyncAuthorizer = request.app.state.authorizer
     return authorizer
 
@@ -187,7 +187,7 @@ def caller(request: Request, verifier: Verifier) -> Caller:
     return identify(request, verifier)
 
 
-def require_service(request: Request) -> ServiceCaller:
+async def require_service(request: Request) -> ServiceCaller:
     """Dependency: the service token only (401 `unauthenticated` otherwise)."""
     token = bearer_token(request)
     if not is_service_token(token, _service_token(request)):

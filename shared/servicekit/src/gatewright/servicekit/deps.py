@@ -17,17 +17,17 @@ from gatewright.servicekit.db import Database
 __all__ = ["DB", "Now", "get_clock", "get_db", "now"]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
+async def get_clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock
 
 
-def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetime:
+async def now(clock: Annotated[Callable[[], datetime], Depends(get_clock)]) -> datetime:
     return clock()
 
 

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> AuditSettings:
+async def get_settings(request: Request) -> AuditSettings:
     settings: AuditSettings = request.app.state.settings
     return settings
 

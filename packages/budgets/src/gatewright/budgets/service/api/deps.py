@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> BudgetsSettings:
+async def get_settings(request: Request) -> BudgetsSettings:
     settings: BudgetsSettings = request.app.state.settings
     return settings
 

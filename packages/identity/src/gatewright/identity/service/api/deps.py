@@ -41,22 +41,22 @@ class ServiceCaller:
     """Another Gatewright service, authenticated by the shared service token."""
 
 
-def get_settings(request: Request) -> IdentitySettings:
+async def get_settings(request: Request) -> IdentitySettings:
     settings: IdentitySettings = request.app.state.settings
     return settings
 
 
-def get_tokens(request: Request) -> TokenIssuer:
+async def get_tokens(request: Request) -> TokenIssuer:
     tokens: TokenIssuer = request.app.state.tokens
     return tokens
 
 
-def get_token_verifier(request: Request) -> TokenVerifier:
+async def get_token_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.tokens
     return verifier
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
 
@@ -83,7 +83,7 @@ def current_user(request: Request, verifier: Verifier, db: DB) -> Principal:
     return principal
 
 
-def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
+async def require_service(request: Request, settings: SettingsDep) -> ServiceCaller:
     token = bearer_token(request)
     if not is_service_token(token, settings.service_token.get_secret_value()):
         raise ServiceError(401, "unauthenticated", "This endpoint is for Gatewright services only.")

@@ -10,12 +10,12 @@ from gatewright.modelsim.service.config import ModelsimSettings
 from gatewright.modelsim.service.observations import ObservationStore
 
 
-def get_settings(request: Request) -> ModelsimSettings:
+async def get_settings(request: Request) -> ModelsimSettings:
     settings: ModelsimSettings = request.app.state.settings
     return settings
 
 
-def get_observations(request: Request) -> ObservationStore:
+async def get_observations(request: Request) -> ObservationStore:
     store: ObservationStore = request.app.state.observations
     return store
 

@@ -60,6 +60,8 @@ def create_reservation(
     try:
         with db.session() as s, s.begin():
             reservation, created = store.reserve(s, body=body, now=now)
+    except store.Replayed as replay:
+        reservation, created = replay.reservation, False
     except IntegrityError:
         # A concurrent call with the same request_id (for another org) inserted first.
         with db.session() as s:
