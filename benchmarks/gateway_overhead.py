@@ -2,7 +2,8 @@
 
     python benchmarks/gateway_overhead.py [--requests 400] [--concurrency 16]
 
-Starts identity, budgets, modelsim and gateway on loopback (testkit's LocalStack), sets up an
+Starts the whole platform (audit, identity, budgets, modelsim, gateway) on loopback with
+testkit's LocalStack, so audit events are recorded and delivered as in production; sets up an
 org, a key, an org budget and a route over modelsim's `sim-echo`, then measures with one
 keep-alive httpx client per target:
 
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    with stack(["identity", "budgets", "modelsim", "gateway"]) as target:
+    with stack(["audit", "identity", "budgets", "modelsim", "gateway"]) as target:
         alias, secret = set_up(target)
         print(f"== latency, one request at a time, {args.requests} interleaved pairs ==")
         latency(target.url("modelsim"), target.url("gateway"), alias, secret, args.requests)

@@ -27,8 +27,11 @@ path; it writes the event into its own database, and a background thread ships i
 lifespan starts (`start()`) and stops (`stop()`, joined within a few seconds). It sends the
 undelivered rows in `seq` order, at most `MAX_BATCH` (100) per `events.ingest_batch` call, and
 marks them delivered. It is woken (`wake()`) right after every commit that recorded an event (the
-outbox hooks the session's `after_commit`), so delivery happens at once; it also polls now and
-then, for rows another process (a replica sharing the database) left behind. Failures:
+outbox hooks the session's `after_commit`) and lingers `LINGER_SECONDS` (20 ms) before it reads
+the outbox, so that a busy service ships one batch per linger instead of one call per event
+(delivery is asynchronous anyway; this keeps its CPU off the requests still being served). It
+also polls now and then, for rows another process (a replica sharing the database) left behind.
+Failures:
 
 - audit unreachable, timeouts, 408/429/5xx: the rows stay undelivered (`attempts`, `last_error`)
   and the same batch is retried with capped exponential backoff (50 ms doubling to 2 s) until it
@@ -91,6 +94,7 @@ log = logging.getLogger("gatewright.servicekit.audit")
 MIN_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 2.0
 POLL_SECONDS = 5.0
+LINGER_SECONDS = 0.02  # batching window after a wake-up (module doc)
 CALL_TIMEOUT_SECONDS = 2.0
 _LAST_ERROR_MAX = 1000
 _PENDING_KEY = "gatewright.audit.pending"
@@ -131,6 +135,7 @@ class AuditOutbox:
             Column("last_error", Text),
             Index(f"ix_{name}_pending", "delivered_at", "seq"),
         )
+        self._insert = self.table.insert()  # built once: recording is on request paths
         self._listeners: list[Callable[[], None]] = []
 
     # -- recording ---------------------------------------------------------------------------
@@ -191,18 +196,20 @@ class AuditOutbox:
             target_id=target_id,
             details=details,
         )
-        session.execute(
-            self.table.insert().values(
-                event_id=evt.id,
-                payload=evt.model_dump(mode="json"),
-                created_at=evt.time,
-                attempts=0,
-            )
-        )
+        self._store(session, evt)
         if not session.info.get(_PENDING_KEY):
             session.info[_PENDING_KEY] = True
             event.listen(session, "after_commit", self._committed)
         return evt.id
+
+    def _store(self, session: Session, evt: EventIn) -> None:
+        row = {
+            "event_id": evt.id,
+            "payload": evt.model_dump(mode="json"),
+            "created_at": evt.time,
+            "attempts": 0,
+        }
+        session.execute(self._insert, row)
 
     def record_now(
         self,
@@ -218,20 +225,23 @@ class AuditOutbox:
         target_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> str:
-        """Insert the event in a short transaction of its own (denials, failures)."""
+        """Insert the event in a short transaction of its own (denials, completions)."""
+        evt = self.build(
+            org_id=org_id,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            outcome=outcome,
+            reason=reason,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
         with db.session() as s, s.begin():
-            return self.record(
-                s,
-                org_id=org_id,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                action=action,
-                outcome=outcome,
-                reason=reason,
-                target_type=target_type,
-                target_id=target_id,
-                details=details,
-            )
+            self._store(s, evt)
+        # Told directly: a per-session commit listener costs more than the insert itself.
+        self._committed(s)
+        return evt.id
 
     # -- commit notification -----------------------------------------------------------------
     def on_commit(self, callback: Callable[[], None]) -> None:
@@ -289,6 +299,7 @@ class AuditDeliverer:
         min_backoff: float = MIN_BACKOFF_SECONDS,
         max_backoff: float = MAX_BACKOFF_SECONDS,
         poll_seconds: float = POLL_SECONDS,
+        linger_seconds: float = LINGER_SECONDS,
         timeout: float = CALL_TIMEOUT_SECONDS,
         sink: _Sink | None = None,
     ) -> None:
@@ -298,6 +309,7 @@ class AuditDeliverer:
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
+        self.linger_seconds = linger_seconds
         self._client: AuditClient | None = None
         if sink is None:
             # No retries inside the client: this thread does its own interruptible backoff.
@@ -365,7 +377,8 @@ class AuditDeliverer:
     def _run(self) -> None:
         backoff = 0.0
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)  # woken by commits; the timeout is a poll
+            if self._wake.wait(self.poll_seconds):  # woken by commits; the timeout is a poll
+                self._stop.wait(self.linger_seconds)  # a batching window, cut short by stop()
             self._wake.clear()
             while not self._stop.is_set():
                 with self._cond:
@@ -380,7 +393,9 @@ class AuditDeliverer:
                     self._stop.wait(backoff)  # retry backoff, interruptible by stop()
                     continue
                 backoff = 0.0
-                if sent == 0:
+                if sent < self.batch_size and not self._stop.is_set():
+                    # The read saw every row committed before `asked` was taken, and they all
+                    # fitted in this batch: those flush() callers are served, no re-read needed.
                     with self._cond:
                         self._drained = max(self._drained, asked)
                         self._cond.notify_all()

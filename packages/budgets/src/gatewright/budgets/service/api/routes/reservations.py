@@ -70,7 +70,8 @@ def create_reservation(
             raise
         reservation, created = store.check_replay(existing, body), False
     if created:
-        log.info(
+        # debug: the access log already says it, and this is on every completion's path.
+        log.debug(
             "reserved %d micro-USD",
             reservation.amount_micro_usd,
             extra={"reservation_id": reservation.id, "org_id": reservation.org_id},
