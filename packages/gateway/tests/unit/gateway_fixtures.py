@@ -3,7 +3,7 @@
 - identity and budgets: small fake objects passed to `create_app(identity=, budgets=)` (the
   seam the real `AsyncClient`s fill in production); they record every call.
 - backends: `backend_app()`, a tiny FastAPI app with modelsim's behaviour by model name
-  (`sim-echo`, `sim-fail-503`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
+  (`sim-echo`, `sim-fail-<status>`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
   50 ms), served by uvicorn on a real socket, as is the gateway itself (streaming and client
   disconnects need real sockets).
 """
@@ -91,8 +91,9 @@ def backend_app(log: BackendLog) -> FastAPI:
             "completion_tokens": words,
             "total_tokens": prompt_tokens(body["messages"]) + words,
         }
-        if model == "sim-fail-503":
-            return JSONResponse({"error": {"message": "down"}}, status_code=503)
+        if model.startswith("sim-fail-"):  # sim-fail-<status>: that status, an OpenAI error body
+            status = int(model.removeprefix("sim-fail-"))
+            return JSONResponse({"error": {"message": f"simulated {status}"}}, status_code=status)
         if model.startswith("sim-slow-"):
             await asyncio.sleep(int(model.removeprefix("sim-slow-")) / 1000)
         if model == "sim-bad-json":

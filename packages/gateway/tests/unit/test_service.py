@@ -195,7 +195,9 @@ def test_success_commits_usage_and_names_the_backend(world: World) -> None:
     assert world.budgets.reservations.released == []
 
 
-@pytest.mark.parametrize("first", ["sim-fail-503", "sim-bad-json", "sim-slow-2000"])
+@pytest.mark.parametrize(
+    "first", ["sim-fail-503", "sim-fail-500", "sim-fail-429", "sim-bad-json", "sim-slow-2000"]
+)
 def test_fallback_charges_once_and_counts_attempts(world: World, first: str) -> None:
     world.route("m", [first, "sim-echo"], inp=IN, out=OUT, timeout=0.5)
     response = chat(world, world.key(), max_tokens=5)
@@ -205,6 +207,26 @@ def test_fallback_charges_once_and_counts_attempts(world: World, first: str) -> 
     eventually(lambda: world.budgets.reservations.committed)
     assert world.budgets.reservations.committed == [("res_1", PROMPT + 10)]
     assert len(world.budgets.reservations.created) == 1
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"), [(400, 400), (422, 400), (404, 502), (401, 502), (403, 502)]
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_backend_refusing_the_request_is_not_retried_elsewhere(
+    world: World, refusal: int, status: int, stream: bool
+) -> None:
+    world.route("m", [f"sim-fail-{refusal}", "sim-echo"])
+    response = chat(world, world.key(), max_tokens=2, stream=stream)
+    assert response.status_code == status, response.text
+    err = error(response)
+    assert err["code"] == "backend_rejected"
+    assert f"with {refusal}: " in err["message"]
+    assert err["details"]["backend_status"] == refusal
+    assert [a["outcome"] for a in err["details"]["attempts"]] == [f"status_{refusal}"]
+    assert [r["model"] for r in world.backend_log.requests] == [f"sim-fail-{refusal}"]
+    assert world.budgets.reservations.released == ["res_1"]
+    assert world.budgets.reservations.committed == []
 
 
 def test_connect_error_falls_back(world: World) -> None:

@@ -147,6 +147,7 @@ class Plan:
     estimate: int
     reservation_id: str = ""
     attempts: list[Attempt] = field(default_factory=list)
+    refusal: AttemptFailed | None = None  # a backend refused the request: no fallback
 
     def cost(self, usage: Usage) -> int:
         return pricing.cost(
@@ -425,6 +426,8 @@ class Gateway:
         return [Target(b.url, b.model, b.timeout_seconds) for b in plan.route.backends]
 
     def _failed(self, plan: Plan) -> ServiceError:
+        if plan.refusal is not None:
+            return self._refused(plan, plan.refusal)
         all_timeouts = all(a.outcome == "timeout" for a in plan.attempts)
         status, code = (504, "backends_timeout") if all_timeouts else (502, "backends_failed")
         outcomes = ", ".join(f"{a.backend} ({a.model}): {a.outcome}" for a in plan.attempts)
@@ -433,6 +436,25 @@ class Gateway:
             code,
             f"Every backend for model '{plan.alias}' failed ({outcomes}); nothing was charged.",
             details={"model": plan.alias, "attempts": [a.as_dict() for a in plan.attempts]},
+        )
+
+    @staticmethod
+    def _refused(plan: Plan, refusal: AttemptFailed) -> ServiceError:
+        """A backend's 4xx: 400 when the request's content is what it refused (the client can
+        fix it; OpenAI's SDK does not retry a 400), else 502 (the route's backend setup)."""
+        last = plan.attempts[-1]
+        status = 400 if refusal.status in (400, 413, 422) else 502
+        return ServiceError(
+            status,
+            "backend_rejected",
+            f"Backend {last.backend} ({last.model}) refused the request for model "
+            f"'{plan.alias}' with {refusal.status}: {refusal.detail or 'no detail'}; "
+            "no other backend was tried and nothing was charged.",
+            details={
+                "model": plan.alias,
+                "backend_status": refusal.status,
+                "attempts": [a.as_dict() for a in plan.attempts],
+            },
         )
 
     def _headers(self, plan: Plan, target: Target) -> dict[str, str]:
@@ -453,6 +475,9 @@ class Gateway:
                 except AttemptFailed as failed:
                     plan.attempts.append(_attempt(target, failed.outcome, started))
                     log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
+                    if failed.refused:
+                        plan.refusal = failed
+                        break
                     continue
                 body["model"] = plan.alias
                 settle = functools.partial(
@@ -479,6 +504,9 @@ class Gateway:
                 except AttemptFailed as failed:
                     plan.attempts.append(_attempt(target, failed.outcome, started))
                     log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
+                    if failed.refused:
+                        plan.refusal = failed
+                        break
                     continue
                 meter = Meter(plan, upstream, include_usage)
 

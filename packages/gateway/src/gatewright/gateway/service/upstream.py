@@ -2,8 +2,12 @@
 
 An attempt either returns a usable answer or raises `AttemptFailed` with the outcome the gateway
 reports in `details.attempts`: `connect_error`, `timeout`, `status_<code>` (any non-2xx) or
-`bad_response` (a body that is not a chat completion with integer usage). Every outcome is worth
-trying the next backend; the caller decides that.
+`bad_response` (a body that is not a chat completion with integer usage).
+
+PLATFORM.md §5: the gateway falls back on connect errors, timeouts and 5xx. Also on 408 and 429
+(the backend is busy, not the request wrong) and on a malformed success (a broken backend, like
+a 5xx). Any other 4xx is the backend refusing this request (`AttemptFailed.refused`): another
+backend would most likely refuse it too, so the caller stops there.
 
 What the gateway needs from a backend is pinned by the consumer pact
 `contracts/gateway-modelsim.json` (see `tests/contract/test_consumer_backend.py`), which drives
@@ -56,13 +60,32 @@ class Attempt:
         }
 
 
-class AttemptFailed(Exception):
-    """One backend attempt failed; `outcome` is what the gateway reports for it."""
+TRANSIENT_4XX = frozenset({408, 429})
 
-    def __init__(self, outcome: str, detail: str = "") -> None:
+
+class AttemptFailed(Exception):
+    """One backend attempt failed; `outcome` is what the gateway reports for it, and `status`
+    the backend's HTTP status when it answered one."""
+
+    def __init__(self, outcome: str, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(f"{outcome}: {detail}" if detail else outcome)
         self.outcome = outcome
         self.detail = detail
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """The backend refused this request (a 4xx other than 408/429): do not fall back."""
+        return (
+            self.status is not None
+            and 400 <= self.status < 500
+            and (self.status not in TRANSIENT_4XX)
+        )
+
+
+def _status_failure(response: httpx.Response) -> AttemptFailed:
+    status = response.status_code
+    return AttemptFailed(f"status_{status}", response.text[:200], status=status)
 
 
 def chat_url(base_url: str) -> str:
@@ -113,7 +136,7 @@ async def complete(
     except (TimeoutError, httpx.TransportError) as exc:
         raise _classify(exc) from exc
     if not response.is_success:
-        raise AttemptFailed(f"status_{response.status_code}", response.text[:200])
+        raise _status_failure(response)
     try:
         data = json.loads(response.content)
     except ValueError as exc:
@@ -206,7 +229,7 @@ async def open_stream(
             response = await http.send(request, stream=True)
             if not response.is_success:
                 await response.aread()
-                raise AttemptFailed(f"status_{response.status_code}", response.text[:200])
+                raise _status_failure(response)
             events = sse_data(response)
             first = await anext(events, None)
             if first is None or first == DONE:

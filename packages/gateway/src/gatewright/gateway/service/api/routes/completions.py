@@ -18,7 +18,10 @@ router = APIRouter(tags=["completions"], responses=ERROR_RESPONSES)
 COMPLETION_ERRORS: dict[int | str, dict[str, Any]] = {
     402: {"description": "The org's or key's budget would be exceeded (budget_exceeded)."},
     429: {"description": "The key's rate limit is reached (rate_limited, Retry-After)."},
-    502: {"description": "Every backend failed (backends_failed, details.attempts)."},
+    502: {
+        "description": "Every backend failed (backends_failed, details.attempts), or one "
+        "refused the request (backend_rejected; 400 when it refused its content)."
+    },
     503: {"description": "Identity or budgets unreachable."},
     504: {"description": "Every backend timed out (backends_timeout)."},
 }
