@@ -9,7 +9,9 @@ keep-alive httpx client per target:
 
 1. latency, one request at a time, direct and gateway calls interleaved (so both see the same
    machine noise): p50, p95, ratio and difference;
-2. throughput with N concurrent callers, direct then gateway: requests per second.
+2. CPU time each service process spent per gateway completion (Linux /proc), from a sequential
+   run of gateway calls alone: where a completion's cost goes;
+3. throughput with N concurrent callers, direct then gateway: requests per second.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import statistics
 import time
 
 import httpx
-from _common import percentile, stack, summary
+from _common import Running, percentile, running_stack, summary
 
 from gatewright.gateway import Client as GatewayClient
 from gatewright.identity import Client as IdentityClient
@@ -81,6 +83,23 @@ def latency(direct_url: str, gateway_url: str, alias: str, secret: str, n: int) 
     )
 
 
+def cpu_per_completion(running: Running, alias: str, secret: str, n: int) -> None:
+    body = {**BODY, "model": alias}
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=running.target.url("gateway"), headers=headers) as gw:
+        before = running.cpu_seconds()
+        for _ in range(n):
+            gw.post("/v1/chat/completions", json=body).raise_for_status()
+        after = running.cpu_seconds()  # the last answer's settling may still run: 1 in n
+    if not before:
+        print("(no /proc here: CPU figures skipped)")
+        return
+    spent = {name: (after[name] - before[name]) * 1000 / n for name in before}
+    for name, ms in spent.items():
+        print(f"{name:<10} {ms:6.2f} ms CPU per completion")
+    print(f"{'all':<10} {sum(spent.values()):6.2f} ms CPU per completion")
+
+
 async def throughput(
     url: str, body: dict[str, object], headers: dict[str, str], n: int, c: int
 ) -> float:
@@ -103,10 +122,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    with stack(["audit", "identity", "budgets", "modelsim", "gateway"]) as target:
+    with running_stack(["audit", "identity", "budgets", "modelsim", "gateway"]) as running:
+        target = running.target
         alias, secret = set_up(target)
         print(f"== latency, one request at a time, {args.requests} interleaved pairs ==")
         latency(target.url("modelsim"), target.url("gateway"), alias, secret, args.requests)
+        print(f"== CPU per completion, {args.requests} gateway calls one at a time ==")
+        cpu_per_completion(running, alias, secret, args.requests)
         print(f"== throughput, {args.concurrency} concurrent callers ==")
         n, c = args.requests * 2, args.concurrency
         direct = asyncio.run(

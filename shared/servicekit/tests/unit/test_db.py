@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -57,6 +58,20 @@ def test_round_trip_and_transaction_rollback(db: Database) -> None:
             assert s.execute(select(table.c.name)).scalars().all() == ["a"]
     finally:
         meta.drop_all(db.engine)
+
+
+async def test_call_runs_sqlite_work_on_the_loop_and_network_work_in_the_pool(
+    db: Database,
+) -> None:
+    def where(n: int, *, scale: int) -> tuple[int, int]:
+        with db.session() as s:
+            value = s.execute(text("SELECT :n"), {"n": n}).scalar_one()
+        return threading.get_ident(), value * scale
+
+    thread, value = await db.call(where, 21, scale=2)
+    assert value == 42
+    on_loop = thread == threading.get_ident()
+    assert on_loop is db.is_sqlite
 
 
 def test_ping(db: Database) -> None:

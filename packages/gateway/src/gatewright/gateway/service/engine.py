@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import anyio
 import httpx
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -120,7 +119,7 @@ class RouteTable:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        route = await run_in_threadpool(self._lookup, org_id, alias)
+        route = await self.db.call(self._lookup, org_id, alias)
         if self.ttl > 0:
             self._cache[key] = (now + self.ttl, route)
         return route
@@ -199,7 +198,7 @@ class Gateway:
             return own + shared
 
         seen: dict[str, Route] = {}
-        for route in await run_in_threadpool(load):
+        for route in await self.db.call(load):
             seen.setdefault(route.alias, route)
         allowed = set(key.models) if key.models is not None else None
         return [r for a, r in sorted(seen.items()) if allowed is None or a in allowed]
@@ -275,7 +274,7 @@ class Gateway:
             details["rate_limit_rpm"] = exc.details["rate_limit_rpm"]
             details["retry_after_seconds"] = exc.details.get("retry_after_seconds")
         try:
-            await run_in_threadpool(
+            await self.db.call(
                 self.audit.record_now,
                 self.db,
                 org_id=key.org_id if key is not None else None,
@@ -405,7 +404,7 @@ class Gateway:
     ) -> None:
         """After a served answer went out: commit its cost, then record `completion.create`."""
         await self.commit(plan, cost)
-        await run_in_threadpool(
+        await self.db.call(
             self.record_completion,
             plan,
             stream=stream,
@@ -533,7 +532,7 @@ class Gateway:
 
     async def _all_failed(self, plan: Plan, *, stream: bool) -> ServiceError:
         error = self._failed(plan)
-        await run_in_threadpool(
+        await self.db.call(
             self.record_completion,
             plan,
             stream=stream,

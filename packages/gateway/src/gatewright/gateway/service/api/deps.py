@@ -12,7 +12,6 @@ import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine import Gateway
@@ -106,7 +105,7 @@ async def authorize(
 
     async def record(user: UserCaller, denial: ServiceError) -> None:
         try:
-            await run_in_threadpool(
+            await gateway.db.call(
                 gateway.audit.record_now,
                 gateway.db,
                 org_id=org_id,

@@ -8,6 +8,7 @@ the same `request_id` answers 200 with the existing reservation and changes noth
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -33,7 +34,7 @@ from gatewright.budgets.service.api.deps import (
 )
 from gatewright.budgets.service.api.deps import authorize as check
 from gatewright.core import ErrorEnvelope
-from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
 
 log = logging.getLogger("gatewright.budgets.reservations")
 
@@ -51,24 +52,13 @@ router = APIRouter(tags=["reservations"], responses=RESPONSES)
     response_model=Reservation,
     responses={200: {"model": Reservation, "description": "A repeated request_id."}},
 )
-def create_reservation(
+async def create_reservation(
     body: ReservationCreate, who: Service, db: DB, now: Now, response: Response, request: Request
 ) -> Reservation:
     # For the `reservation.denied` audit event a 402 becomes (the app's error handler).
     request.state.caller = who
     request.state.reservation_request_id = body.request_id
-    try:
-        with db.session() as s, s.begin():
-            reservation, created = store.reserve(s, body=body, now=now)
-    except store.Replayed as replay:
-        reservation, created = replay.reservation, False
-    except IntegrityError:
-        # A concurrent call with the same request_id (for another org) inserted first.
-        with db.session() as s:
-            existing = store.find_by_request_id(s, request_id=body.request_id)
-        if existing is None:
-            raise
-        reservation, created = store.check_replay(existing, body), False
+    reservation, created = await db.call(_reserve, db, body, now)
     if created:
         # debug: the access log already says it, and this is on every completion's path.
         log.debug(
@@ -81,18 +71,37 @@ def create_reservation(
     return reservation
 
 
+def _reserve(db: Database, body: ReservationCreate, now: datetime) -> tuple[Reservation, bool]:
+    try:
+        with db.session() as s, s.begin():
+            return store.reserve(s, body=body, now=now)
+    except store.Replayed as replay:
+        return replay.reservation, False
+    except IntegrityError:
+        # A concurrent call with the same request_id (for another org) inserted first.
+        with db.session() as s:
+            existing = store.find_by_request_id(s, request_id=body.request_id)
+        if existing is None:
+            raise
+        return store.check_replay(existing, body), False
+
+
+def _commit(db: Database, reservation_id: str, actual_micro_usd: int, now: datetime) -> Reservation:
+    with db.session() as s, s.begin():
+        return store.commit(
+            s, reservation_id=reservation_id, actual_micro_usd=actual_micro_usd, now=now
+        )
+
+
 @router.post(
     "/v1/reservations/{reservation_id}/commit",
     operation_id="commit_reservation",
     response_model=Reservation,
 )
-def commit_reservation(
+async def commit_reservation(
     reservation_id: ReservationId, body: ReservationCommit, _: Service, db: DB, now: Now
 ) -> Reservation:
-    with db.session() as s, s.begin():
-        return store.commit(
-            s, reservation_id=reservation_id, actual_micro_usd=body.actual_micro_usd, now=now
-        )
+    return await db.call(_commit, db, reservation_id, body.actual_micro_usd, now)
 
 
 @router.post(

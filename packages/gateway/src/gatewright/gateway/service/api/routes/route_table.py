@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from gatewright.gateway.models import ALIAS_PATTERN, Route, RouteList, RouteUpsert
 from gatewright.gateway.service import store
@@ -90,7 +89,7 @@ async def _put(
             _record(s, request, caller, "route.put", org_id, alias, details)
             return route
 
-    route = await run_in_threadpool(write)
+    route = await db.call(write)
     gateway.routes.invalidate()
     return route
 
@@ -100,7 +99,7 @@ async def _get(db: DB, org_id: str | None, alias: str) -> Route:
         with db.session() as s:
             return store.get_route(s, org_id=org_id, alias=alias)
 
-    route = await run_in_threadpool(read)
+    route = await db.call(read)
     if route is None:
         raise _not_found(alias, org_id)
     return route
@@ -121,7 +120,7 @@ async def _delete(
                 _record(s, request, caller, "route.delete", org_id, alias, {})
             return removed
 
-    if not await run_in_threadpool(remove):
+    if not await db.call(remove):
         raise _not_found(alias, org_id)
     gateway.routes.invalidate()
     return Response(status_code=204)
@@ -183,7 +182,7 @@ async def list_org_routes(
         with db.session() as s:
             return store.list_routes(s, org_id=org_id)
 
-    return RouteList(data=await run_in_threadpool(read))
+    return RouteList(data=await db.call(read))
 
 
 @router.put("/v1/routes/{alias}", operation_id="put_global_route", response_model=Route)
