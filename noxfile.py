@@ -49,6 +49,8 @@ class Dist:
     # Siblings and tools only its tests need (e.g. the gateway's tests use a real modelsim).
     test_needs: tuple[str, ...] = ()
     test_tools: tuple[str, ...] = ()
+    # Its own optional extras its tests exercise (so they run instead of skipping).
+    test_extras: str = ""
 
     @property
     def requirement(self) -> str:
@@ -62,7 +64,7 @@ DISTS: dict[str, Dist] = {
         # servicekit's audit emitter sends through the audit client, and its access checks ask
         # identity through the identity client.
         Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
-        Dist("testkit", "shared/testkit", needs=("core",)),
+        Dist("testkit", "shared/testkit", needs=("core",), test_extras="contracts"),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
         Dist("budgets", "packages/budgets", "service", needs=("core", "servicekit", "identity")),
         Dist("modelsim", "packages/modelsim", "service", needs=("core", "servicekit")),
@@ -168,6 +170,8 @@ def unit(session: nox.Session, dist: str) -> None:
     d = DISTS[dist]
     session.install(*TEST_TOOLS, *d.test_tools)
     install_dists(session, dist, *d.test_needs)
+    if d.test_extras:
+        session.install("-e", f"{d.path}[{d.test_extras}]")
     tests = (
         f"{d.path}/tests/unit" if (ROOT / d.path / "tests" / "unit").is_dir() else f"{d.path}/tests"
     )
