@@ -62,7 +62,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from pydantic import ValidationError
 from sqlalchemy import (
@@ -110,6 +110,21 @@ class _Sink(Protocol):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class EventFields(TypedDict):
+    """What a service says about an event (`AuditOutbox.build` adds id, time, service, request
+    ID); the keyword arguments of `record` and `record_now`."""
+
+    org_id: str | None
+    actor_type: ActorType
+    actor_id: str | None
+    action: str
+    outcome: Outcome
+    reason: str
+    target_type: NotRequired[str | None]
+    target_id: NotRequired[str | None]
+    details: NotRequired[dict[str, Any] | None]
 
 
 class AuditOutbox:
@@ -170,32 +185,9 @@ class AuditOutbox:
             }
         )
 
-    def record(
-        self,
-        session: Session,
-        *,
-        org_id: str | None,
-        actor_type: ActorType,
-        actor_id: str | None,
-        action: str,
-        outcome: Outcome,
-        reason: str,
-        target_type: str | None = None,
-        target_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> str:
+    def record(self, session: Session, **fields: Unpack[EventFields]) -> str:
         """Insert the event in the caller's transaction; returns its id."""
-        evt = self.build(
-            org_id=org_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            outcome=outcome,
-            reason=reason,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-        )
+        evt = self.build(**fields)
         self._store(session, evt)
         if not session.info.get(_PENDING_KEY):
             session.info[_PENDING_KEY] = True
@@ -211,32 +203,9 @@ class AuditOutbox:
         }
         session.execute(self._insert, row)
 
-    def record_now(
-        self,
-        db: Database,
-        *,
-        org_id: str | None,
-        actor_type: ActorType,
-        actor_id: str | None,
-        action: str,
-        outcome: Outcome,
-        reason: str,
-        target_type: str | None = None,
-        target_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> str:
+    def record_now(self, db: Database, **fields: Unpack[EventFields]) -> str:
         """Insert the event in a short transaction of its own (denials, completions)."""
-        evt = self.build(
-            org_id=org_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            outcome=outcome,
-            reason=reason,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-        )
+        evt = self.build(**fields)
         with db.session() as s, s.begin():
             self._store(s, evt)
         # Told directly: a per-session commit listener costs more than the insert itself.

@@ -537,6 +537,26 @@ _SETTLE = (
 )
 
 
+def _held_row(
+    body: ReservationCreate, now: datetime, org_epoch: int, key_epoch: int | None
+) -> dict[str, Any]:
+    """A new held reservation's row, made in the given epochs of its org's and key's rows."""
+    return {
+        "id": f"res_{secrets.token_hex(12)}",
+        "org_id": body.org_id,
+        "key_id": body.key_id,
+        "amount_micro_usd": body.amount_micro_usd,
+        "request_id": body.request_id,
+        "status": "held",
+        "actual_micro_usd": None,
+        "org_epoch": org_epoch,
+        "key_epoch": key_epoch,
+        "expires_at": now + timedelta(seconds=body.ttl_seconds),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class Replayed(Exception):
     """A request ID seen before: its reservation. Raised so that the holds the short path made
     roll back with the transaction (a replay changes nothing, not even `updated_at`)."""
@@ -564,20 +584,7 @@ def _reserve_quickly(s: Session, body: ReservationCreate, now: datetime) -> Rese
         held.append(scope)
         epochs.append(epoch)
     else:
-        values = {
-            "id": f"res_{secrets.token_hex(12)}",
-            "org_id": body.org_id,
-            "key_id": body.key_id,
-            "amount_micro_usd": body.amount_micro_usd,
-            "request_id": body.request_id,
-            "status": "held",
-            "actual_micro_usd": None,
-            "org_epoch": epochs[0],
-            "key_epoch": epochs[1] if len(epochs) > 1 else None,
-            "expires_at": now + timedelta(seconds=body.ttl_seconds),
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = _held_row(body, now, epochs[0], epochs[1] if len(epochs) > 1 else None)
         if s.execute(_INSERT_HELD[s.get_bind().dialect.name], values).first() is not None:
             return _reservation_of(values)
         existing = find_by_request_id(s, request_id=body.request_id)
@@ -628,20 +635,7 @@ def reserve(s: Session, *, body: ReservationCreate, now: datetime) -> tuple[Rese
     _reserve_on(s, org, body.amount_micro_usd, now)
     if key is not None:
         _reserve_on(s, key, body.amount_micro_usd, now)
-    values = {
-        "id": f"res_{secrets.token_hex(12)}",
-        "org_id": body.org_id,
-        "key_id": body.key_id,
-        "amount_micro_usd": body.amount_micro_usd,
-        "request_id": body.request_id,
-        "status": "held",
-        "actual_micro_usd": None,
-        "org_epoch": org.epoch,
-        "key_epoch": key.epoch if key is not None else None,
-        "expires_at": now + timedelta(seconds=body.ttl_seconds),
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = _held_row(body, now, org.epoch, key.epoch if key is not None else None)
     s.execute(reservations.insert().values(**values))
     row = s.execute(select(reservations).where(reservations.c.id == values["id"])).one()
     return _reservation(row), True

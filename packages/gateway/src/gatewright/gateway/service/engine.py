@@ -438,6 +438,16 @@ class Gateway:
         )
 
     @staticmethod
+    def _may_fall_back(plan: Plan, target: Target, failed: AttemptFailed, started: float) -> bool:
+        """Note a failed attempt; False when the backend refused the request itself."""
+        plan.attempts.append(_attempt(target, failed.outcome, started))
+        log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
+        if failed.refused:
+            plan.refusal = failed
+            return False
+        return True
+
+    @staticmethod
     def _refused(plan: Plan, refusal: AttemptFailed) -> ServiceError:
         """A backend's 4xx: 400 when the request's content is what it refused (the client can
         fix it; OpenAI's SDK does not retry a 400), else 502 (the route's backend setup)."""
@@ -472,12 +482,9 @@ class Gateway:
                 try:
                     body, usage = await complete(self.http, target, plan.payload, headers)
                 except AttemptFailed as failed:
-                    plan.attempts.append(_attempt(target, failed.outcome, started))
-                    log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
-                    if failed.refused:
-                        plan.refusal = failed
-                        break
-                    continue
+                    if self._may_fall_back(plan, target, failed, started):
+                        continue
+                    break
                 body["model"] = plan.alias
                 settle = functools.partial(
                     self.settle, plan, target=target, usage=usage, cost=plan.cost(usage)
@@ -501,12 +508,9 @@ class Gateway:
                 try:
                     upstream = await open_stream(self.http, target, plan.payload, headers)
                 except AttemptFailed as failed:
-                    plan.attempts.append(_attempt(target, failed.outcome, started))
-                    log.warning("backend attempt failed: %s", failed, extra={"backend": target.url})
-                    if failed.refused:
-                        plan.refusal = failed
-                        break
-                    continue
+                    if self._may_fall_back(plan, target, failed, started):
+                        continue
+                    break
                 meter = Meter(plan, upstream, include_usage)
 
                 async def settle(meter: Meter = meter, target: Target = target) -> None:
