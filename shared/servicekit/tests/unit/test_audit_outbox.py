@@ -12,13 +12,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, select, update
 
 from gatewright.servicekit import Database
 from gatewright.servicekit.audit import AuditDeliverer, AuditOutbox, start_deliverer
@@ -384,6 +385,43 @@ def test_stop_is_prompt_even_while_backing_off(db: Database, outbox: AuditOutbox
     d.stop()
     assert time.monotonic() - started < 1.0
     assert not d.running
+
+
+def test_prune_deletes_only_rows_delivered_before_the_cutoff(
+    db: Database, outbox: AuditOutbox
+) -> None:
+    ids = record(outbox, db, n=5)
+    now = datetime.now(UTC)
+    t = outbox.table
+    with db.session() as s, s.begin():
+        s.execute(
+            update(t).where(t.c.event_id.in_(ids[:3])).values(delivered_at=now - timedelta(days=2))
+        )
+        s.execute(update(t).where(t.c.event_id == ids[3]).values(delivered_at=now))
+    with db.session() as s, s.begin():
+        assert outbox.prune(s, delivered_before=now - timedelta(days=1)) == 3
+    with db.session() as s:
+        left = s.execute(select(t.c.event_id, t.c.delivered_at).order_by(t.c.seq)).all()
+    assert [r.event_id for r in left] == ids[3:]  # the recent one, and the undelivered one
+    assert left[1].delivered_at is None
+
+
+@respx.mock
+def test_the_deliverer_prunes_what_it_delivered_once_past_retention(
+    db: Database, outbox: AuditOutbox
+) -> None:
+    fake = FakeAudit()
+    respx.post(BATCH_URL).mock(side_effect=fake.batch)
+    ids = record(outbox, db, n=3)
+    d = deliverer(db, outbox, retention_seconds=0, prune_interval_seconds=0)
+    d.start()
+    try:
+        assert d.flush(timeout=10)
+    finally:
+        d.stop()
+    assert fake.received == ids
+    assert d.pruned == 3
+    assert payloads(outbox, db) == []
 
 
 def test_no_audit_url_means_record_only(db: Database, outbox: AuditOutbox) -> None:

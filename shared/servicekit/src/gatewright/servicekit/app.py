@@ -57,6 +57,7 @@ def create_service_app(
                     audit_outbox,
                     audit_url=settings.audit_url,
                     service_token=settings.service_token.get_secret_value(),
+                    retention_seconds=settings.audit_outbox_retention_seconds,
                 )
                 if app.state.audit is not None:
                     stack.push_async_callback(run_in_threadpool, app.state.audit.stop)

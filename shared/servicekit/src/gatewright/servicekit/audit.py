@@ -52,6 +52,11 @@ insert time, so events of two transactions racing each other may be shipped in e
 `flush(timeout)` waits until every event committed before the call has been delivered (or the
 timeout passes; returns whether it drained): for tests and graceful shutdown, no sleeping.
 
+Delivered rows are deleted once they are older than `retention_seconds`
+(`GATEWRIGHT_AUDIT_OUTBOX_RETENTION_SECONDS`, a day by default; the audit service keeps the
+events): the deliverer prunes at most once a minute, in bounded batches, after a delivery pass.
+Undelivered rows are never pruned, however old.
+
 `GATEWRIGHT_AUDIT_URL` (`ServiceSettings.audit_url`) turns delivery on; unset, events are still
 recorded in the outbox (and shipped once it is set and the service restarts).
 """
@@ -60,8 +65,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from pydantic import ValidationError
@@ -76,6 +82,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     event,
     func,
     select,
@@ -95,6 +102,9 @@ MIN_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 2.0
 POLL_SECONDS = 5.0
 LINGER_SECONDS = 0.02  # batching window after a wake-up (module doc)
+RETENTION_SECONDS = 86_400.0  # delivered rows are kept this long (module doc)
+PRUNE_INTERVAL_SECONDS = 60.0
+PRUNE_BATCH = 1000
 CALL_TIMEOUT_SECONDS = 2.0
 _LAST_ERROR_MAX = 1000
 _PENDING_KEY = "gatewright.audit.pending"
@@ -241,6 +251,18 @@ class AuditOutbox:
             ).all()
         )
 
+    def prune(self, s: Session, *, delivered_before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to `limit` rows delivered before `delivered_before`; returns the count."""
+        t = self.table
+        oldest = (
+            select(t.c.seq)
+            .where(t.c.delivered_at.is_not(None), t.c.delivered_at < delivered_before)
+            .order_by(t.c.seq)
+            .limit(limit)
+        )
+        result = s.execute(delete(t).where(t.c.seq.in_(oldest.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def events(self, s: Session) -> list[dict[str, Any]]:
         """Every recorded payload in seq order (for tests and operators)."""
         rows = s.execute(select(self.table.c.payload).order_by(self.table.c.seq)).scalars()
@@ -269,6 +291,8 @@ class AuditDeliverer:
         max_backoff: float = MAX_BACKOFF_SECONDS,
         poll_seconds: float = POLL_SECONDS,
         linger_seconds: float = LINGER_SECONDS,
+        retention_seconds: float = RETENTION_SECONDS,
+        prune_interval_seconds: float = PRUNE_INTERVAL_SECONDS,
         timeout: float = CALL_TIMEOUT_SECONDS,
         sink: _Sink | None = None,
     ) -> None:
@@ -279,6 +303,10 @@ class AuditDeliverer:
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
         self.linger_seconds = linger_seconds
+        self.retention_seconds = retention_seconds
+        self.prune_interval_seconds = prune_interval_seconds
+        self._next_prune = 0.0  # time.monotonic() of the next pruning; 0: after the first pass
+        self.pruned = 0  # delivered rows deleted by this deliverer (for tests, metrics)
         self._client: AuditClient | None = None
         if sink is None:
             # No retries inside the client: this thread does its own interruptible backoff.
@@ -365,12 +393,29 @@ class AuditDeliverer:
                 if sent < self.batch_size and not self._stop.is_set():
                     # The read saw every row committed before `asked` was taken, and they all
                     # fitted in this batch: those flush() callers are served, no re-read needed.
+                    self._prune_if_due()
                     with self._cond:
                         self._drained = max(self._drained, asked)
                         self._cond.notify_all()
                     break
         with self._cond:
             self._cond.notify_all()
+
+    def _prune_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.prune_interval_seconds
+        cutoff = _now() - timedelta(seconds=self.retention_seconds)
+        try:
+            while not self._stop.is_set():
+                with self.db.session() as s, s.begin():
+                    deleted = self.outbox.prune(s, delivered_before=cutoff)
+                self.pruned += deleted
+                if deleted < PRUNE_BATCH:
+                    break
+        except Exception:
+            log.exception("cannot prune delivered audit events; trying again later")
 
     def _deliver_once(self) -> int:
         """Ship one batch: the count delivered (0 = outbox empty), or -1 to back off."""
@@ -464,7 +509,12 @@ class AuditDeliverer:
 
 
 def start_deliverer(
-    db: Database, outbox: AuditOutbox, *, audit_url: str | None, service_token: str
+    db: Database,
+    outbox: AuditOutbox,
+    *,
+    audit_url: str | None,
+    service_token: str,
+    retention_seconds: float = RETENTION_SECONDS,
 ) -> AuditDeliverer | None:
     """The lifespan helper: a started deliverer, or None (and a log line) when no audit URL."""
     if not audit_url:
@@ -473,6 +523,12 @@ def start_deliverer(
             outbox.table.name,
         )
         return None
-    deliverer = AuditDeliverer(db, outbox, audit_url=audit_url, service_token=service_token)
+    deliverer = AuditDeliverer(
+        db,
+        outbox,
+        audit_url=audit_url,
+        service_token=service_token,
+        retention_seconds=retention_seconds,
+    )
     deliverer.start()
     return deliverer

@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     jwks_cache_seconds: float = Field(default=300.0, ge=0)
     # Where audit events are delivered (servicekit.audit); None keeps them in the outbox only.
     audit_url: str | None = None
+    # Delivered outbox rows older than this are deleted (the audit service keeps the events).
+    audit_outbox_retention_seconds: float = Field(default=86_400.0, ge=60)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> ServiceSettings:
