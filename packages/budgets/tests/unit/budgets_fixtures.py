@@ -1,9 +1,9 @@
 """Helpers for the in-process budgets service tests: a fake identity, a clock, databases.
 
-Identity is mocked with **respx on the identity URL** (not a dependency override), so the real
-seams run: servicekit's `JWKSVerifier` fetches `/.well-known/jwks.json` (served from a locally
-generated Ed25519 key that also signs the test tokens) and the identity client package calls
-`POST /v1/authz/check` (answered from a role table with identity's matrix for `budgets:*`).
+Identity is identity's own `FakeIdentity` (`gatewright.identity.service.testing`), mounted with
+**respx on the identity URL** (not a dependency override), so the real seams run: servicekit's
+`JWKSVerifier` fetches `/.well-known/jwks.json` and the identity client package calls
+`POST /v1/authz/check`, answered with identity's real token signing and permission matrix.
 
 Databases: SQLite in a temp dir always; PostgreSQL at `GATEWRIGHT_TEST_POSTGRES_URL` (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test), one schema per test (`t_<hex>`, selected with
@@ -13,44 +13,29 @@ CI=true.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import secrets
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-import respx
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from gatewright.budgets.service import BudgetsSettings, create_app, store
+from gatewright.identity.service.testing import FakeIdentity
+from gatewright.servicekit.testing import postgres_schema
 
 IDENTITY_URL = "http://identity.test"
 SERVICE_TOKEN = "svc-test-token"
 ORG = "org_acme"
 KEY = "key_ci"
 T0 = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
-PG_URL = os.environ.get(
-    "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-# identity's matrix for the permissions budgets asks about
-MATRIX = {
-    "budgets:set": {"owner", "admin"},
-    "budgets:read": {"owner", "admin", "member", "viewer"},
-}
 
 
 class Clock:
@@ -66,70 +51,10 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass
-class FakeIdentity:
-    """A signing key, its JWKS, and a role table; `roles[(user_id, org_id)] = role`."""
-
-    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    kid: str = "test-kid"
-    roles: dict[tuple[str, str], str] = field(default_factory=dict)
-    authz_calls: int = 0
-    down: bool = False
-
-    def jwks(self) -> dict[str, Any]:
-        raw = self.key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": self.kid}]}
-
-    def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": user_id,
-            "iss": "gatewright-identity",
-            "aud": "gatewright",
-            "iat": now,
-            "exp": now + ttl,
-        }
-        return jwt.encode(claims, key or self.key, algorithm="EdDSA", headers={"kid": self.kid})
-
-    def authz(self, request: httpx.Request) -> httpx.Response:
-        self.authz_calls += 1
-        if self.down:
-            return httpx.Response(503, json={"error": {"code": "down", "message": "down"}})
-        assert request.headers["Authorization"] == f"Bearer {SERVICE_TOKEN}"
-        body = json.loads(request.content)
-        role = self.roles.get((body["subject"], body["org_id"]), "none")
-        allowed = role in MATRIX.get(body["permission"], set())
-        reason = (
-            f"Role '{role}' in org {body['org_id']} grants '{body['permission']}'."
-            if allowed
-            else f"Role '{role}' in org {body['org_id']} lacks permission '{body['permission']}'."
-        )
-        return httpx.Response(
-            200,
-            json={
-                "allowed": allowed,
-                "role": role,
-                "permission": body["permission"],
-                "org_id": body["org_id"],
-                "reason": reason,
-            },
-        )
-
-
 @pytest.fixture
 def identity() -> Iterator[FakeIdentity]:
-    fake = FakeIdentity()
-    with respx.mock(base_url=IDENTITY_URL, assert_all_called=False) as mock:
-        mock.get("/.well-known/jwks.json").mock(
-            side_effect=lambda _: httpx.Response(200, json=fake.jwks())
-        )
-        mock.post("/v1/authz/check").mock(side_effect=fake.authz)
+    """Identity's real token signing and permission matrix, answered through respx."""
+    with FakeIdentity(service_token=SERVICE_TOKEN).mounted(IDENTITY_URL) as fake:
         yield fake
 
 
@@ -148,35 +73,13 @@ def make_settings(data_dir: Path, **overrides: Any) -> BudgetsSettings:
     return BudgetsSettings(**(values | overrides))
 
 
-def pg_schema_url() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL (dropped afterwards), or skip/fail when down."""
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable under CI=true: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
-    schema = f"t_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        sep = "&" if "?" in PG_URL else "?"
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'budgets.db'}"
     else:
-        yield from pg_schema_url()
+        with postgres_schema() as url:
+            yield url
 
 
 @pytest.fixture
@@ -209,13 +112,7 @@ class World:
 
 @pytest.fixture
 def world(identity: FakeIdentity) -> World:
-    tokens = {}
-    for who in ("owner", "admin", "member", "viewer", "outsider"):
-        user_id = f"usr_{who}"
-        if who != "outsider":
-            identity.roles[(user_id, ORG)] = who
-        tokens[who] = identity.token(user_id)
-    return World(tokens=tokens)
+    return World(tokens=identity.members(ORG))
 
 
 def snapshot(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:

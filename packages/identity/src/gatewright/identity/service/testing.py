@@ -1,0 +1,102 @@
+"""`FakeIdentity`: identity as other services' unit tests need it, without running it.
+
+A service checks access tokens against identity's JWKS and asks `POST /v1/authz/check` for
+permissions (servicekit's `JWKSVerifier` and `IdentityAuthorizer`). This stand-in signs tokens
+with identity's own `TokenIssuer` (on a fresh key) and decides with identity's own permission
+matrix (`permissions.decide`), so a service's tests see identity's real claims, matrix and
+reasons; the roles are whatever the test puts in `roles`. `mounted(base_url)` answers both
+endpoints through respx (a test dependency of the caller, imported only there).
+
+    fake = FakeIdentity(service_token="svc")
+    with fake.mounted("http://identity.test"):
+        fake.roles[("usr_1", "org_1")] = "admin"
+        headers = {"Authorization": f"Bearer {fake.token('usr_1')}"}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast, get_args
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gatewright.identity.models import Permission, Role
+from gatewright.identity.service import permissions
+from gatewright.identity.service.tokens import TokenIssuer
+
+ROLES = get_args(Role)
+
+
+@dataclass
+class FakeIdentity:
+    """Identity's token signing and permission decisions over a role table the test sets."""
+
+    service_token: str
+    roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (user_id, org_id) -> role
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    down: bool = False  # answer 503 to authz checks (identity unavailable)
+    authz_calls: int = 0
+
+    def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
+        """An access token for `user_id`; `ttl` < 0 makes it expired, `key` forges it."""
+        issuer = TokenIssuer(key or self.key, ttl_seconds=ttl)
+        return issuer.issue(user_id=user_id, email=f"{user_id}@identity.test")
+
+    def members(self, org_id: str) -> dict[str, str]:
+        """One user per role in `org_id` (`usr_<role>`) and `usr_outsider` (no role), each with
+        a valid access token: `{"owner": token, ..., "outsider": token}`."""
+        tokens = {}
+        for who in (*ROLES, "outsider"):
+            user_id = f"usr_{who}"
+            if who in ROLES:
+                self.roles[(user_id, org_id)] = cast(Role, who)
+            tokens[who] = self.token(user_id)
+        return tokens
+
+    def jwks(self) -> dict[str, Any]:
+        return TokenIssuer(self.key, ttl_seconds=0).jwks()
+
+    def authz(self, request: httpx.Request) -> httpx.Response:
+        """`POST /v1/authz/check`, for the service token only (as identity answers it)."""
+        self.authz_calls += 1
+        if self.down:
+            return _error(503, "unavailable", "identity is down (FakeIdentity.down)")
+        if request.headers.get("Authorization") != f"Bearer {self.service_token}":
+            return _error(401, "unauthenticated", "FakeIdentity expects the service token")
+        body = json.loads(request.content)
+        decision = permissions.decide(
+            role=self.roles.get((body["subject"], body["org_id"])),
+            is_platform_admin=False,
+            permission=cast(Permission, body["permission"]),
+            org_id=body["org_id"],
+        )
+        return httpx.Response(
+            200,
+            json={
+                "allowed": decision.allowed,
+                "role": decision.role,
+                "permission": decision.permission,
+                "org_id": decision.org_id,
+                "reason": decision.reason,
+            },
+        )
+
+    @contextmanager
+    def mounted(self, base_url: str) -> Iterator[FakeIdentity]:
+        """Answer identity's JWKS and authz endpoints at `base_url` (respx) while inside."""
+        import respx  # a test dependency of whoever mounts the fake
+
+        with respx.mock(base_url=base_url, assert_all_called=False) as mock:
+            mock.get("/.well-known/jwks.json").mock(
+                side_effect=lambda _: httpx.Response(200, json=self.jwks())
+            )
+            mock.post("/v1/authz/check").mock(side_effect=self.authz)
+            yield self
+
+
+def _error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message}})
