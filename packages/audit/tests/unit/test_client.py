@@ -4,10 +4,7 @@ models' validation, and the pure chain functions (`canonical_bytes`, `event_hash
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +16,7 @@ import respx
 import gatewright.audit as audit
 from gatewright.audit import Actor, AsyncClient, Client, EventIn, Target
 from gatewright.core import RetryPolicy, errors
+from gatewright.core.testing import ClientCase, Runner, check_case, runner
 
 BASE = "http://audit.test"
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -59,40 +57,18 @@ EVENT = {
 }
 VERIFICATION = {"org_id": "org_1", "ok": True, "count": 3, "first_broken_seq": None, "reason": None}
 
+
 AnyClient = Client | AsyncClient
-Run = Callable[[Callable[[AnyClient], Any]], Awaitable[Any]]
 
 
 @pytest.fixture(params=["sync", "async"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """Run one resource call through the sync or the async client: each case covers both."""
-
-    async def _run(fn: Callable[[AnyClient], Any]) -> Any:
-        if request.param == "sync":
-            with Client(BASE, token="tok", retry=NO_RETRY) as c:
-                return fn(c)
-        async with AsyncClient(BASE, token="tok", retry=NO_RETRY) as ac:
-            result = fn(ac)
-            return await result if inspect.isawaitable(result) else result
-
-    return _run
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    call: Callable[[AnyClient], Any]
-    method: str
-    path: str
-    sent: dict[str, Any] | None
-    status: int
-    reply: Any
-    check: Callable[[Any], bool]
-    query: dict[str, str] | None = None
+def run(request: pytest.FixtureRequest) -> Runner:
+    """Each case runs through the sync and the async client."""
+    return runner(request.param, Client, AsyncClient, BASE, token="tok", retry=NO_RETRY)
 
 
 CASES = [
-    Case(
+    ClientCase(
         "events.ingest",
         lambda c: c.events.ingest(EVENT_IN),
         "POST",
@@ -108,7 +84,7 @@ CASES = [
             and r.time == datetime(2026, 1, 2, tzinfo=UTC)
         ),
     ),
-    Case(
+    ClientCase(
         "events.ingest(replay 200)",
         lambda c: c.events.ingest(EVENT_IN),
         "POST",
@@ -118,7 +94,7 @@ CASES = [
         EVENT,
         lambda r: r.hash == "a" * 64,
     ),
-    Case(
+    ClientCase(
         "events.ingest_batch",
         lambda c: c.events.ingest_batch([EVENT_IN, EVENT_IN]),
         "POST",
@@ -128,7 +104,7 @@ CASES = [
         {"data": [EVENT, EVENT]},
         lambda r: isinstance(r, audit.EventList) and len(r.data) == 2,
     ),
-    Case(
+    ClientCase(
         "events.list",
         lambda c: c.events.list("org_1"),
         "GET",
@@ -139,7 +115,7 @@ CASES = [
         lambda r: isinstance(r, audit.EventPage) and r.next_cursor == "MQ",
         query={},
     ),
-    Case(
+    ClientCase(
         "events.list(filters)",
         lambda c: c.events.list(
             "org_1",
@@ -169,7 +145,7 @@ CASES = [
             "cursor": "MQ",
         },
     ),
-    Case(
+    ClientCase(
         "events.by_request_id",
         lambda c: c.events.by_request_id("req_1", limit=5),
         "GET",
@@ -180,7 +156,7 @@ CASES = [
         lambda r: isinstance(r, audit.EventList) and r.data[0].id == "evt_1",
         query={"request_id": "req_1", "limit": "5"},
     ),
-    Case(
+    ClientCase(
         "events.verify",
         lambda c: c.events.verify("org_1"),
         "GET",
@@ -195,25 +171,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 @respx.mock
-async def test_resource_call(run: Run, case: Case) -> None:
-    route = respx.route(method=case.method, url__startswith=BASE + case.path).mock(
-        return_value=httpx.Response(
-            case.status, json=case.reply, headers={"X-Request-ID": "req_server"}
-        )
-    )
-    result = await run(case.call)
-    assert case.check(result)
-    if isinstance(result, audit.EventList | audit.EventPage | audit.ChainVerification):
-        assert result.request_id == "req_server"
-    sent = route.calls.last.request
-    assert sent.url.path == case.path
-    assert sent.headers["Authorization"] == "Bearer tok"
-    if case.query is not None:
-        assert dict(sent.url.params) == case.query
-    if case.sent is None:
-        assert sent.content == b""
-    else:
-        assert json.loads(sent.content) == case.sent
+async def test_resource_call(run: Runner, case: ClientCase) -> None:
+    await check_case(run, case, base_url=BASE, token="tok")
 
 
 def _pages(request: httpx.Request) -> httpx.Response:
@@ -254,7 +213,7 @@ def test_ids_are_one_path_segment() -> None:
 
 
 @respx.mock
-async def test_ingest_is_retried_with_the_same_body(run: Run) -> None:
+async def test_ingest_is_retried_with_the_same_body(run: Runner) -> None:
     """Ingest is idempotent on the event id, so a 503 then 201 stores one event."""
     route = respx.post(f"{BASE}/v1/events").mock(
         side_effect=[httpx.Response(503), httpx.Response(201, json=EVENT)]
@@ -284,7 +243,7 @@ ERRORS = [
 @pytest.mark.parametrize(("status", "code", "cls"), ERRORS, ids=[e[1] for e in ERRORS])
 @respx.mock
 async def test_errors_map_to_core_exceptions(
-    run: Run, status: int, code: str, cls: type[errors.APIStatusError]
+    run: Runner, status: int, code: str, cls: type[errors.APIStatusError]
 ) -> None:
     body = {
         "error": {

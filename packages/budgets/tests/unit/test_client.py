@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +12,7 @@ import respx
 import gatewright.budgets as budgets
 from gatewright.budgets import AsyncClient, Client
 from gatewright.core import RetryPolicy, errors
+from gatewright.core.testing import ClientCase, Runner, check_case, runner
 
 BASE = "http://budgets.test"
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -62,40 +59,18 @@ RES = {
     "created_at": T0,
 }
 
+
 AnyClient = Client | AsyncClient
-Run = Callable[[Callable[[AnyClient], Any]], Awaitable[Any]]
 
 
 @pytest.fixture(params=["sync", "async"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """Run one resource call through the sync or the async client: each case covers both."""
-
-    async def _run(fn: Callable[[AnyClient], Any]) -> Any:
-        if request.param == "sync":
-            with Client(BASE, token="tok", retry=NO_RETRY) as c:
-                return fn(c)
-        async with AsyncClient(BASE, token="tok", retry=NO_RETRY) as ac:
-            result = fn(ac)
-            return await result if inspect.isawaitable(result) else result
-
-    return _run
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    call: Callable[[AnyClient], Any]
-    method: str
-    path: str
-    sent: dict[str, Any] | None
-    status: int
-    reply: Any
-    check: Callable[[Any], bool]
-    query: dict[str, str] | None = None
+def run(request: pytest.FixtureRequest) -> Runner:
+    """Each case runs through the sync and the async client."""
+    return runner(request.param, Client, AsyncClient, BASE, token="tok", retry=NO_RETRY)
 
 
 CASES = [
-    Case(
+    ClientCase(
         "budgets.set_org",
         lambda c: c.budgets.set_org("org_1", limit_micro_usd=1_000_000, period="daily"),
         "PUT",
@@ -109,7 +84,7 @@ CASES = [
             and r.period_start == datetime(2026, 1, 2, tzinfo=UTC)
         ),
     ),
-    Case(
+    ClientCase(
         "budgets.get_org",
         lambda c: c.budgets.get_org("org_1"),
         "GET",
@@ -119,7 +94,7 @@ CASES = [
         BUDGET,
         lambda r: r.spent_micro_usd == 100 and r.reserved_micro_usd == 50,
     ),
-    Case(
+    ClientCase(
         "budgets.delete_org",
         lambda c: c.budgets.delete_org("org_1"),
         "DELETE",
@@ -129,7 +104,7 @@ CASES = [
         None,
         lambda r: r is None,
     ),
-    Case(
+    ClientCase(
         "budgets.set_key",
         lambda c: c.budgets.set_key("org_1", "key_1", limit_micro_usd=5, period="total"),
         "PUT",
@@ -139,7 +114,7 @@ CASES = [
         KEY_BUDGET,
         lambda r: r.key_id == "key_1",
     ),
-    Case(
+    ClientCase(
         "budgets.get_key",
         lambda c: c.budgets.get_key("org_1", "key_1"),
         "GET",
@@ -149,7 +124,7 @@ CASES = [
         KEY_BUDGET,
         lambda r: r.key_id == "key_1",
     ),
-    Case(
+    ClientCase(
         "budgets.delete_key",
         lambda c: c.budgets.delete_key("org_1", "key_1"),
         "DELETE",
@@ -159,7 +134,7 @@ CASES = [
         None,
         lambda r: r is None,
     ),
-    Case(
+    ClientCase(
         "spend.get",
         lambda c: c.spend.get("org_1"),
         "GET",
@@ -173,7 +148,7 @@ CASES = [
             and r.keys[0].limit_micro_usd == 500
         ),
     ),
-    Case(
+    ClientCase(
         "reservations.create",
         lambda c: c.reservations.create(
             org_id="org_1", key_id="key_1", amount_micro_usd=500, request_id="req_1"
@@ -189,7 +164,7 @@ CASES = [
             and r.caller_request_id == "req_1"
         ),
     ),
-    Case(
+    ClientCase(
         "reservations.create(org only, ttl)",
         lambda c: c.reservations.create(
             org_id="org_1", key_id=None, amount_micro_usd=5, request_id="r", ttl_seconds=60
@@ -207,7 +182,7 @@ CASES = [
         {**RES, "key_id": None},
         lambda r: r.key_id is None,
     ),
-    Case(
+    ClientCase(
         "reservations.commit",
         lambda c: c.reservations.commit("res_1", actual_micro_usd=420),
         "POST",
@@ -217,7 +192,7 @@ CASES = [
         {**RES, "status": "committed", "actual_micro_usd": 420},
         lambda r: r.status == "committed" and r.actual_micro_usd == 420,
     ),
-    Case(
+    ClientCase(
         "reservations.release",
         lambda c: c.reservations.release("res_1"),
         "POST",
@@ -227,7 +202,7 @@ CASES = [
         {**RES, "status": "released"},
         lambda r: r.status == "released",
     ),
-    Case(
+    ClientCase(
         "reservations.list",
         lambda c: c.reservations.list("org_1"),
         "GET",
@@ -238,7 +213,7 @@ CASES = [
         lambda r: isinstance(r, budgets.ReservationList) and r.data[0].id == "res_1",
         query={},
     ),
-    Case(
+    ClientCase(
         "reservations.list(filtered)",
         lambda c: c.reservations.list("org_1", status="held", limit=10),
         "GET",
@@ -254,29 +229,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 @respx.mock
-async def test_resource_call(run: Run, case: Case) -> None:
-    route = respx.route(method=case.method, url__startswith=BASE + case.path).mock(
-        return_value=httpx.Response(
-            case.status,
-            json=case.reply,
-            headers={"X-Request-ID": "req_server"},
-        )
-        if case.reply is not None
-        else httpx.Response(case.status, headers={"X-Request-ID": "req_server"})
-    )
-    result = await run(case.call)
-    assert case.check(result)
-    if hasattr(result, "request_id") and not isinstance(result, str):
-        assert result.request_id == "req_server"
-    sent = route.calls.last.request
-    assert sent.url.path == case.path
-    assert sent.headers["Authorization"] == "Bearer tok"
-    if case.query is not None:
-        assert dict(sent.url.params) == case.query
-    if case.sent is None:
-        assert sent.content == b""
-    else:
-        assert json.loads(sent.content) == case.sent
+async def test_resource_call(run: Runner, case: ClientCase) -> None:
+    await check_case(run, case, base_url=BASE, token="tok")
 
 
 def test_ids_are_one_path_segment() -> None:
@@ -290,7 +244,7 @@ def test_ids_are_one_path_segment() -> None:
 
 
 @respx.mock
-async def test_budget_exceeded_carries_figures_and_is_never_retried(run: Run) -> None:
+async def test_budget_exceeded_carries_figures_and_is_never_retried(run: Runner) -> None:
     body = {
         "error": {
             "type": "budget_exceeded_error",
@@ -342,7 +296,7 @@ ERRORS = [
 @pytest.mark.parametrize(("status", "code", "cls"), ERRORS, ids=[e[1] for e in ERRORS])
 @respx.mock
 async def test_errors_map_to_core_exceptions(
-    run: Run, status: int, code: str, cls: type[errors.APIStatusError]
+    run: Runner, status: int, code: str, cls: type[errors.APIStatusError]
 ) -> None:
     body = {
         "error": {

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +10,7 @@ import respx
 
 import gatewright.identity as identity
 from gatewright.core import RetryPolicy, errors
+from gatewright.core.testing import ClientCase, Runner, check_case, runner
 from gatewright.identity import AsyncClient, Client
 
 BASE = "http://identity.test"
@@ -44,39 +40,15 @@ KEY = {
     "revoked_at": None,
 }
 
-AnyClient = Client | AsyncClient
-Run = Callable[[Callable[[AnyClient], Any]], Awaitable[Any]]
-
 
 @pytest.fixture(params=["sync", "async"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """Run one resource call through the sync or the async client: each case covers both."""
-
-    async def _run(fn: Callable[[AnyClient], Any]) -> Any:
-        if request.param == "sync":
-            with Client(BASE, token="tok", retry=NO_RETRY) as c:
-                return fn(c)
-        async with AsyncClient(BASE, token="tok", retry=NO_RETRY) as ac:
-            result = fn(ac)
-            return await result if inspect.isawaitable(result) else result
-
-    return _run
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    call: Callable[[AnyClient], Any]
-    method: str
-    path: str
-    sent: dict[str, Any] | None
-    status: int
-    reply: Any
-    check: Callable[[Any], bool]
+def run(request: pytest.FixtureRequest) -> Runner:
+    """Each case runs through the sync and the async client."""
+    return runner(request.param, Client, AsyncClient, BASE, token="tok", retry=NO_RETRY)
 
 
 CASES = [
-    Case(
+    ClientCase(
         "auth.login",
         lambda c: c.auth.login("a@b.io", "pw"),
         "POST",
@@ -86,7 +58,7 @@ CASES = [
         {"access_token": "jwt", "token_type": "bearer", "expires_in": 900, "user_id": "usr_1"},
         lambda r: isinstance(r, identity.AccessToken) and r.access_token == "jwt",
     ),
-    Case(
+    ClientCase(
         "users.me",
         lambda c: c.users.me(),
         "GET",
@@ -96,7 +68,7 @@ CASES = [
         USER,
         lambda r: r.id == "usr_1" and r.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     ),
-    Case(
+    ClientCase(
         "orgs.create",
         lambda c: c.orgs.create("acme"),
         "POST",
@@ -106,7 +78,7 @@ CASES = [
         ORG,
         lambda r: isinstance(r, identity.Org) and r.id == "org_1",
     ),
-    Case(
+    ClientCase(
         "orgs.get",
         lambda c: c.orgs.get("org_1"),
         "GET",
@@ -116,7 +88,7 @@ CASES = [
         {**ORG, "members": [MEMBER]},
         lambda r: r.members[0].role == "owner",
     ),
-    Case(
+    ClientCase(
         "orgs.list",
         lambda c: c.orgs.list(),
         "GET",
@@ -126,7 +98,7 @@ CASES = [
         {"data": [ORG]},
         lambda r: [o.id for o in r.data] == ["org_1"],
     ),
-    Case(
+    ClientCase(
         "orgs.delete",
         lambda c: c.orgs.delete("org_1"),
         "DELETE",
@@ -136,7 +108,7 @@ CASES = [
         None,
         lambda r: r is None,
     ),
-    Case(
+    ClientCase(
         "members.list",
         lambda c: c.members.list("org_1"),
         "GET",
@@ -146,7 +118,7 @@ CASES = [
         {"data": [MEMBER]},
         lambda r: r.data[0].user_id == "usr_1",
     ),
-    Case(
+    ClientCase(
         "members.update",
         lambda c: c.members.update("org_1", "usr_2", "admin"),
         "PATCH",
@@ -156,7 +128,7 @@ CASES = [
         {**MEMBER, "user_id": "usr_2", "role": "admin"},
         lambda r: r.role == "admin",
     ),
-    Case(
+    ClientCase(
         "members.remove",
         lambda c: c.members.remove("org_1", "usr_2"),
         "DELETE",
@@ -166,7 +138,7 @@ CASES = [
         None,
         lambda r: r is None,
     ),
-    Case(
+    ClientCase(
         "invitations.create",
         lambda c: c.invitations.create("org_1", email="b@b.io", role="viewer", ttl_seconds=60),
         "POST",
@@ -176,7 +148,7 @@ CASES = [
         {**INVITATION, "token": "gwi_x"},
         lambda r: r.token == "gwi_x" and r.status == "pending",
     ),
-    Case(
+    ClientCase(
         "invitations.list",
         lambda c: c.invitations.list("org_1"),
         "GET",
@@ -186,7 +158,7 @@ CASES = [
         {"data": [INVITATION]},
         lambda r: r.data[0].id == "inv_1",
     ),
-    Case(
+    ClientCase(
         "invitations.accept",
         lambda c: c.invitations.accept(token="gwi_x", password="password1"),
         "POST",
@@ -196,7 +168,7 @@ CASES = [
         {"user_id": "usr_2", "org_id": "org_1", "role": "viewer"},
         lambda r: r.user_id == "usr_2",
     ),
-    Case(
+    ClientCase(
         "keys.create",
         lambda c: c.keys.create(
             "org_1", name="ci", models=("m",), expires_at=datetime(2030, 1, 1, tzinfo=UTC)
@@ -208,7 +180,7 @@ CASES = [
         {**KEY, "secret": "gwk_secret"},
         lambda r: r.secret == "gwk_secret",
     ),
-    Case(
+    ClientCase(
         "keys.list",
         lambda c: c.keys.list("org_1"),
         "GET",
@@ -218,7 +190,7 @@ CASES = [
         {"data": [KEY]},
         lambda r: r.data[0].prefix == "gwk_abcdefgh",
     ),
-    Case(
+    ClientCase(
         "keys.revoke",
         lambda c: c.keys.revoke("org_1", "key_1"),
         "DELETE",
@@ -228,7 +200,7 @@ CASES = [
         {**KEY, "revoked_at": T0},
         lambda r: r.revoked_at is not None,
     ),
-    Case(
+    ClientCase(
         "keys.verify",
         lambda c: c.keys.verify("gwk_secret"),
         "POST",
@@ -238,7 +210,7 @@ CASES = [
         {"key_id": "key_1", "org_id": "org_1", "models": None, "expires_at": None},
         lambda r: r.key_id == "key_1" and r.models is None,
     ),
-    Case(
+    ClientCase(
         "authz.check",
         lambda c: c.authz.check(subject="usr_1", org_id="org_1", permission="keys:create"),
         "POST",
@@ -259,26 +231,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 @respx.mock
-async def test_resource_call(run: Run, case: Case) -> None:
-    route = respx.route(method=case.method, url=BASE + case.path).mock(
-        return_value=httpx.Response(
-            case.status,
-            json=case.reply,
-            headers={"X-Request-ID": "req_server"},
-        )
-        if case.reply is not None
-        else httpx.Response(case.status, headers={"X-Request-ID": "req_server"})
-    )
-    result = await run(case.call)
-    assert case.check(result)
-    if hasattr(result, "request_id"):
-        assert result.request_id == "req_server"
-    sent = route.calls.last.request
-    assert sent.headers["Authorization"] == "Bearer tok"
-    if case.sent is None:
-        assert sent.content == b""
-    else:
-        assert json.loads(sent.content) == case.sent
+async def test_resource_call(run: Runner, case: ClientCase) -> None:
+    await check_case(run, case, base_url=BASE, token="tok")
 
 
 def test_ids_are_one_path_segment() -> None:
@@ -303,7 +257,7 @@ ERRORS = [
 @pytest.mark.parametrize(("status", "code", "cls"), ERRORS, ids=[e[1] for e in ERRORS])
 @respx.mock
 async def test_errors_map_to_core_exceptions(
-    run: Run, status: int, code: str, cls: type[errors.APIStatusError]
+    run: Runner, status: int, code: str, cls: type[errors.APIStatusError]
 ) -> None:
     body = {
         "error": {

@@ -1,0 +1,96 @@
+"""Table-driven tests for Gatewright clients: each case through the sync and the async client.
+
+Test-time only (respx, the caller's test dependency, is imported when a case is checked):
+
+    CASES = [ClientCase("budgets.get_org", lambda c: c.budgets.get_org("org_1"), "GET",
+                        "/v1/orgs/org_1/budget", sent=None, status=200, reply=BUDGET,
+                        check=lambda r: r.limit_micro_usd == 1_000_000)]
+
+    @pytest.fixture(params=["sync", "async"])
+    def run(request) -> Runner:
+        return runner(request.param, Client, AsyncClient, BASE, token="tok")
+
+    @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+    @respx.mock
+    async def test_resource_call(run: Runner, case: ClientCase) -> None:
+        await check_case(run, case, base_url=BASE, token="tok")
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from gatewright.core.client import RetryPolicy
+from gatewright.core.models import APIModel
+
+Runner = Callable[[Callable[[Any], Any]], Awaitable[Any]]
+SERVER_REQUEST_ID = "req_server"
+
+
+@dataclass(frozen=True)
+class ClientCase:
+    """One resource call, the request it must send and the reply it gets."""
+
+    id: str
+    call: Callable[[Any], Any]  # client -> result (or awaitable, on the async client)
+    method: str
+    path: str
+    sent: dict[str, Any] | None  # the JSON body it must send; None: no body
+    status: int
+    reply: Any  # the JSON reply; None: an empty body
+    check: Callable[[Any], bool]  # what the parsed result must satisfy
+    query: dict[str, str] | None = None  # the query it must send (None: none at all)
+
+
+def runner(
+    flavour: Literal["sync", "async"],
+    client: Callable[..., Any],
+    async_client: Callable[..., Any],
+    base_url: str,
+    **options: Any,
+) -> Runner:
+    """Run one call on a fresh sync or async client (no retries: each case is one exchange)."""
+    options.setdefault("retry", RetryPolicy(max_retries=0))
+
+    async def run(call: Callable[[Any], Any]) -> Any:
+        if flavour == "sync":
+            with client(base_url, **options) as c:
+                return call(c)
+        async with async_client(base_url, **options) as ac:
+            result = call(ac)
+            return await result if inspect.isawaitable(result) else result
+
+    return run
+
+
+async def check_case(run: Runner, case: ClientCase, *, base_url: str, token: str) -> None:
+    """Mock the reply (inside `respx.mock`), run the call, check what went out and came back."""
+    import respx
+
+    headers = {"X-Request-ID": SERVER_REQUEST_ID}
+    reply = (
+        httpx.Response(case.status, json=case.reply, headers=headers)
+        if case.reply is not None
+        else httpx.Response(case.status, headers=headers)
+    )
+    route = respx.route(method=case.method, url__startswith=base_url + case.path).mock(
+        return_value=reply
+    )
+    result = await run(case.call)
+    assert case.check(result), f"{case.id}: unexpected result {result!r}"
+    if isinstance(result, APIModel):
+        assert result.request_id == SERVER_REQUEST_ID
+    sent = route.calls.last.request
+    assert sent.url.path == case.path
+    assert sent.headers["Authorization"] == f"Bearer {token}"
+    assert dict(sent.url.params) == (case.query or {})
+    if case.sent is None:
+        assert sent.content == b""
+    else:
+        assert json.loads(sent.content) == case.sent
