@@ -15,9 +15,7 @@ comes back as sent.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,6 +31,7 @@ from gatewright.audit import (
     EventIn,
 )
 from gatewright.core import BadRequest, Conflict, PermissionDenied, RetryPolicy
+from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
 
 from pact_examples import (  # isort: skip
     ALICE_ID,
@@ -43,29 +42,12 @@ from pact_examples import (  # isort: skip
     REQUEST_ID,
     SERVICE_TOKEN,
     TIMESTAMP_EXAMPLE,
-    TIMESTAMP_REGEX,
     example_event,
 )
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 JSON = "application/json"
 
-Builder = Callable[[Pact], None]
-BUILDERS: list[Builder] = []
-
-
-def interaction(build: Builder) -> Builder:
-    BUILDERS.append(build)
-    return build
-
-
-def bearer(token: str) -> Any:
-    return match.regex(f"Bearer {token}", regex=r"^Bearer \S+$")
-
-
-def ts() -> Any:
-    return match.regex(TIMESTAMP_EXAMPLE, regex=TIMESTAMP_REGEX)
+interaction = Interactions(CONSUMER, PROVIDER)
 
 
 def sha() -> Any:
@@ -73,14 +55,7 @@ def sha() -> Any:
 
 
 def error(code: str) -> dict[str, Any]:
-    return {
-        "error": {
-            "type": match.str("invalid_request_error"),
-            "code": code,
-            "message": match.str("A sentence for a person."),
-            "request_id": match.str("req_0123456789abcdef"),
-        }
-    }
+    return error_body(match.str("invalid_request_error"), code)
 
 
 def stored(sent: dict[str, Any], seq: int) -> dict[str, Any]:
@@ -88,7 +63,7 @@ def stored(sent: dict[str, Any], seq: int) -> dict[str, Any]:
     return {
         **sent,
         "seq": match.int(seq),
-        "received_at": ts(),
+        "received_at": timestamp(),
         "prev_hash": sha(),
         "hash": sha(),
     }
@@ -117,12 +92,8 @@ READER = {
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
-    for build in BUILDERS:
-        build(pact)
-    with pact.serve(raises=True) as server:
-        yield str(server.url)
-    pact.write_file(PACT_DIR, overwrite=True)
+    with interaction.serve() as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ makes exactly those example tokens valid (see its module docstring).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from gatewright.budgets import (
     Client,
 )
 from gatewright.core import NotFound, RetryPolicy
+from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
 
 from pact_examples import (  # isort: skip
     ALICE_ID,
@@ -47,42 +46,16 @@ from pact_examples import (  # isort: skip
     RESERVATION_ID,
     SERVICE_TOKEN,
     SPENT,
-    TIMESTAMP_EXAMPLE,
-    TIMESTAMP_REGEX,
     UNBUDGETED_ORG_ID,
 )
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 JSON = "application/json"
 
-Builder = Callable[[Pact], None]
-BUILDERS: list[Builder] = []
-
-
-def interaction(build: Builder) -> Builder:
-    BUILDERS.append(build)
-    return build
-
-
-def bearer(token: str) -> Any:
-    return match.regex(f"Bearer {token}", regex=r"^Bearer \S+$")
-
-
-def ts() -> Any:
-    return match.regex(TIMESTAMP_EXAMPLE, regex=TIMESTAMP_REGEX)
+interaction = Interactions(CONSUMER, PROVIDER)
 
 
 def error(code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": match.str("not_found_error"),
-        "code": code,
-        "message": match.str("A sentence for a person."),
-        "request_id": match.str("req_0123456789abcdef"),
-    }
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
+    return error_body(match.str("not_found_error"), code, details)
 
 
 USER = {"org_id": ORG_ID, "user_id": ALICE_ID, "token": ALICE_TOKEN}
@@ -104,10 +77,10 @@ def budget_body(key_id: str | None, period: str, spent: int) -> dict[str, Any]:
         "key_id": key_id,
         "limit_micro_usd": LIMIT,
         "period": period,
-        "period_start": ts(),
+        "period_start": timestamp(),
         "spent_micro_usd": spent,
         "reserved_micro_usd": 0,
-        "updated_at": ts(),
+        "updated_at": timestamp(),
     }
 
 
@@ -120,19 +93,15 @@ def reservation_body(status: str, actual: int | None = None) -> dict[str, Any]:
         "request_id": REQUEST_ID,
         "status": status,
         "actual_micro_usd": actual,
-        "expires_at": ts(),
-        "created_at": ts(),
+        "expires_at": timestamp(),
+        "created_at": timestamp(),
     }
 
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
-    for build in BUILDERS:
-        build(pact)
-    with pact.serve(raises=True) as server:
-        yield str(server.url)
-    pact.write_file(PACT_DIR, overwrite=True)
+    with interaction.serve() as url:
+        yield url
 
 
 @pytest.fixture
@@ -289,7 +258,7 @@ def _spend(pact: Pact) -> None:
                         "reserved_micro_usd": match.int(0),
                         "limit_micro_usd": LIMIT,
                         "period": "daily",
-                        "period_start": ts(),
+                        "period_start": timestamp(),
                     }
                 ),
             },

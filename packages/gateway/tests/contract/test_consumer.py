@@ -21,9 +21,7 @@ how many requests the key has already made in the current rate-limit window (def
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,6 +39,7 @@ from gatewright.gateway import (
     Backend,
     Client,
 )
+from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
 
 from pact_examples import (  # isort: skip
     ALIAS,
@@ -58,41 +57,11 @@ from pact_examples import (  # isort: skip
     OUTPUT_PRICE,
     PROMPT_TOKENS,
     SERVICE_TOKEN,
-    TIMESTAMP_EXAMPLE,
-    TIMESTAMP_REGEX,
 )
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 JSON = "application/json"
 
-Builder = Callable[[Pact], None]
-BUILDERS: list[Builder] = []
-
-
-def interaction(build: Builder) -> Builder:
-    BUILDERS.append(build)
-    return build
-
-
-def bearer(token: str) -> Any:
-    return match.regex(f"Bearer {token}", regex=r"^Bearer \S+$")
-
-
-def ts() -> Any:
-    return match.regex(TIMESTAMP_EXAMPLE, regex=TIMESTAMP_REGEX)
-
-
-def error(kind: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": kind,
-        "code": code,
-        "message": match.str("A sentence for a person."),
-        "request_id": match.str("req_0123456789abcdef"),
-    }
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
+interaction = Interactions(CONSUMER, PROVIDER)
 
 
 def messages(text: str) -> list[dict[str, str]]:
@@ -134,18 +103,14 @@ def route_body(alias: str) -> dict[str, Any]:
         ],
         "input_micro_usd_per_mtok": INPUT_PRICE,
         "output_micro_usd_per_mtok": OUTPUT_PRICE,
-        "updated_at": ts(),
+        "updated_at": timestamp(),
     }
 
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
-    for build in BUILDERS:
-        build(pact)
-    with pact.serve(raises=True) as server:
-        yield str(server.url)
-    pact.write_file(PACT_DIR, overwrite=True)
+    with interaction.serve() as url:
+        yield url
 
 
 def client(mock_url: str, token: str) -> Client:
@@ -227,7 +192,7 @@ def _completion_over_budget(pact: Pact) -> None:
         .with_body(completion_request("one more please"), JSON)
         .will_respond_with(402)
         .with_body(
-            error(
+            error_body(
                 "budget_exceeded_error",
                 "budget_exceeded",
                 {
@@ -269,7 +234,7 @@ def _completion_unknown_model(pact: Pact) -> None:
             JSON,
         )
         .will_respond_with(404)
-        .with_body(error("not_found_error", "model_not_found", {"model": MISSING_ALIAS}), JSON)
+        .with_body(error_body("not_found_error", "model_not_found", {"model": MISSING_ALIAS}), JSON)
     )
 
 
@@ -301,7 +266,7 @@ def _completion_rate_limited(pact: Pact) -> None:
         .will_respond_with(429)
         .with_header("Retry-After", match.regex("60", regex=r"^[1-9][0-9]*$"))
         .with_body(
-            error(
+            error_body(
                 "rate_limit_error",
                 "rate_limited",
                 {"rate_limit_rpm": 1, "retry_after_seconds": match.int(60)},

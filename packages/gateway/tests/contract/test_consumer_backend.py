@@ -16,9 +16,7 @@ never requested, then writes `<pact dir>/gateway-modelsim.json` (`GATEWRIGHT_PAC
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -32,9 +30,8 @@ from gatewright.gateway.contract import (
     STATE_BACKEND_MODEL_FAILS_503,
 )
 from gatewright.gateway.service.upstream import AttemptFailed, Target, complete, open_stream
+from gatewright.testkit.pactconsumer import Interactions
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 JSON = "application/json"
 SSE = "text/event-stream"
 
@@ -47,13 +44,7 @@ REQUEST_ID = "req_pact_gateway_0001"
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 HEADERS = {"X-Request-ID": REQUEST_ID, "traceparent": TRACEPARENT}
 
-Builder = Callable[[Pact], None]
-BUILDERS: list[Builder] = []
-
-
-def interaction(build: Builder) -> Builder:
-    BUILDERS.append(build)
-    return build
+interaction = Interactions(GATEWAY, BACKEND_PROVIDER)
 
 
 def forwarded(pact_request: Any) -> Any:
@@ -68,12 +59,8 @@ def forwarded(pact_request: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    pact = Pact(GATEWAY, BACKEND_PROVIDER).with_specification("V4")
-    for build in BUILDERS:
-        build(pact)
-    with pact.serve(raises=True) as server:
-        yield str(server.url)
-    pact.write_file(PACT_DIR, overwrite=True)
+    with interaction.serve() as url:
+        yield url
 
 
 @pytest.fixture

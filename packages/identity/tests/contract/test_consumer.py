@@ -13,9 +13,7 @@ makes exactly those example tokens valid (see its module docstring).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from gatewright.identity import (
     STATE_USER_EXISTS,
     Client,
 )
+from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
 
 from pact_examples import (  # isort: skip
     ALICE_EMAIL,
@@ -49,33 +48,15 @@ from pact_examples import (  # isort: skip
     ORG_ID,
     ORG_NAME,
     SERVICE_TOKEN,
-    TIMESTAMP_EXAMPLE,
-    TIMESTAMP_REGEX,
     VICTOR_EMAIL,
     VICTOR_ID,
     VICTOR_TOKEN,
     VIEWER_ORG_ID,
 )
 
-REPO = Path(__file__).resolve().parents[4]
-PACT_DIR = Path(os.environ.get("GATEWRIGHT_PACT_DIR", REPO / "contracts"))
 JSON = "application/json"
 
-Builder = Callable[[Pact], None]
-BUILDERS: list[Builder] = []
-
-
-def interaction(build: Builder) -> Builder:
-    BUILDERS.append(build)
-    return build
-
-
-def bearer(token: str) -> Any:
-    return match.regex(f"Bearer {token}", regex=r"^Bearer \S+$")
-
-
-def ts() -> Any:
-    return match.regex(TIMESTAMP_EXAMPLE, regex=TIMESTAMP_REGEX)
+interaction = Interactions(CONSUMER, PROVIDER)
 
 
 def prefixed(prefix: str, example: str) -> Any:
@@ -83,15 +64,7 @@ def prefixed(prefix: str, example: str) -> Any:
 
 
 def error(code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": match.str("permission_error"),
-        "code": code,
-        "message": match.str("A sentence for a person."),
-        "request_id": match.str("req_0123456789abcdef"),
-    }
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
+    return error_body(match.str("permission_error"), code, details)
 
 
 ALICE_STATE = {"user_id": ALICE_ID, "email": ALICE_EMAIL, "password": ALICE_PASSWORD}
@@ -116,19 +89,15 @@ API_KEY_BODY = {
     "name": KEY_NAME,
     "prefix": match.str("gwk_pact-exa"),
     "models": list(KEY_MODELS),
-    "created_at": ts(),
+    "created_at": timestamp(),
     "created_by": ALICE_ID,
 }
 
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
-    for build in BUILDERS:
-        build(pact)
-    with pact.serve(raises=True) as server:
-        yield str(server.url)
-    pact.write_file(PACT_DIR, overwrite=True)
+    with interaction.serve() as url:
+        yield url
 
 
 @pytest.fixture
@@ -201,7 +170,7 @@ def _me(pact: Pact) -> None:
                 "id": ALICE_ID,
                 "email": ALICE_EMAIL,
                 "is_platform_admin": match.bool(False),
-                "created_at": ts(),
+                "created_at": timestamp(),
             },
             JSON,
         )
@@ -224,7 +193,9 @@ def _create_org(pact: Pact) -> None:
         .with_header("Authorization", bearer(ALICE_TOKEN))
         .with_body({"name": ORG_NAME}, JSON)
         .will_respond_with(201)
-        .with_body({"id": prefixed("org", ORG_ID), "name": ORG_NAME, "created_at": ts()}, JSON)
+        .with_body(
+            {"id": prefixed("org", ORG_ID), "name": ORG_NAME, "created_at": timestamp()}, JSON
+        )
     )
 
 
@@ -246,13 +217,13 @@ def _get_org(pact: Pact) -> None:
             {
                 "id": ORG_ID,
                 "name": ORG_NAME,
-                "created_at": ts(),
+                "created_at": timestamp(),
                 "members": match.each_like(
                     {
                         "user_id": ALICE_ID,
                         "email": ALICE_EMAIL,
                         "role": match.regex("owner", regex=r"^(owner|admin|member|viewer)$"),
-                        "joined_at": ts(),
+                        "joined_at": timestamp(),
                     },
                     min=1,
                 ),
@@ -285,7 +256,7 @@ def _create_invitation(pact: Pact) -> None:
                 "email": BOB_EMAIL,
                 "role": "member",
                 "status": "pending",
-                "expires_at": ts(),
+                "expires_at": timestamp(),
                 "token": match.regex(INVITATION_TOKEN, regex=r"^gwi_[A-Za-z0-9_-]{32,}$"),
             },
             JSON,
@@ -378,7 +349,7 @@ def _revoke_key(pact: Pact) -> None:
         .with_request("DELETE", f"/v1/orgs/{ORG_ID}/keys/{KEY_ID}")
         .with_header("Authorization", bearer(ALICE_TOKEN))
         .will_respond_with(200)
-        .with_body({**API_KEY_BODY, "revoked_at": ts()}, JSON)
+        .with_body({**API_KEY_BODY, "revoked_at": timestamp()}, JSON)
     )
 
 
