@@ -1,11 +1,11 @@
 """Consumer contract: what `gatewright.audit.Client` needs from the audit service.
 
-Every interaction is registered by a small builder right above the test that exercises it with
-the real sync `Client`. Pact's mock server cannot take new interactions once it has served, so
-the module fixture builds all of them, serves them once for the module, fails at teardown if any
-was never requested (or mismatched), then writes `<pact dir>/audit-client-audit.json`
-(`GATEWRIGHT_PACT_DIR`, default `<repo>/contracts`) exactly once. Examples are fixed values
-(`pact_examples`), so the file is deterministic.
+Every interaction is registered by a small builder right above the test that exercises it with the
+real sync `Client`. Pact's mock server cannot take new interactions once it has served, so the
+module fixture (`testkit.pactconsumer`) builds all of them, serves them once for the module, fails
+at teardown if any was never requested (or mismatched), then writes `<pact
+dir>/audit-client-audit.json` (`GATEWRIGHT_PACT_DIR`, default `<repo>/contracts`) exactly once.
+Examples are fixed values (`pact_examples`), so the file is deterministic.
 
 Requests carry `Authorization: Bearer <example token>` under a regex matcher; the provider test
 makes exactly those example tokens valid (see its module docstring). Stored events in responses

@@ -1,10 +1,10 @@
 """Consumer contract: what `gatewright.gateway.Client` needs from the gateway service.
 
-Every interaction is registered by a small builder right above the test that exercises it with
-the real sync `Client` (retries off, so a 429 is one request). Pact's mock server cannot take new
-interactions once it has served, so the module fixture builds all of them, serves them once for
-the module, fails at teardown if any was never requested (or mismatched), then writes
-`<pact dir>/gateway-client-gateway.json` (`GATEWRIGHT_PACT_DIR`, default `<repo>/contracts`)
+Every interaction is registered by a small builder right above the test that exercises it with the
+real sync `Client` (retries off, so a 429 is one request). Pact's mock server cannot take new
+interactions once it has served, so the module fixture (`testkit.pactconsumer`) builds all of them,
+serves them once for the module, fails at teardown if any was never requested (or mismatched), then
+writes `<pact dir>/gateway-client-gateway.json` (`GATEWRIGHT_PACT_DIR`, default `<repo>/contracts`)
 exactly once. Examples are fixed values (`pact_examples`), so the file is deterministic.
 
 Covered: a plain chat completion (the `X-Gatewright-*` headers, integer usage), the 402

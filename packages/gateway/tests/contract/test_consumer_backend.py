@@ -8,11 +8,11 @@ exactly what the gateway sends (upstream model name substituted, `max_tokens` al
 `stream_options.include_usage` forced on streams) with `X-Request-ID` and `traceparent` forwarded.
 
 Participant and state names are the provider's own (`gatewright.modelsim.PROVIDER`,
-`STATE_MODEL_*`, mirrored in `gatewright.gateway.contract` and checked equal by a unit test).
-The module fixture registers every interaction, serves them once, fails at teardown if any was
-never requested, then writes `<pact dir>/gateway-modelsim.json` (`GATEWRIGHT_PACT_DIR`, default
-`<repo>/contracts`) exactly once. Examples are fixed values, so the file is deterministic.
-"""
+`STATE_MODEL_*`, mirrored in `gatewright.gateway.contract` and checked equal by a unit test). The
+module fixture (`testkit.pactconsumer`) registers every interaction, serves them once, fails at
+teardown if any was never requested, then writes `<pact dir>/gateway-modelsim.json`
+(`GATEWRIGHT_PACT_DIR`, default `<repo>/contracts`) exactly once. Examples are fixed values, so the
+file is deterministic."""
 
 from __future__ import annotations
 
