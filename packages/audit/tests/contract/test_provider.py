@@ -4,13 +4,12 @@ The app comes from `create_app(settings)` with a temp data dir and a fixed servi
 in-process by `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`
 (every pact in the pact dir naming audit; `GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
-Identity is not running: its two seams are swapped through `app.dependency_overrides`.
-`get_token_verifier` becomes `PactTokens`, a table from the pact's fixed example tokens
-(`Bearer pact-token-alice`) to user ids, and `get_authorizer` becomes `PactAuthz`, a role table
-with identity's matrix for `audit:read`; each provider state fills both from its parameters.
-Everything else (the DB, the chains, the service-token check, the error envelope) is the real
-service; JWT verification against a JWKS and the identity client call are covered by the unit
-tests.
+Identity is not running: its two seams (`get_token_verifier`, `get_authorizer`) are swapped through
+`app.dependency_overrides` for identity's own `FakeIdentity`, which accepts the pact's fixed
+example tokens (`Bearer pact-token-alice`, in `example_tokens`) and decides with identity's real
+permission matrix over the roles each provider state names. Everything else (the DB, the
+service-token check, the error envelope) is the real service; JWT verification against a JWKS and
+the identity client call are covered by the unit tests.
 
 Provider states are small named functions; every state resets the DB first and then creates
 exactly what its parameters name (events are appended through the real store). A state handler
@@ -35,56 +34,25 @@ from gatewright.audit import (
 )
 from gatewright.audit.models import EventIn
 from gatewright.audit.service import AuditSettings, create_app, store
-from gatewright.audit.service.api.deps import Decision, get_authorizer, get_token_verifier
-from gatewright.servicekit import ServiceError
+from gatewright.audit.service.api.deps import get_authorizer, get_token_verifier
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
-MATRIX = {"audit:read": {"owner", "admin"}}
-
-
-class PactTokens:
-    """Accepts exactly the example access tokens the current provider state registered."""
-
-    def __init__(self) -> None:
-        self.users: dict[str, str] = {}
-
-    def verify(self, token: str) -> dict[str, Any]:
-        user_id = self.users.get(token)
-        if user_id is None:
-            raise ServiceError(401, "unauthenticated", "The access token is not valid.")
-        return {"sub": user_id}
-
-
-class PactAuthz:
-    """Identity's decision for `audit:read`, from the roles the current provider state named."""
-
-    def __init__(self) -> None:
-        self.roles: dict[tuple[str, str], str] = {}
-
-    def check(self, *, subject: str, org_id: str, permission: str) -> Decision:
-        role = self.roles.get((subject, org_id), "none")
-        allowed = role in MATRIX.get(permission, set())
-        verb = "grants" if allowed else "lacks permission"
-        return Decision(allowed, role, f"Role '{role}' in org {org_id} {verb} '{permission}'.")
-
 
 class ProviderStates:
     """One named function per provider state (see `gatewright.audit.contract`)."""
 
-    def __init__(
-        self, app: FastAPI, settings: AuditSettings, tokens: PactTokens, authz: PactAuthz
-    ) -> None:
+    def __init__(self, app: FastAPI, settings: AuditSettings, identity: FakeIdentity) -> None:
         self.app = app
         self.settings = settings
-        self.tokens = tokens
-        self.authz = authz
+        self.identity = identity
 
     def _reset(self) -> None:
-        self.tokens.users.clear()
-        self.authz.roles.clear()
+        self.identity.example_tokens.clear()
+        self.identity.roles.clear()
         with self.app.state.db.session() as s, s.begin():
             store.reset(s)
 
@@ -111,8 +79,8 @@ class ProviderStates:
     def user_can_read(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
-        self.tokens.users[params["token"]] = params["user_id"]
-        self.authz.roles[(params["user_id"], params["org_id"])] = params.get("role", "admin")
+        self.identity.example_tokens[params["token"]] = params["user_id"]
+        self.identity.roles[(params["user_id"], params["org_id"])] = params.get("role", "admin")
         self._append(params.get("events", []))
 
     def handlers(self) -> dict[str, Any]:
@@ -131,12 +99,12 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         identity_url="http://identity.invalid",
     )
     app = create_app(settings)
-    tokens, authz = PactTokens(), PactAuthz()
-    app.dependency_overrides[get_token_verifier] = lambda: tokens
-    app.dependency_overrides[get_authorizer] = lambda: authz
+    identity = FakeIdentity(service_token=SERVICE_TOKEN)
+    app.dependency_overrides[get_token_verifier] = lambda: identity
+    app.dependency_overrides[get_authorizer] = lambda: identity
 
     with serve_in_thread(app, name="audit") as url:
-        yield url, ProviderStates(app, settings, tokens, authz)
+        yield url, ProviderStates(app, settings, identity)
 
 
 def test_audit_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:

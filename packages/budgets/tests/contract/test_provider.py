@@ -4,13 +4,12 @@ The app comes from `create_app(settings)` with a temp data dir and a fixed servi
 in-process by `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`
 (every pact in the pact dir naming budgets; `GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
-Identity is not running: its two seams are swapped through `app.dependency_overrides`.
-`get_token_verifier` becomes `PactTokens`, a table from the pact's fixed example tokens
-(`Bearer pact-token-alice`) to user ids, and `get_authorizer` becomes `PactAuthz`, a role table
-with identity's matrix for `budgets:*`; each provider state fills both from its parameters.
-Everything else (the DB, the ledger, the service-token check, the error envelope) is the real
-service; JWT verification against a JWKS and the identity client call are covered by the unit
-tests.
+Identity is not running: its two seams (`get_token_verifier`, `get_authorizer`) are swapped through
+`app.dependency_overrides` for identity's own `FakeIdentity`, which accepts the pact's fixed
+example tokens (`Bearer pact-token-alice`, in `example_tokens`) and decides with identity's real
+permission matrix over the roles each provider state names. Everything else (the DB, the
+service-token check, the error envelope) is the real service; JWT verification against a JWKS and
+the identity client call are covered by the unit tests.
 
 Provider states are small named functions; every state that seeds data resets the DB first and
 then creates exactly what its parameters name, with the fixed IDs from the pact. The
@@ -38,62 +37,31 @@ from gatewright.budgets import (
     STATE_USER_CAN_MANAGE_BUDGETS,
 )
 from gatewright.budgets.service import BudgetsSettings, create_app, store
-from gatewright.budgets.service.api.deps import Decision, get_authorizer, get_token_verifier
-from gatewright.servicekit import ServiceError
+from gatewright.budgets.service.api.deps import get_authorizer, get_token_verifier
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
-MATRIX = {"budgets:set": {"owner", "admin"}, "budgets:read": {"owner", "admin", "member", "viewer"}}
-
-
-class PactTokens:
-    """Accepts exactly the example access tokens the current provider state registered."""
-
-    def __init__(self) -> None:
-        self.users: dict[str, str] = {}
-
-    def verify(self, token: str) -> dict[str, Any]:
-        user_id = self.users.get(token)
-        if user_id is None:
-            raise ServiceError(401, "unauthenticated", "The access token is not valid.")
-        return {"sub": user_id}
-
-
-class PactAuthz:
-    """Identity's decision for `budgets:*`, from the roles the current provider state named."""
-
-    def __init__(self) -> None:
-        self.roles: dict[tuple[str, str], str] = {}
-
-    def check(self, *, subject: str, org_id: str, permission: str) -> Decision:
-        role = self.roles.get((subject, org_id), "none")
-        allowed = role in MATRIX.get(permission, set())
-        verb = "grants" if allowed else "lacks permission"
-        return Decision(allowed, role, f"Role '{role}' in org {org_id} {verb} '{permission}'.")
-
 
 class ProviderStates:
     """One named function per provider state (see `gatewright.budgets.contract`)."""
 
-    def __init__(
-        self, app: FastAPI, settings: BudgetsSettings, tokens: PactTokens, authz: PactAuthz
-    ) -> None:
+    def __init__(self, app: FastAPI, settings: BudgetsSettings, identity: FakeIdentity) -> None:
         self.app = app
         self.settings = settings
-        self.tokens = tokens
-        self.authz = authz
+        self.identity = identity
 
     def _reset(self) -> None:
-        self.tokens.users.clear()
-        self.authz.roles.clear()
+        self.identity.example_tokens.clear()
+        self.identity.roles.clear()
         with self.app.state.db.session() as s, s.begin():
             store.reset(s)
 
     def _user(self, params: dict[str, Any]) -> None:
-        self.tokens.users[params["token"]] = params["user_id"]
-        self.authz.roles[(params["user_id"], params["org_id"])] = params.get("role", "admin")
+        self.identity.example_tokens[params["token"]] = params["user_id"]
+        self.identity.roles[(params["user_id"], params["org_id"])] = params.get("role", "admin")
 
     def _budget(self, params: dict[str, Any], key_id: str | None) -> None:
         now = utcnow()
@@ -177,12 +145,12 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         sweep_interval_seconds=3600,
     )
     app = create_app(settings)
-    tokens, authz = PactTokens(), PactAuthz()
-    app.dependency_overrides[get_token_verifier] = lambda: tokens
-    app.dependency_overrides[get_authorizer] = lambda: authz
+    identity = FakeIdentity(service_token=SERVICE_TOKEN)
+    app.dependency_overrides[get_token_verifier] = lambda: identity
+    app.dependency_overrides[get_authorizer] = lambda: identity
 
     with serve_in_thread(app, name="budgets") as url:
-        yield url, ProviderStates(app, settings, tokens, authz)
+        yield url, ProviderStates(app, settings, identity)
 
 
 def test_budgets_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:

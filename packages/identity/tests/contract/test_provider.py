@@ -5,12 +5,13 @@ in-process by `gatewright.testkit.pactverify.serve_in_thread` and verified by `v
 (every pact in the pact dir naming identity; `GATEWRIGHT_PACT_DIR`, default `contracts/`).
 
 Access tokens: a pact cannot hold a real JWT (identity signs with a key generated at start, and
-tokens expire), so consumer requests carry fixed example tokens (`Bearer pact-token-alice`)
-under a regex matcher. Here the token verifier is swapped through the app's seam
-(`app.dependency_overrides[get_token_verifier]`) for `PactTokens`, a table from example token to
-user id that each provider state fills from its own `token` parameter. Everything else (the DB,
-permission checks, argon2, the service-token check, the error envelope) is the real service;
-JWT signing and verification are covered by the unit tests and by the login interaction.
+tokens expire), so consumer requests carry fixed example tokens (`Bearer pact-token-alice`) under a
+regex matcher. Here the token verifier is swapped through the app's seam
+(`app.dependency_overrides[get_token_verifier]`) for `FakeIdentity`
+(`gatewright.identity.service.testing`), whose `example_tokens` table (example token to user id)
+each provider state fills from its own `token` parameter. Everything else (the DB, permission
+checks, argon2, the service-token check, the error envelope) is the real service; JWT signing and
+verification are covered by the unit tests and by the login interaction.
 
 Provider states are small named functions; every state that seeds data resets the DB first and
 then creates exactly what its parameters name, with the fixed IDs from the pact. The
@@ -39,7 +40,7 @@ from gatewright.identity import (
 )
 from gatewright.identity.service import IdentitySettings, create_app, store
 from gatewright.identity.service.api.deps import get_token_verifier
-from gatewright.servicekit import ServiceError
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.testkit.pactverify import serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
@@ -49,29 +50,16 @@ OWNER_EMAIL = "owner@example.test"
 SEED_PASSWORD = "seeded-password-1"
 
 
-class PactTokens:
-    """Accepts exactly the example access tokens the current provider state registered."""
-
-    def __init__(self) -> None:
-        self.users: dict[str, str] = {}
-
-    def verify(self, token: str) -> dict[str, Any]:
-        user_id = self.users.get(token)
-        if user_id is None:
-            raise ServiceError(401, "unauthenticated", "The access token is not valid.")
-        return {"sub": user_id}
-
-
 class ProviderStates:
     """One named function per provider state (see `gatewright.identity.contract`)."""
 
-    def __init__(self, app: FastAPI, settings: IdentitySettings, tokens: PactTokens) -> None:
+    def __init__(self, app: FastAPI, settings: IdentitySettings, tokens: FakeIdentity) -> None:
         self.app = app
         self.settings = settings
         self.tokens = tokens
 
     def _reset(self) -> None:
-        self.tokens.users.clear()
+        self.tokens.example_tokens.clear()
         with self.app.state.db.session() as s, s.begin():
             store.reset(s)
 
@@ -91,13 +79,13 @@ class ProviderStates:
             if owner != user_id:
                 store.add_member(s, org_id=org_id, user_id=user_id, role=role)
         if "token" in params:
-            self.tokens.users[params["token"]] = user_id
+            self.tokens.example_tokens[params["token"]] = user_id
 
     def user_exists(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
         self._user(params["user_id"], params["email"], params["password"])
-        self.tokens.users[params["token"]] = params["user_id"]
+        self.tokens.example_tokens[params["token"]] = params["user_id"]
 
     def org_exists(self, parameters: dict[str, Any] | None) -> None:
         self._reset()
@@ -160,7 +148,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         argon2_memory_kib=1024,
     )
     app = create_app(settings)
-    tokens = PactTokens()
+    tokens = FakeIdentity(service_token=SERVICE_TOKEN)  # only its example tokens are used
     app.dependency_overrides[get_token_verifier] = lambda: tokens
 
     with serve_in_thread(app, name="identity") as url:

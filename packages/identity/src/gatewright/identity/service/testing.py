@@ -5,7 +5,9 @@ permissions (servicekit's `JWKSVerifier` and `IdentityAuthorizer`). This stand-i
 with identity's own `TokenIssuer` (on a fresh key) and decides with identity's own permission
 matrix (`permissions.decide`), so a service's tests see identity's real claims, matrix and
 reasons; the roles are whatever the test puts in `roles`. `mounted(base_url)` answers both
-endpoints through respx (a test dependency of the caller, imported only there).
+endpoints through respx (a test dependency of the caller, imported only there). In-process, the
+fake is also servicekit's `TokenVerifier` and `Authorizer` (`verify`, `check`), for provider tests
+that swap those seams with `app.dependency_overrides` and accept a pact's `example_tokens`.
 
     fake = FakeIdentity(service_token="svc")
     with fake.mounted("http://identity.test"):
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gatewright.identity.models import Permission, Role
 from gatewright.identity.service import permissions
 from gatewright.identity.service.tokens import TokenIssuer
+from gatewright.servicekit.access import Decision
 
 ROLES = get_args(Role)
 
@@ -40,6 +43,8 @@ class FakeIdentity:
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     down: bool = False  # answer 503 to authz checks (identity unavailable)
     authz_calls: int = 0
+    # Accepted as they are, for a pact's fixed example tokens (a pact cannot hold a real JWT).
+    example_tokens: dict[str, str] = field(default_factory=dict)  # token -> user_id
 
     def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
         """An access token for `user_id`; `ttl` < 0 makes it expired, `key` forges it."""
@@ -60,6 +65,27 @@ class FakeIdentity:
     def jwks(self) -> dict[str, Any]:
         return TokenIssuer(self.key, ttl_seconds=0).jwks()
 
+    def verify(self, token: str) -> dict[str, Any]:
+        """servicekit's `TokenVerifier` in-process: an example token's user, else the claims of a
+        token this fake signed (401 `ServiceError` otherwise, as identity's verifier)."""
+        user_id = self.example_tokens.get(token)
+        if user_id is not None:
+            return {"sub": user_id}
+        return TokenIssuer(self.key, ttl_seconds=0).verify(token)
+
+    def check(self, *, subject: str, org_id: str, permission: str) -> Decision:
+        """servicekit's `Authorizer` in-process: identity's decision over `roles`."""
+        decision = self._decide(subject, org_id, permission)
+        return Decision(decision.allowed, decision.role, decision.reason)
+
+    def _decide(self, subject: str, org_id: str, permission: str) -> permissions.Decision:
+        return permissions.decide(
+            role=self.roles.get((subject, org_id)),
+            is_platform_admin=False,
+            permission=cast(Permission, permission),
+            org_id=org_id,
+        )
+
     def authz(self, request: httpx.Request) -> httpx.Response:
         """`POST /v1/authz/check`, for the service token only (as identity answers it)."""
         self.authz_calls += 1
@@ -68,12 +94,7 @@ class FakeIdentity:
         if request.headers.get("Authorization") != f"Bearer {self.service_token}":
             return _error(401, "unauthenticated", "FakeIdentity expects the service token")
         body = json.loads(request.content)
-        decision = permissions.decide(
-            role=self.roles.get((body["subject"], body["org_id"])),
-            is_platform_admin=False,
-            permission=cast(Permission, body["permission"]),
-            org_id=body["org_id"],
-        )
+        decision = self._decide(body["subject"], body["org_id"], body["permission"])
         return httpx.Response(
             200,
             json={
