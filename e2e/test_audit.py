@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa  # noqa: TID251  # the tamper flow edits audit's database on purpose
 
 from gatewright.audit import Client as AuditClient
 from gatewright.budgets import Client as BudgetsClient
@@ -177,24 +178,29 @@ def key_request_id_last(gw: Harness) -> str:
 
 
 def tamper(audit_dir: Path, event_id: str) -> None:
-    """Change one stored event's reason behind audit's back (stdlib sqlite3, not the API)."""
-    databases = list(audit_dir.glob("*.db"))
-    if not databases:
-        pytest.skip("audit keeps its events outside its data dir (GATEWRIGHT_DATABASE_URL)")
-    (database,) = databases
-    with sqlite3.connect(database) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if "event" in row[0] and "head" not in row[0]
-        ]
-        for table in tables:
-            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            if {"id", "reason"} <= columns:
+    """Change one stored event's reason behind audit's back: SQL on its database, not the API.
+
+    The database is the one the local stack gave audit: `GATEWRIGHT_DATABASE_URL` when the stack
+    runs on PostgreSQL (`nox -s e2e_postgres`), else the SQLite file in audit's data dir."""
+    url = os.environ.get("GATEWRIGHT_DATABASE_URL") or next(
+        (f"sqlite:///{path}" for path in audit_dir.glob("*.db")), None
+    )
+    if url is None:
+        raise AssertionError(f"no audit database in {audit_dir} and no GATEWRIGHT_DATABASE_URL")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            schema = sa.inspect(conn)
+            for table in schema.get_table_names():
+                columns = {c["name"] for c in schema.get_columns(table)}
+                if "event" not in table or "head" in table or not {"id", "reason"} <= columns:
+                    continue
                 changed = conn.execute(
-                    f"UPDATE {table} SET reason = 'edited afterwards' WHERE id = ?",  # noqa: S608
-                    (event_id,),
+                    sa.text(f"UPDATE {table} SET reason = 'edited afterwards' WHERE id = :id"),  # noqa: S608
+                    {"id": event_id},
                 ).rowcount
                 if changed == 1:
                     return
-    raise AssertionError(f"event {event_id} not found in {database}")
+    finally:
+        engine.dispose()
+    raise AssertionError(f"event {event_id} not found in audit's database")
