@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from gatewright.servicekit import Database, ServiceSettings
-from gatewright.servicekit.db import UTCDateTime, utcnow
+from gatewright.servicekit.db import SchemaOutdated, UTCDateTime, utcnow
 
 POSTGRES_URL = os.environ.get(
     "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,6 +72,28 @@ async def test_call_runs_sqlite_work_on_the_loop_and_network_work_in_the_pool(
     assert value == 42
     on_loop = thread == threading.get_ident()
     assert on_loop is db.is_sqlite
+
+
+def test_tables_from_an_older_build_refuse_to_start_with_their_names(db: Database) -> None:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    old, new = MetaData(), MetaData()
+    Table(name, old, Column("id", Integer, primary_key=True))
+    Table(
+        name,
+        new,
+        Column("id", Integer, primary_key=True),
+        Column("email", String(50)),
+        Column("role", String(20)),
+    )
+    db.create_all(old)
+    try:
+        with pytest.raises(SchemaOutdated, match=f"{name} lacks email, role") as refused:
+            db.create_all(new)
+        assert refused.value.missing == {name: ["email", "role"]}
+        assert "no schema migrations yet" in str(refused.value)
+        db.create_all(old)  # the same build starts again
+    finally:
+        old.drop_all(db.engine)
 
 
 def test_ping(db: Database) -> None:

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -82,7 +82,19 @@ class Database:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     def create_all(self, metadata: MetaData) -> None:
+        """Create missing tables; refuse to start on tables an older build made.
+
+        There are no migrations yet: a table that exists without a column this build needs
+        would fail later with an obscure error on some request, so say it now, once."""
         metadata.create_all(self.engine)
+        schema = inspect(self.engine)
+        outdated = {
+            table.name: missing
+            for table in metadata.sorted_tables
+            if (missing := sorted(set(table.columns.keys()) - _columns(schema, table.name)))
+        }
+        if outdated:
+            raise SchemaOutdated(self.url, outdated)
 
     def ping(self) -> bool:
         try:
@@ -94,6 +106,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class SchemaOutdated(RuntimeError):
+    """The database holds tables from an older build (missing columns); there are no migrations."""
+
+    def __init__(self, url: str, missing: dict[str, list[str]]) -> None:
+        where = make_url(url).render_as_string(hide_password=True)
+        tables = "; ".join(f"{name} lacks {', '.join(cols)}" for name, cols in missing.items())
+        super().__init__(
+            f"The database at {where} was made by an older build ({tables}). Gatewright has no "
+            "schema migrations yet: start this service on an empty data dir or database."
+        )
+        self.missing = missing
+
+
+def _columns(schema: Any, table: str) -> set[str]:
+    return {column["name"] for column in schema.get_columns(table)}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
