@@ -3,9 +3,7 @@ the server-sent-events parser."""
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -14,6 +12,7 @@ import respx
 
 import gatewright.modelsim as modelsim
 from gatewright.core import RetryPolicy, errors
+from gatewright.core.testing import Runner, runner
 from gatewright.modelsim import (
     AsyncClient,
     ChatCompletion,
@@ -82,31 +81,17 @@ STREAM = sse(
 )
 
 AnyClient = Client | AsyncClient
-Run = Callable[[Callable[[AnyClient], Any]], Awaitable[Any]]
 
 
 @pytest.fixture(params=["sync", "async"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """Run one resource call through the sync or the async client: each case covers both.
-    A stream is consumed into a list."""
-
-    async def _run(fn: Callable[[AnyClient], Any]) -> Any:
-        if request.param == "sync":
-            with Client(BASE, retry=NO_RETRY) as c:
-                result = fn(c)
-                return list(result) if inspect.isgenerator(result) else result
-        async with AsyncClient(BASE, retry=NO_RETRY) as ac:
-            result = fn(ac)
-            if inspect.isasyncgen(result):
-                return [item async for item in result]
-            return await result if inspect.isawaitable(result) else result
-
-    return _run
+def run(request: pytest.FixtureRequest) -> Runner:
+    """Each call runs through the sync and the async client; a stream is read into a list."""
+    return runner(request.param, Client, AsyncClient, BASE, retry=NO_RETRY)
 
 
 # -- chat completions ------------------------------------------------------------------------
 @respx.mock
-async def test_create_sends_the_openai_body_and_parses_the_completion(run: Run) -> None:
+async def test_create_sends_the_openai_body_and_parses_the_completion(run: Runner) -> None:
     route = respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(200, json=COMPLETION, headers={"X-Request-ID": "req-7"})
     )
@@ -133,7 +118,7 @@ async def test_create_sends_the_openai_body_and_parses_the_completion(run: Run) 
 
 
 @respx.mock
-async def test_create_leaves_out_max_tokens_when_not_given(run: Run) -> None:
+async def test_create_leaves_out_max_tokens_when_not_given(run: Runner) -> None:
     route = respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(200, json=COMPLETION)
     )
@@ -145,7 +130,7 @@ async def test_create_leaves_out_max_tokens_when_not_given(run: Run) -> None:
 
 
 @respx.mock
-async def test_stream_parses_server_sent_events(run: Run) -> None:
+async def test_stream_parses_server_sent_events(run: Runner) -> None:
     route = respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(
             200, content=STREAM, headers={"Content-Type": "text/event-stream", "X-Request-ID": "r"}
@@ -177,7 +162,7 @@ async def test_stream_parses_server_sent_events(run: Run) -> None:
 
 
 @respx.mock
-async def test_stream_keeps_the_callers_stream_options(run: Run) -> None:
+async def test_stream_keeps_the_callers_stream_options(run: Runner) -> None:
     route = respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(200, content=sse(b"[DONE]"))
     )
@@ -206,14 +191,14 @@ SSE_CASES = [
     ("raw", "count"), [c[1:] for c in SSE_CASES], ids=[c[0] for c in SSE_CASES]
 )
 @respx.mock
-async def test_sse_parsing(run: Run, raw: bytes, count: int) -> None:
+async def test_sse_parsing(run: Runner, raw: bytes, count: int) -> None:
     respx.post(f"{BASE}/v1/chat/completions").mock(return_value=httpx.Response(200, content=raw))
     chunks = await run(lambda c: c.chat.completions.stream(model="m", messages=MESSAGES))
     assert len(chunks) == count
 
 
 @respx.mock
-async def test_a_stream_event_that_is_not_json_raises_value_error(run: Run) -> None:
+async def test_a_stream_event_that_is_not_json_raises_value_error(run: Runner) -> None:
     respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(200, content=b"data: {not json\n\ndata: [DONE]\n\n")
     )
@@ -222,7 +207,7 @@ async def test_a_stream_event_that_is_not_json_raises_value_error(run: Run) -> N
 
 
 @respx.mock
-async def test_a_body_that_is_not_json_raises_value_error(run: Run) -> None:
+async def test_a_body_that_is_not_json_raises_value_error(run: Runner) -> None:
     respx.post(f"{BASE}/v1/chat/completions").mock(
         return_value=httpx.Response(200, content=b'{"id": "x", "choices": [{')
     )
@@ -256,7 +241,7 @@ ERRORS = [
 @pytest.mark.parametrize(("status", "code", "cls"), ERRORS, ids=[e[1] for e in ERRORS])
 @respx.mock
 async def test_errors_map_to_core_exceptions(
-    run: Run, status: int, code: str, cls: type[errors.APIStatusError], streamed: bool
+    run: Runner, status: int, code: str, cls: type[errors.APIStatusError], streamed: bool
 ) -> None:
     respx.post(f"{BASE}/v1/chat/completions").mock(return_value=envelope(status, code))
     completions = "stream" if streamed else "create"
@@ -269,7 +254,7 @@ async def test_errors_map_to_core_exceptions(
 
 
 @respx.mock
-async def test_a_connection_error_while_streaming_is_a_core_error(run: Run) -> None:
+async def test_a_connection_error_while_streaming_is_a_core_error(run: Runner) -> None:
     respx.post(f"{BASE}/v1/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(errors.APIConnectionError):
         await run(lambda c: c.chat.completions.stream(model="m", messages=MESSAGES))
@@ -277,7 +262,7 @@ async def test_a_connection_error_while_streaming_is_a_core_error(run: Run) -> N
 
 # -- models and observations -----------------------------------------------------------------
 @respx.mock
-async def test_models_list(run: Run) -> None:
+async def test_models_list(run: Runner) -> None:
     respx.get(f"{BASE}/v1/models").mock(
         return_value=httpx.Response(
             200,
@@ -292,7 +277,7 @@ async def test_models_list(run: Run) -> None:
 
 
 @respx.mock
-async def test_observations_list_sends_only_the_given_filters(run: Run) -> None:
+async def test_observations_list_sends_only_the_given_filters(run: Runner) -> None:
     route = respx.get(f"{BASE}/v1/observations").mock(
         return_value=httpx.Response(200, json={"data": [OBSERVATION]})
     )
@@ -307,7 +292,7 @@ async def test_observations_list_sends_only_the_given_filters(run: Run) -> None:
 
 
 @respx.mock
-async def test_observations_clear(run: Run) -> None:
+async def test_observations_clear(run: Runner) -> None:
     route = respx.delete(f"{BASE}/v1/observations").mock(return_value=httpx.Response(204))
     assert await run(lambda c: c.observations.clear()) is None
     assert route.called

@@ -55,15 +55,20 @@ def runner(
     base_url: str,
     **options: Any,
 ) -> Runner:
-    """Run one call on a fresh sync or async client (no retries: each case is one exchange)."""
+    """Run one call on a fresh sync or async client (no retries: each case is one exchange).
+
+    A stream the call returns (a generator) is read to the end, into a list."""
     options.setdefault("retry", RetryPolicy(max_retries=0))
 
     async def run(call: Callable[[Any], Any]) -> Any:
         if flavour == "sync":
             with client(base_url, **options) as c:
-                return call(c)
+                result = call(c)
+                return list(result) if inspect.isgenerator(result) else result
         async with async_client(base_url, **options) as ac:
             result = call(ac)
+            if inspect.isasyncgen(result):
+                return [item async for item in result]
             return await result if inspect.isawaitable(result) else result
 
     return run
