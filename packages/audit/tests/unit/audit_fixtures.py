@@ -29,25 +29,13 @@ from pydantic import SecretStr
 
 from gatewright.audit.service import AuditSettings, create_app, store
 from gatewright.identity.service.testing import FakeIdentity
-from gatewright.servicekit.testing import postgres_schema
+from gatewright.servicekit import testing
+from gatewright.servicekit.testing import Clock
 
 IDENTITY_URL = "http://identity.test"
 SERVICE_TOKEN = "svc-test-token"
 ORG = "org_acme"
 T0 = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The injected clock: tests move time instead of waiting for it."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -59,7 +47,7 @@ def identity() -> Iterator[FakeIdentity]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> AuditSettings:
@@ -73,11 +61,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> AuditSettings:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with testing.database_url(request.param, tmp_path / "audit.db") as url:
+        yield url
 
 
 @pytest.fixture

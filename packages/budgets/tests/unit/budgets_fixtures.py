@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +29,14 @@ from pydantic import SecretStr
 
 from gatewright.budgets.service import BudgetsSettings, create_app, store
 from gatewright.identity.service.testing import FakeIdentity
-from gatewright.servicekit.testing import postgres_schema
+from gatewright.servicekit import testing
+from gatewright.servicekit.testing import Clock
 
 IDENTITY_URL = "http://identity.test"
 SERVICE_TOKEN = "svc-test-token"
 ORG = "org_acme"
 KEY = "key_ci"
 T0 = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The injected clock: tests move time instead of waiting for it."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def identity() -> Iterator[FakeIdentity]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> BudgetsSettings:
@@ -75,11 +63,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> BudgetsSettings:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'budgets.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with testing.database_url(request.param, tmp_path / "budgets.db") as url:
+        yield url
 
 
 @pytest.fixture

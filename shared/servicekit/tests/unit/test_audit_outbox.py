@@ -7,7 +7,6 @@ audit endpoint sets.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -24,27 +23,19 @@ from sqlalchemy import MetaData, select, update
 from gatewright.servicekit import Database
 from gatewright.servicekit.audit import AuditDeliverer, AuditOutbox, start_deliverer
 from gatewright.servicekit.correlation import _request_id
+from gatewright.servicekit.testing import database_url
 
 AUDIT_URL = "http://audit.test"
 BATCH_URL = f"{AUDIT_URL}/v1/events/batch"
 ONE_URL = f"{AUDIT_URL}/v1/events"
-POSTGRES_URL = os.environ.get(
-    "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 't.db'}")
-    else:
-        database = Database(POSTGRES_URL)
-        if not database.ping():
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    yield database
-    database.dispose()
+    with database_url(request.param, tmp_path / "t.db") as url:
+        database = Database(url)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,24 +13,15 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from gatewright.servicekit import Database, ServiceSettings
 from gatewright.servicekit.db import SchemaOutdated, UTCDateTime, utcnow
-
-POSTGRES_URL = os.environ.get(
-    "GATEWRIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from gatewright.servicekit.testing import database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 't.db'}")
-    else:
-        database = Database(POSTGRES_URL)
-        if not database.ping():
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    yield database
-    database.dispose()
+    with database_url(request.param, tmp_path / "t.db") as url:
+        database = Database(url)
+        yield database
+        database.dispose()
 
 
 def test_round_trip_and_transaction_rollback(db: Database) -> None:

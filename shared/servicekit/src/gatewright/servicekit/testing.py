@@ -1,5 +1,9 @@
 """Helpers for the services' own tests (not used at run time).
 
+`database_url(kind, sqlite_path)`: the URL of a test database, SQLite at `sqlite_path` or a
+PostgreSQL schema of the test's own (the two params of every "on both databases" fixture).
+`Clock`: the clock a service's `clock=` seam takes, which tests move instead of waiting.
+
 `postgres_schema()`: a fresh schema on the test PostgreSQL server for as long as the block runs,
 selected through the URL it yields (`?options=-csearch_path=...`), dropped afterwards, so tests
 can run in parallel on one database without seeing each other's tables. The server is
@@ -14,6 +18,9 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -46,3 +53,26 @@ def postgres_schema(base_url: str = POSTGRES_TEST_URL) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@contextmanager
+def database_url(kind: Literal["sqlite", "postgresql"], sqlite_path: Path) -> Iterator[str]:
+    """`sqlite:///<sqlite_path>`, or a fresh PostgreSQL schema's URL (`postgres_schema`)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_path}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+class Clock:
+    """The injected clock: tests move time instead of waiting for it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
