@@ -12,7 +12,7 @@ import respx
 
 import gatewright.modelsim as modelsim
 from gatewright.core import RetryPolicy, errors
-from gatewright.core.testing import Runner, runner
+from gatewright.core.testing import Runner, modules_loaded_by, public_methods, runner
 from gatewright.modelsim import (
     AsyncClient,
     ChatCompletion,
@@ -359,20 +359,17 @@ def test_sync_and_async_resources_have_the_same_methods() -> None:
         (sync.observations, async_.observations),
     ]
     for s, a in pairs:
-        s_methods = {m for m in dir(s) if not m.startswith("_")}
-        a_methods = {m for m in dir(a) if not m.startswith("_")}
+        s_methods = public_methods(s)
+        a_methods = public_methods(a)
         assert s_methods == a_methods, type(s).__name__
     sync.close()
 
 
 def test_client_never_imports_the_service() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, gatewright.modelsim; "
-        "bad = [m for m in sys.modules if m.startswith(('fastapi', 'starlette', "
-        "'gatewright.servicekit', 'gatewright.modelsim.service'))]; print(bad); sys.exit(bool(bad))"
+    assert (
+        modules_loaded_by(
+            "gatewright.modelsim",
+            ("fastapi", "starlette", "gatewright.servicekit", "gatewright.modelsim.service"),
+        )
+        == []
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr

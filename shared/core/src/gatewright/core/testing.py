@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -99,3 +101,23 @@ async def check_case(run: Runner, case: ClientCase, *, base_url: str, token: str
         assert sent.content == b""
     else:
         assert json.loads(sent.content) == case.sent
+
+
+def public_methods(resource: Any) -> set[str]:
+    """A resource's public names: a sync resource and its async twin must have the same."""
+    return {name for name in dir(resource) if not name.startswith("_")}
+
+
+def modules_loaded_by(module: str, prefixes: Sequence[str]) -> list[str]:
+    """The modules under `prefixes` that `import module` loads in a fresh interpreter: what a
+    consumer team that installs only the client would pay for (a client must load none of the
+    service's)."""
+    code = (
+        f"import json, sys, {module}; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({tuple(prefixes)!r}))))"
+    )
+    result = subprocess.run(  # noqa: S603  # our interpreter, our code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = json.loads(result.stdout)
+    return loaded
