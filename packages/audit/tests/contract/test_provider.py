@@ -37,7 +37,7 @@ from gatewright.audit.service import AuditSettings, create_app, store
 from gatewright.audit.service.api.deps import get_authorizer, get_token_verifier
 from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit.db import utcnow
-from gatewright.testkit.pactverify import serve_in_thread, verify_provider
+from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
@@ -56,11 +56,6 @@ class ProviderStates:
         with self.app.state.db.session() as s, s.begin():
             store.reset(s)
 
-    def _check_service_token(self, params: dict[str, Any]) -> None:
-        expected = self.settings.service_token.get_secret_value()
-        if params.get("service_token") != expected:
-            raise ValueError("the pact's service token is not the one this provider test uses")
-
     def _append(self, bodies: list[dict[str, Any]]) -> None:
         events = [EventIn.model_validate(body) for body in bodies]
         with self.app.state.db.session() as s, s.begin():
@@ -68,12 +63,12 @@ class ProviderStates:
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         self._reset()
-        self._check_service_token(parameters or {})
+        check_service_token(parameters, self.settings.service_token.get_secret_value())
 
     def event_stored(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
-        self._check_service_token(params)
+        check_service_token(params, self.settings.service_token.get_secret_value())
         self._append([params["event"]])
 
     def user_can_read(self, parameters: dict[str, Any] | None) -> None:

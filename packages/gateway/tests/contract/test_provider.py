@@ -56,7 +56,7 @@ from gatewright.gateway.models import Backend
 from gatewright.gateway.service import GatewaySettings, create_app, store
 from gatewright.gateway.service.pricing import prompt_tokens
 from gatewright.identity import AuthzDecision, KeyVerification
-from gatewright.testkit.pactverify import serve_in_thread, verify_provider
+from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
@@ -272,9 +272,7 @@ class ProviderStates:
         self.budgets.reservations.exhausted.add((parameters or {})["org_id"])
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:
-        expected = self.settings.service_token.get_secret_value()
-        if (parameters or {}).get("service_token") != expected:
-            raise ValueError("the pact's service token is not the one this provider test uses")
+        check_service_token(parameters, self.settings.service_token.get_secret_value())
 
     def handlers(self) -> dict[str, Any]:
         return {

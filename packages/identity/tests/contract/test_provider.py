@@ -41,7 +41,7 @@ from gatewright.identity import (
 from gatewright.identity.service import IdentitySettings, create_app, store
 from gatewright.identity.service.api.deps import get_token_verifier
 from gatewright.identity.service.testing import FakeIdentity
-from gatewright.testkit.pactverify import serve_in_thread, verify_provider
+from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
 
@@ -124,9 +124,7 @@ class ProviderStates:
             )
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:
-        expected = self.settings.service_token.get_secret_value()
-        if (parameters or {}).get("service_token") != expected:
-            raise ValueError("the pact's service token is not the one this provider test uses")
+        check_service_token(parameters, self.settings.service_token.get_secret_value())
 
     def handlers(self) -> dict[str, Any]:
         return {

@@ -46,6 +46,7 @@ __all__ = [
     "PACT_DIR_ENV",
     "ASGIApp",
     "PactVerificationFailed",
+    "check_service_token",
     "default_pact_dir",
     "pact_files",
     "serve_in_thread",
@@ -131,6 +132,13 @@ def serve_in_thread(
 
 
 # -- pact files ------------------------------------------------------------------------------
+def check_service_token(parameters: dict[str, Any] | None, expected: str) -> None:
+    """The service-token provider state: the pact's example token must be the one the provider
+    under test is configured with (it seeds nothing; a mismatch is a broken test setup)."""
+    if (parameters or {}).get("service_token") != expected:
+        raise ValueError("the pact's service token is not the one this provider test uses")
+
+
 def default_pact_dir() -> Path:
     """`$GATEWRIGHT_PACT_DIR` if set, else the nearest `contracts/` dir at or above the cwd.
 
