@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import anyio
 import httpx
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gatewright.core import APIConnectionError, APIStatusError, AuthenticationError, BudgetExceeded
@@ -627,12 +627,26 @@ class Meter:
         await self.upstream.aclose()
 
 
-class SettlingJSONResponse(JSONResponse):
-    """A JSON answer that settles its bill once it is out, however the sending ends.
+class _SettlesWhenSent(Response):
+    """Runs `on_close` (the bill) once the response is out, however the sending ended: done,
+    the client gone, or an error; shielded, so a cancelled request still settles."""
+
+    on_close: Callable[[], Awaitable[None]]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.on_close()
+
+
+class SettlingJSONResponse(_SettlesWhenSent, JSONResponse):
+    """A JSON answer that settles its bill once it is out.
 
     The commit is off the latency path (one budgets round trip fewer per completion); a crash
-    in between leaks nothing: the reservation expires on its own. Settling in `finally`, shielded,
-    also covers a client that hung up before the body was sent: the backend was paid for."""
+    in between leaks nothing: the reservation expires on its own. A client that hung up before
+    the body was sent is billed all the same: the backend was paid for."""
 
     def __init__(
         self,
@@ -644,17 +658,10 @@ class SettlingJSONResponse(JSONResponse):
         super().__init__(content, headers=headers)
         self.on_close = on_close
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.on_close()
 
-
-class MeteredStream(StreamingResponse):
-    """A StreamingResponse that always settles its bill when it ends, however it ends: done,
-    the client gone mid-stream (billed for what was streamed), or an error."""
+class MeteredStream(_SettlesWhenSent, StreamingResponse):
+    """A stream that settles its bill when it ends: done, the client gone mid-stream (billed
+    for what was streamed), or an error."""
 
     def __init__(
         self,
@@ -666,10 +673,3 @@ class MeteredStream(StreamingResponse):
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self.on_close = on_close
         self.headers["Cache-Control"] = "no-cache"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.on_close()
