@@ -40,13 +40,15 @@ def test_events_made_while_audit_is_down_arrive_exactly_once_in_order(gw: Harnes
             login = identity.auth.login(email, password)
             admin = identity.with_options(token=login.access_token)
             org = admin.orgs.create(gw.names.name("org"))
-            routes.routes.put(
-                "chat",
-                org_id=org.id,
-                backends=[{"url": target.url("modelsim"), "model": "sim-echo"}],
-                input_micro_usd_per_mtok=INPUT_PRICE,
-                output_micro_usd_per_mtok=OUTPUT_PRICE,
-            )
+            # "chat" for the key; "not-allowed" exists too, outside the key's allow-list.
+            for alias in ("chat", "not-allowed"):
+                routes.routes.put(
+                    alias,
+                    org_id=org.id,
+                    backends=[{"url": target.url("modelsim"), "model": "sim-echo"}],
+                    input_micro_usd_per_mtok=INPUT_PRICE,
+                    output_micro_usd_per_mtok=OUTPUT_PRICE,
+                )
 
         with gw.when("audit goes down"):
             stack.stop_service("audit")

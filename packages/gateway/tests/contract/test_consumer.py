@@ -260,6 +260,7 @@ def _completion_rate_limited(pact: Pact) -> None:
             rate_limit_rpm=1,
             requests_this_minute=1,
         )
+        .given(STATE_ROUTE_EXISTS, **ROUTE_STATE)
         .with_request("POST", "/v1/chat/completions")
         .with_header("Authorization", bearer(LIMITED_KEY_SECRET))
         .with_body(completion_request("too fast"), JSON)

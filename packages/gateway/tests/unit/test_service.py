@@ -87,6 +87,16 @@ def test_model_outside_the_allow_list_is_403(world: World) -> None:
     assert world.backend_log.requests == []
 
 
+def test_an_unknown_alias_is_404_even_for_an_allow_listed_key(world: World) -> None:
+    # OpenAI's contract (and its SDK's NotFoundError): a model that does not exist is 404,
+    # whatever the key may use; 403 is for an alias that exists and the key may not use.
+    response = chat(world, world.key(models=["other"]), model="no-such-alias", max_tokens=1)
+    assert response.status_code == 404
+    assert error(response)["code"] == "model_not_found"
+    assert world.budgets.reservations.created == []
+    assert world.backend_log.requests == []
+
+
 # -- 3. rate limit -----------------------------------------------------------------------------
 def test_rate_limit_is_429_with_retry_after(world: World) -> None:
     world.route("m", "sim-echo")
@@ -474,6 +484,50 @@ def test_bad_completions_are_400_and_free(world: World, body: Any) -> None:
         response = http.post("/v1/chat/completions", json=body)
     assert response.status_code == 400, response.text
     assert error(response)["type"] == "invalid_request_error"
+    assert world.budgets.reservations.created == []
+    assert world.backend_log.requests == []
+
+
+# Each would crash a step on the way (encoding upstream, hashing, recursion) if it got in.
+HOSTILE_COMPLETIONS = [
+    b'{"model": "m", "messages": [{"role": "user", "content": "\\ud800"}], "max_tokens": 1}',
+    b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "user": "\\udc00"}',
+    b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+    b'{"model": "m", "messages": ' + b"[" * 4000 + b"]" * 4000 + b"}",
+    b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": '
+    + b'{"a": ' * 200
+    + b"1"
+    + b"}" * 200
+    + b"}",
+]
+
+
+@pytest.mark.parametrize(
+    "raw", HOSTILE_COMPLETIONS, ids=["surrogate", "user", "nan", "deep", "deep-objects"]
+)
+def test_hostile_completions_are_400_and_free(world: World, raw: bytes) -> None:
+    world.route("m", "sim-echo")
+    with world.http(world.key()) as http:
+        response = http.post(
+            "/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400, response.text
+    assert error(response)["code"] in ("invalid_json", "json_too_deep")
+    assert world.budgets.reservations.created == []
+    assert world.backend_log.requests == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_a_completion_not_sent_as_json_is_415_and_free(
+    world: World, content_type: str | None
+) -> None:
+    world.route("m", "sim-echo")
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}'
+    headers = {"Content-Type": content_type} if content_type else {}
+    with world.http(world.key()) as http:
+        response = http.post("/v1/chat/completions", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert error(response)["code"] == "unsupported_media_type"
     assert world.budgets.reservations.created == []
     assert world.backend_log.requests == []
 

@@ -316,6 +316,20 @@ def test_health(client: TestClient) -> None:
 # -- bad input -------------------------------------------------------------------------------
 BAD_BODIES: list[tuple[str, Any, int]] = [
     ("not json", b"{nope", 400),
+    # Hashed into the completion: a lone surrogate cannot be encoded, deep nesting recursed out.
+    (
+        "lone surrogate in a message",
+        b'{"model": "sim-echo", "messages": [{"role": "user", "content": "\\ud800"}]}',
+        400,
+    ),
+    ("lone surrogate in user", b'{"model": "sim-echo", "messages": [], "user": "\\udfff"}', 400),
+    (
+        "deeply nested",
+        b'{"model": "sim-echo", "messages": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        400,
+    ),
+    ("NaN", b'{"model": "sim-echo", "messages": [], "temperature": NaN}', 400),
+    ("text/plain", ("text/plain", b'{"model": "sim-echo", "messages": []}'), 415),
     ("json array", [1, 2], 422),
     ("empty object", {}, 422),
     ("no model", {"messages": HELLO}, 422),
@@ -354,7 +368,9 @@ BAD_BODIES: list[tuple[str, Any, int]] = [
     ("body", "status"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES]
 )
 def test_bad_input_is_a_4xx_envelope(client: TestClient, body: Any, status: int) -> None:
-    if isinstance(body, bytes):
+    if isinstance(body, tuple):
+        response = client.post(CHAT, content=body[1], headers={"Content-Type": body[0]})
+    elif isinstance(body, bytes):
         response = client.post(CHAT, content=body, headers={"Content-Type": "application/json"})
     else:
         response = client.post(CHAT, json=body)

@@ -40,7 +40,7 @@ def get_thing(thing_id: str) -> dict[str, str]:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     db = Database(f"sqlite:///{tmp_path / 'svc.db'}")
     app = create_service_app(
-        service="things", version="0", routers=[router], db=db, max_body_bytes=1024
+        service="things", version="0", routers=[router], db=db, max_body_bytes=16384
     )
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
@@ -90,7 +90,9 @@ def test_unexpected_exception_is_a_500_envelope(client: TestClient) -> None:
 
 
 def test_oversized_body_is_413(client: TestClient) -> None:
-    r = client.post("/v1/things", content=b"x" * 5000, headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/things", content=b"x" * 20000, headers={"content-type": "application/json"}
+    )
     assert_envelope(r, 413, "payload_too_large")
 
 
@@ -174,3 +176,101 @@ def test_an_audit_outbox_needs_db_and_settings() -> None:
             routers=[router],
             audit_outbox=AuditOutbox("things", MetaData()),
         )
+
+
+# -- hostile bodies: refused before any route runs, with the envelope ------------------------
+def _post(client: TestClient, body: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    return client.post("/v1/things", content=body, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"name": "\\ud800", "size": 1}', "invalid_json"),  # a lone surrogate escape
+        (b'{"name": "a\\udfff", "size": 1}', "invalid_json"),
+        (b'{"\\udc00": "a", "name": "a", "size": 1}', "invalid_json"),  # in a key
+        (b'{"name": "\xed\xa0\x80", "size": 1}', "invalid_json"),  # raw surrogate bytes
+        (b'{"name": "\xff", "size": 1}', "invalid_json"),
+        (b'{"name": "a", "size": NaN}', "invalid_json"),
+        (b'{"name": "a", "size": -Infinity}', "invalid_json"),
+        (b"[" * 5000 + b"]" * 5000, "json_too_deep"),  # past the C parser's recursion limit
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "json_too_deep"),
+    ],
+)
+def test_hostile_json_is_400_before_any_route(client: TestClient, body: bytes, code: str) -> None:
+    assert_envelope(_post(client, body), 400, code)
+
+
+def test_valid_unicode_passes_the_check(client: TestClient) -> None:
+    # A surrogate PAIR is one valid character; 4-byte UTF-8 and NUL are valid strings too.
+    body = '{"name": "\\ud83d\\ude00 😀 \\u0000 é", "size": 1}'.encode()
+    r = _post(client, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "😀 😀 \x00 é"
+
+
+def test_nesting_up_to_the_limit_reaches_the_route(client: TestClient) -> None:
+    from gatewright.servicekit.requestbody import MAX_JSON_DEPTH
+
+    deep = (
+        '{"name": "a", "size": 1, "x": ' + "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    )
+    # The check lets it through: the route's own validation (extra="forbid") answers.
+    assert_envelope(_post(client, (deep + "}").encode()), 422, "validation_failed")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
+)
+def test_a_body_that_is_not_json_is_415(client: TestClient, content_type: str) -> None:
+    error = assert_envelope(
+        _post(client, b'{"name": "a", "size": 1}', content_type), 415, "unsupported_media_type"
+    )
+    assert "application/json" in str(error["message"])
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"],
+)
+def test_json_content_types_are_accepted(client: TestClient, content_type: str) -> None:
+    assert _post(client, b'{"name": "a", "size": 1}', content_type).status_code == 200
+
+
+def test_a_chunked_oversized_body_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b" " * 200
+
+    r = client.post("/v1/things", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert_envelope(r, 413, "payload_too_large")
+
+
+def test_a_refused_body_changes_nothing(tmp_path: Path) -> None:
+    calls: list[object] = []
+    spy = APIRouter()
+
+    @spy.post("/v1/spy")
+    def record(body: dict[str, object]) -> dict[str, int]:
+        calls.append(body)
+        return {"n": len(calls)}
+
+    app = create_service_app(service="spy", version="0", routers=[spy])
+    with TestClient(app) as c:
+        for body in (b'{"a": "\\ud800"}', b"[" * 100 + b"]" * 100, b'{"a": NaN}'):
+            assert (
+                c.post(
+                    "/v1/spy", content=body, headers={"content-type": "application/json"}
+                ).status_code
+                == 400
+            )
+        assert (
+            c.post(
+                "/v1/spy", content=b'{"a": 1}', headers={"content-type": "text/plain"}
+            ).status_code
+            == 415
+        )
+        assert c.post("/v1/spy", json={"a": 1}).json() == {"n": 1}
+    assert calls == [{"a": 1}]

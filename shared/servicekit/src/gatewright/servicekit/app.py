@@ -16,9 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from gatewright.servicekit import health
 from gatewright.servicekit.audit import AuditOutbox, start_deliverer
-from gatewright.servicekit.correlation import DEFAULT_MAX_BODY_BYTES, CorrelationMiddleware
+from gatewright.servicekit.correlation import CorrelationMiddleware
 from gatewright.servicekit.db import Database
 from gatewright.servicekit.errors import ERROR_RESPONSES, ErrorObserver, install_error_handlers
+from gatewright.servicekit.requestbody import (
+    DEFAULT_MAX_BODY_BYTES,
+    RejectionObserver,
+    RequestBodyMiddleware,
+)
 from gatewright.servicekit.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -37,10 +42,12 @@ def create_service_app(
     audit_outbox: AuditOutbox | None = None,
     settings: ServiceSettings | None = None,
     on_service_error: ErrorObserver | None = None,
+    on_body_rejected: RejectionObserver | None = None,
 ) -> FastAPI:
     """The app, with `audit_outbox` delivered to `settings.audit_url` for as long as it runs
     (the deliverer starts once the service's own lifespan has set up its tables, and stops
-    before it tears down) and `on_service_error` told of every ServiceError."""
+    before it tears down), `on_service_error` told of every ServiceError and
+    `on_body_rejected` of every body the request-body check refused."""
     if audit_outbox is not None and (db is None or settings is None):
         raise ValueError("an audit outbox needs the service's db and settings")
 
@@ -78,7 +85,11 @@ def create_service_app(
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     install_error_handlers(app, observer=on_service_error)
-    app.add_middleware(CorrelationMiddleware, service=service, max_body_bytes=max_body_bytes)
+    # The last added runs first: correlation (request ID) wraps the body check.
+    app.add_middleware(
+        RequestBodyMiddleware, max_body_bytes=max_body_bytes, on_rejected=on_body_rejected
+    )
+    app.add_middleware(CorrelationMiddleware, service=service)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

@@ -1,4 +1,4 @@
-"""One correlation middleware: request IDs, traceparent, body limit, access log, last-resort 500.
+"""One correlation middleware: request IDs, traceparent, access log, last-resort 500.
 
 Every request gets an `X-Request-ID` (the caller's, when it sends a sane one, else a new one);
 it is echoed on the response, stored in a context variable for log lines, audit events and
@@ -9,7 +9,6 @@ so that streaming responses pass through untouched and the cost per request stay
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
 import secrets
@@ -29,8 +28,6 @@ _traceparent: contextvars.ContextVar[str] = contextvars.ContextVar("traceparent"
 # IDs are echoed into headers and logs: accept only short printable tokens.
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-
-DEFAULT_MAX_BODY_BYTES = 1 << 20
 
 
 def current_request_id() -> str:
@@ -66,12 +63,9 @@ def _continue_trace(incoming: str | None) -> str:
 
 
 class CorrelationMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, service: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app = app
         self.service = service
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,31 +91,14 @@ class CorrelationMiddleware:
             await send(message)
 
         try:
-            declared = headers.get("content-length")
-            if declared is not None and (
-                not declared.isdigit() or int(declared) > self.max_body_bytes
-            ):
-                await self._reply(send_wrapper, 413, "payload_too_large", self._too_large())
-                return
-            received = 0
-
-            async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
-                        raise _BodyTooLarge
-                return message
-
-            await self.app(scope, limited_receive, send_wrapper)
-        except _BodyTooLarge:
-            if not state["started"]:
-                await self._reply(send_wrapper, 413, "payload_too_large", self._too_large())
+            await self.app(scope, receive, send_wrapper)
         except Exception:
             errlog.exception("unhandled error serving %s %s", scope["method"], scope["path"])
             if not state["started"]:
-                await self._reply(
+                # errors imports this module (the request ID), so not at the top.
+                from gatewright.servicekit.errors import send_error
+
+                await send_error(
                     send_wrapper,
                     500,
                     "internal_error",
@@ -142,39 +119,3 @@ class CorrelationMiddleware:
             )
             _request_id.reset(rid_token)
             _traceparent.reset(tp_token)
-
-    def _too_large(self) -> str:
-        return (
-            f"The request body is larger than the {self.max_body_bytes} bytes this service accepts."
-        )
-
-    @staticmethod
-    async def _reply(send: Send, status: int, code: str, message: str) -> None:
-        from gatewright.servicekit.errors import ERROR_TYPES
-
-        body = json.dumps(
-            {
-                "error": {
-                    "type": ERROR_TYPES.get(status, "api_error"),
-                    "code": code,
-                    "message": message,
-                    "request_id": _request_id.get(),
-                    "details": {},
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from gatewright.core.envelope import ErrorBody, ErrorEnvelope
 from gatewright.servicekit.correlation import current_request_id
@@ -94,6 +95,34 @@ def error_response(
         )
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+async def send_error(send: Send, status: int, code: str, message: str) -> None:
+    """The envelope written straight to ASGI, for middleware that answers before any route."""
+    body = (
+        ErrorEnvelope(
+            error=ErrorBody(
+                type=ERROR_TYPES.get(status, "api_error"),
+                code=code,
+                message=message,
+                request_id=current_request_id(),
+                details={},
+            )
+        )
+        .model_dump_json()
+        .encode()
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> str:
@@ -177,6 +206,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("Unknown resource."),
     409: _doc("Conflicts with the current state."),
     413: _doc("Request body too large."),
+    415: _doc("Request body is not JSON (Content-Type)."),
     422: _doc("Well-formed but invalid request."),
     500: _doc("Unexpected server error (a bug)."),
 }

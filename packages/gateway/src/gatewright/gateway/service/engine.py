@@ -207,6 +207,16 @@ class Gateway:
     async def plan(self, key: KeyVerification, body: dict[str, Any]) -> Plan:
         req = ChatCompletionRequest.model_validate(body)
         alias = req.model
+        # An alias that does not exist is 404 for every key, as OpenAI answers (decision 9); the
+        # allow-list then refuses only aliases that exist, which the key's org may list anyway.
+        route = await self.routes.resolve(key.org_id, alias)
+        if route is None:
+            raise ServiceError(
+                404,
+                "model_not_found",
+                f"The model '{alias}' does not exist or has no route for this org.",
+                details={"model": alias},
+            )
         if key.models is not None and alias not in key.models:
             raise await self.denied(
                 key,
@@ -234,14 +244,6 @@ class Gateway:
                     ),
                     model=alias,
                 )
-        route = await self.routes.resolve(key.org_id, alias)
-        if route is None:
-            raise ServiceError(
-                404,
-                "model_not_found",
-                f"The model '{alias}' does not exist or has no route for this org.",
-                details={"model": alias},
-            )
         max_tokens = self._max_tokens(req)
         prompt = pricing.prompt_tokens(req.messages)
         estimate = pricing.cost(

@@ -16,6 +16,7 @@ VERSION = "0.1.0"
 
 
 def create_app(settings: ModelsimSettings) -> FastAPI:
+    seen = ObservationStore(settings.observations_max)
     return create_service_app(
         service="modelsim",
         version=VERSION,
@@ -24,6 +25,8 @@ def create_app(settings: ModelsimSettings) -> FastAPI:
         routers=[chat.router, models.router, observations.router],
         state={
             "settings": settings,
-            "observations": ObservationStore(settings.observations_max),
+            "observations": seen,
         },
+        # A body refused at the door (hostile JSON, not JSON) still reached the backend.
+        on_body_rejected=seen.record_rejected,
     )

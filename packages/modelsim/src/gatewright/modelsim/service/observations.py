@@ -64,7 +64,7 @@ def _summary(body: bytes) -> dict[str, Any]:
     """model / stream / max_tokens / message_count from a body that may be anything."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         doc = None
     if not isinstance(doc, dict):
         return {"model": None, "stream": None, "max_tokens": None, "message_count": None}
@@ -98,6 +98,10 @@ class ObservationStore:
         )
         self._entries.append(entry)
         return entry
+
+    def record_rejected(self, request: Request, body: bytes, status: int) -> None:
+        """A request servicekit's body check refused before any route saw it."""
+        self.record(request, body).status = status
 
     def query(
         self, *, request_id: str | None = None, model: str | None = None, limit: int = 100

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +11,7 @@ from starlette.responses import Response
 from gatewright.gateway.models import ChatCompletion, ModelList
 from gatewright.gateway.service.api.deps import ApiKey, CompletionKey, GatewayDep
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.requestbody import json_body
 
 router = APIRouter(tags=["completions"], responses=ERROR_RESPONSES)
 
@@ -57,11 +57,9 @@ def _invalid(exc: ValidationError) -> ServiceError:
 async def create_chat_completion(
     request: Request, key: CompletionKey, gateway: GatewayDep
 ) -> Response:
-    raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ServiceError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    # Parsed (and checked for hostile encodings, depth and content type) by servicekit's
+    # request-body middleware, once.
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise ServiceError(400, "invalid_request", "The request body must be a JSON object.")
     try:
