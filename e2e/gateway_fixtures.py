@@ -37,12 +37,15 @@ def cost_of(messages: list[dict[str, Any]], max_tokens: int) -> int:
     return count_prompt_tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
 
 
-def raw_completion(gw: Harness, secret: str, content: bytes) -> httpx.Response:
-    """POST a body as given (possibly invalid) to the gateway, recorded like any exchange."""
+def raw_completion(
+    gw: Harness, secret: str, content: bytes, *, request_id: str | None = None
+) -> httpx.Response:
+    """POST a body as given (possibly invalid) to the gateway, recorded like any exchange;
+    `request_id` sends that X-Request-ID instead of the harness's next one (a replay)."""
     headers = {
         "Authorization": f"Bearer {secret}",
         "Content-Type": "application/json",
-        "X-Request-ID": gw.request_ids(),
+        "X-Request-ID": request_id or gw.request_ids(),
     }
     hooks = gw.recorder.sync_hooks()
     with httpx.Client(base_url=gw.url("gateway"), event_hooks=hooks, timeout=10) as http:

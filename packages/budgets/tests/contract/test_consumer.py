@@ -71,6 +71,11 @@ HELD_STATE = {
 }
 
 
+def idempotency_key() -> Any:
+    """The client makes a fresh key per call: the pact pins its shape, not its value."""
+    return match.regex("idk_" + "5" * 32, regex=r"^[A-Za-z0-9._:\-]{8,200}$")
+
+
 def budget_body(key_id: str | None, period: str, spent: int) -> dict[str, Any]:
     return {
         "org_id": ORG_ID,
@@ -289,6 +294,7 @@ def _reserve(pact: Pact) -> None:
                 "key_id": KEY_ID,
                 "amount_micro_usd": HELD,
                 "request_id": NEW_REQUEST_ID,
+                "idempotency_key": idempotency_key(),
                 "ttl_seconds": 120,
             },
             JSON,
@@ -299,6 +305,7 @@ def _reserve(pact: Pact) -> None:
                 **reservation_body("held"),
                 "id": match.regex(RESERVATION_ID, regex=r"^res_[A-Za-z0-9]+$"),
                 "request_id": NEW_REQUEST_ID,
+                "replayed": False,
             },
             JSON,
         )
@@ -337,6 +344,7 @@ def _reserve_denied(pact: Pact) -> None:
                 "key_id": None,
                 "amount_micro_usd": HELD,
                 "request_id": NEW_REQUEST_ID,
+                "idempotency_key": idempotency_key(),
             },
             JSON,
         )

@@ -117,6 +117,7 @@ def reserve(
     amount: int,
     *,
     request_id: str | None = None,
+    idempotency_key: str | None = None,
     key_id: str | None = None,
     org_id: str = ORG,
     ttl: int | None = None,
@@ -126,6 +127,7 @@ def reserve(
         "key_id": key_id,
         "amount_micro_usd": amount,
         "request_id": request_id or f"req_{secrets.token_hex(6)}",
+        "idempotency_key": idempotency_key or f"idk_{secrets.token_hex(8)}",
     }
     if ttl is not None:
         body["ttl_seconds"] = ttl

@@ -92,7 +92,12 @@ def test_the_event_carries_the_callers_request_id(app: FastAPI, client: TestClie
     set_budget(client, 10)
     denied = client.post(
         "/v1/reservations",
-        json={"org_id": ORG, "amount_micro_usd": 11, "request_id": "req_x"},
+        json={
+            "org_id": ORG,
+            "amount_micro_usd": 11,
+            "request_id": "req_x",
+            "idempotency_key": "idk_audit_1",
+        },
         headers={**SERVICE, "X-Request-ID": "req_completion_42"},
     )
     assert denied.status_code == 402

@@ -158,11 +158,21 @@ CASES = [
     ClientCase(
         "reservations.create",
         lambda c: c.reservations.create(
-            org_id="org_1", key_id="key_1", amount_micro_usd=500, request_id="req_1"
+            org_id="org_1",
+            key_id="key_1",
+            amount_micro_usd=500,
+            request_id="req_1",
+            idempotency_key="idk_case_1",
         ),
         "POST",
         "/v1/reservations",
-        {"org_id": "org_1", "key_id": "key_1", "amount_micro_usd": 500, "request_id": "req_1"},
+        {
+            "org_id": "org_1",
+            "key_id": "key_1",
+            "amount_micro_usd": 500,
+            "request_id": "req_1",
+            "idempotency_key": "idk_case_1",
+        },
         201,
         RES,
         lambda r: (
@@ -174,7 +184,12 @@ CASES = [
     ClientCase(
         "reservations.create(org only, ttl)",
         lambda c: c.reservations.create(
-            org_id="org_1", key_id=None, amount_micro_usd=5, request_id="r", ttl_seconds=60
+            org_id="org_1",
+            key_id=None,
+            amount_micro_usd=5,
+            request_id="r",
+            idempotency_key="idk_case_2",
+            ttl_seconds=60,
         ),
         "POST",
         "/v1/reservations",
@@ -183,6 +198,7 @@ CASES = [
             "key_id": None,
             "amount_micro_usd": 5,
             "request_id": "r",
+            "idempotency_key": "idk_case_2",
             "ttl_seconds": 60,
         },
         201,

@@ -104,20 +104,41 @@ def test_concurrent_reservations_never_overspend(shared_client: TestClient, scop
 
 
 @pytest.mark.timeout(120)
-def test_concurrent_replays_of_one_request_id_reserve_once(shared_client: TestClient) -> None:
+def test_concurrent_replays_of_one_idempotency_key_reserve_once(shared_client: TestClient) -> None:
     client = shared_client
     set_budget(client, 10 * AMOUNT)
     start = threading.Barrier(20)
 
     def one(_: int) -> httpx.Response:
         start.wait()
-        return reserve(client, AMOUNT, request_id="req_replayed")
+        return reserve(client, AMOUNT, idempotency_key="idk_replayed", request_id="req_label")
 
     with ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(one, range(20)))
     assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
     assert len({r.json()["id"] for r in responses}) == 1
+    assert sorted(r.json()["replayed"] for r in responses) == [False] + [True] * 19
     assert spend(client)["reserved_micro_usd"] == AMOUNT
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_creates_sharing_a_request_id_each_hold_their_own(
+    shared_client: TestClient,
+) -> None:
+    """A request ID is a caller's label: twenty creates that share one (and differ in their
+    idempotency keys) are twenty holds, and the budget stops them at its limit."""
+    client = shared_client
+    set_budget(client, 10 * AMOUNT)
+    start = threading.Barrier(20)
+
+    def one(_: int) -> int:
+        start.wait()
+        return reserve(client, AMOUNT, request_id="req_shared_label").status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = sorted(pool.map(one, range(20)))
+    assert statuses == [201] * 10 + [402] * 10
+    assert spend(client)["reserved_micro_usd"] == 10 * AMOUNT
 
 
 @pytest.mark.timeout(120)

@@ -126,7 +126,13 @@ def test_tokens(client: TestClient, identity: FakeIdentity, world: World) -> Non
     # reservations are service-only: a user token (even an owner's) is refused
     r = client.post(
         "/v1/reservations",
-        json={"org_id": ORG, "key_id": None, "amount_micro_usd": 1, "request_id": "r"},
+        json={
+            "org_id": ORG,
+            "key_id": None,
+            "amount_micro_usd": 1,
+            "request_id": "r",
+            "idempotency_key": "idk_owner_1",
+        },
         headers=world.h("owner"),
     )
     assert r.status_code == 401
@@ -236,26 +242,69 @@ def test_commit_above_estimate_is_charged_and_logged(
     assert reserve(client, 1).status_code == 402
 
 
-# -- idempotency -----------------------------------------------------------------------------
-def test_same_request_id_returns_the_same_reservation(
+# -- idempotency (decision 8) ----------------------------------------------------------------
+def test_a_repeated_idempotency_key_while_held_is_the_same_reservation_replayed(
     client: TestClient, app: FastAPI, clock: Clock
 ) -> None:
     set_budget(client, 1_000)
-    first = reserve(client, 600, request_id="req_same", key_id=KEY)
+    first = reserve(client, 600, idempotency_key="idk_same_call", key_id=KEY)
     assert first.status_code == 201
+    assert first.json()["replayed"] is False
     before = snapshot(app)
     clock.advance(seconds=5)  # a replay touches no row, not even its updated_at
-    again = reserve(client, 600, request_id="req_same", key_id=KEY)
+    again = reserve(client, 600, idempotency_key="idk_same_call", key_id=KEY)
     assert again.status_code == 200
-    assert again.json() == first.json()
+    assert again.json() == {**first.json(), "replayed": True}
     assert snapshot(app) == before
-    for changed in ({"amount": 601}, {"key_id": None}, {"org_id": "org_other"}):
-        kwargs: dict[str, Any] = {"request_id": "req_same", "key_id": KEY} | changed
-        amount = kwargs.pop("amount", 600)
-        r = reserve(client, amount, **kwargs)
-        assert r.status_code == 409, (changed, r.text)
-        assert r.json()["error"]["code"] == "conflict"
+    changed = reserve(client, 601, idempotency_key="idk_same_call", key_id=KEY)
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["error"]["code"] == "idempotency_key_reused"
     assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("settle", ["commit", "release", "expire"])
+def test_a_settled_reservation_is_never_held_again(
+    client: TestClient, app: FastAPI, clock: Clock, settle: str
+) -> None:
+    set_budget(client, 1_000)
+    r = reserve(client, 600, idempotency_key="idk_settled", ttl=60).json()
+    if settle == "expire":
+        clock.advance(seconds=61)  # past its expiry, swept or not
+    else:
+        body = {"actual_micro_usd": 500} if settle == "commit" else None
+        path = f"/v1/reservations/{r['id']}/{settle}"
+        assert client.post(path, json=body, headers=SERVICE).status_code == 200
+    before = snapshot(app)
+    again = reserve(client, 600, idempotency_key="idk_settled")
+    assert again.status_code == 409, again.text
+    error = again.json()["error"]
+    assert error["code"] == "reservation_settled"
+    assert error["details"]["status"] == {"commit": "committed", "release": "released"}.get(
+        settle, "expired"
+    )
+    assert r["id"] in error["message"]
+    assert error["details"]["reservation_id"] == r["id"]
+    assert snapshot(app) == before
+
+
+def test_the_request_id_is_a_label_not_an_idempotency_key(client: TestClient) -> None:
+    set_budget(client, 1_000)
+    first = reserve(client, 400, request_id="req_shared_label")
+    second = reserve(client, 400, request_id="req_shared_label")
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["id"] != second.json()["id"]
+    assert spend(client)["reserved_micro_usd"] == 800
+    # and a third does not fit: two holds are real money
+    assert reserve(client, 400, request_id="req_shared_label").status_code == 402
+
+
+def test_idempotency_keys_are_scoped_to_the_org_and_key(client: TestClient) -> None:
+    made = [
+        reserve(client, 10, idempotency_key="idk_scoped", key_id=key, org_id=org)
+        for org, key in ((ORG, None), (ORG, KEY), ("org_other", None), ("org_other", KEY))
+    ]
+    assert [r.status_code for r in made] == [201] * 4
+    assert len({r.json()["id"] for r in made}) == 4
 
 
 def test_commit_and_release_are_idempotent(client: TestClient) -> None:
@@ -396,7 +445,13 @@ def test_release_after_rollover_does_not_touch_the_new_period(
 
 # -- bad input -------------------------------------------------------------------------------
 GOOD_BUDGET = {"limit_micro_usd": 1_000, "period": "daily"}
-GOOD_RES = {"org_id": ORG, "key_id": None, "amount_micro_usd": 10, "request_id": "req_bad"}
+GOOD_RES = {
+    "org_id": ORG,
+    "key_id": None,
+    "amount_micro_usd": 10,
+    "request_id": "req_bad",
+    "idempotency_key": "idk_bad_input",
+}
 BAD_BUDGETS: list[Any] = [
     {"limit_micro_usd": -1, "period": "daily"},
     {"limit_micro_usd": 10**15 + 1, "period": "daily"},
@@ -429,6 +484,12 @@ BAD_RESERVATIONS: list[Any] = [
     {**GOOD_RES, "ttl_seconds": 3601},
     {**GOOD_RES, "ttl_seconds": "60"},
     {k: v for k, v in GOOD_RES.items() if k != "request_id"},
+    {k: v for k, v in GOOD_RES.items() if k != "idempotency_key"},
+    {**GOOD_RES, "idempotency_key": ""},
+    {**GOOD_RES, "idempotency_key": "short"},
+    {**GOOD_RES, "idempotency_key": "has spaces in it"},
+    {**GOOD_RES, "idempotency_key": "k" * 201},
+    {**GOOD_RES, "idempotency_key": 12345678},
     {**GOOD_RES, "surprise": True},
     [GOOD_RES],
 ]

@@ -11,6 +11,7 @@ like every other error. Errors are core's exception tree (`gatewright.core.error
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -72,14 +73,18 @@ class _ReservationsRequests:
         key_id: str | None,
         amount_micro_usd: int,
         request_id: str,
+        idempotency_key: str | None,
         ttl_seconds: int | None,
     ) -> Call[Reservation]:
         # key_id is always sent (null = an org-level reservation), so the body says what it means.
+        # One idempotency key per logical reservation: made here, once per call, and resent by
+        # that call's retries (the body is built once).
         body = {
             "org_id": org_id,
             "key_id": key_id,
             "amount_micro_usd": amount_micro_usd,
             "request_id": request_id,
+            "idempotency_key": idempotency_key or f"idk_{secrets.token_hex(16)}",
             **json_body(ttl_seconds=ttl_seconds),
         }
         return Call("POST", "/v1/reservations", Reservation, body)
@@ -185,12 +190,15 @@ class Reservations(SyncResource):
         key_id: str | None,
         amount_micro_usd: int,
         request_id: str,
+        idempotency_key: str | None = None,
         ttl_seconds: int | None = None,
     ) -> Reservation:
         """Reserve `amount_micro_usd` against the org (and key) budgets, atomically.
 
-        Raises `BudgetExceeded` (402) when a limit would be exceeded. Idempotent on `request_id`:
-        repeating it returns the existing reservation (a different org/key/amount is `Conflict`).
+        Raises `BudgetExceeded` (402) when a limit would be exceeded. `request_id` labels the
+        request the reservation pays for; `idempotency_key` (default: a fresh one per call, kept
+        across its retries) makes it safe to retry: repeating a key while the reservation is held
+        returns it with `replayed` true; once it is settled, or with another amount, `Conflict`.
         """
         return self._send(
             _ReservationsRequests.create(
@@ -198,6 +206,7 @@ class Reservations(SyncResource):
                 key_id=key_id,
                 amount_micro_usd=amount_micro_usd,
                 request_id=request_id,
+                idempotency_key=idempotency_key,
                 ttl_seconds=ttl_seconds,
             )
         )
@@ -232,12 +241,15 @@ class AsyncReservations(AsyncResource):
         key_id: str | None,
         amount_micro_usd: int,
         request_id: str,
+        idempotency_key: str | None = None,
         ttl_seconds: int | None = None,
     ) -> Reservation:
         """Reserve `amount_micro_usd` against the org (and key) budgets, atomically.
 
-        Raises `BudgetExceeded` (402) when a limit would be exceeded. Idempotent on `request_id`:
-        repeating it returns the existing reservation (a different org/key/amount is `Conflict`).
+        Raises `BudgetExceeded` (402) when a limit would be exceeded. `request_id` labels the
+        request the reservation pays for; `idempotency_key` (default: a fresh one per call, kept
+        across its retries) makes it safe to retry: repeating a key while the reservation is held
+        returns it with `replayed` true; once it is settled, or with another amount, `Conflict`.
         """
         return await self._send(
             _ReservationsRequests.create(
@@ -245,6 +257,7 @@ class AsyncReservations(AsyncResource):
                 key_id=key_id,
                 amount_micro_usd=amount_micro_usd,
                 request_id=request_id,
+                idempotency_key=idempotency_key,
                 ttl_seconds=ttl_seconds,
             )
         )

@@ -37,6 +37,9 @@ DEFAULT_TTL_SECONDS = 300
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
 RequestId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=8, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
 LimitMicroUsd = Annotated[StrictInt, Field(ge=0, le=MAX_LIMIT_MICRO_USD)]
 AmountMicroUsd = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT_MICRO_USD)]
 ActualMicroUsd = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MICRO_USD)]
@@ -92,10 +95,19 @@ class Spend(APIModel):
 
 # -- reservations ----------------------------------------------------------------------------
 class ReservationCreate(_Request):
+    """Body of `POST /v1/reservations`.
+
+    `idempotency_key` makes a create safe to retry: it is unique per org and key, chosen by the
+    caller for ONE logical reservation (the client makes a fresh one per call and reuses it
+    across that call's retries). `request_id` is only the correlation label of the request the
+    reservation pays for (audit events, logs); it is never an idempotency key (decision 8).
+    """
+
     org_id: ExternalId
     key_id: ExternalId | None = None
     amount_micro_usd: AmountMicroUsd
     request_id: RequestId
+    idempotency_key: IdempotencyKey
     ttl_seconds: Annotated[StrictInt, Field(ge=1, le=MAX_TTL_SECONDS)] = DEFAULT_TTL_SECONDS
 
 
@@ -106,8 +118,11 @@ class ReservationCommit(_Request):
 class Reservation(APIModel):
     """A hold on budget for one request.
 
-    The wire field `request_id` (the caller's idempotency key) is `caller_request_id` in Python:
-    `APIModel.request_id` is already the `X-Request-ID` of the response the model came from.
+    The wire field `request_id` (the correlation label of the request it pays for) is
+    `caller_request_id` in Python: `APIModel.request_id` is already the `X-Request-ID` of the
+    response the model came from. `replayed` is true on the answer to a repeated create (the same
+    `idempotency_key` while the reservation is still held): the caller's retry of a call whose
+    first answer it lost, never a second reservation.
     """
 
     id: str
@@ -115,6 +130,8 @@ class Reservation(APIModel):
     key_id: str | None = None
     amount_micro_usd: int
     caller_request_id: str = Field(alias="request_id")
+    idempotency_key: str | None = None
+    replayed: bool = False
     status: ReservationStatus
     actual_micro_usd: int | None = None
     expires_at: datetime

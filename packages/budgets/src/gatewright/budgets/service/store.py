@@ -34,8 +34,8 @@ statements built once at import (`_HOLD`, `_UNHOLD`, `_INSERT_HELD`, `_LOCK_ORG_
 `_MARK_COMMITTED`, `_SETTLE`), one conditional `UPDATE ... RETURNING epoch` per ledger row and
 one insert for a reservation; a commit locks the org row, flips the reservation from held to
 committed and settles both rows. Anything unusual (a missing row, a period to roll over, a
-refusal, a request ID seen before, a reservation no longer held) undoes what the short path did
-under the same locks and takes the general path below, which handles every case.
+refusal, an idempotency key seen before, a reservation no longer held) undoes what the short
+path did under the same locks and takes the general path below, which handles every case.
 """
 
 from __future__ import annotations
@@ -111,7 +111,11 @@ reservations = Table(
     Column("org_id", String(100), nullable=False),
     Column("key_id", String(100)),
     Column("amount_micro_usd", BigInteger, nullable=False),
-    Column("request_id", String(200), nullable=False, unique=True),
+    # The correlation label of the request it pays for; not unique (decision 8).
+    Column("request_id", String(200), nullable=False),
+    # What makes a create idempotent: one logical reservation per (org, key, idempotency key).
+    Column("key_scope", String(100), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("actual_micro_usd", BigInteger),
     Column("org_epoch", Integer, nullable=False),
@@ -119,6 +123,9 @@ reservations = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "org_id", "key_scope", "idempotency_key", name="uq_budgets_reservations_idempotency"
+    ),
     Index("ix_budgets_reservations_org_status", "org_id", "status"),
     Index("ix_budgets_reservations_status_expiry", "status", "expires_at"),
 )
@@ -363,6 +370,7 @@ def _reservation_of(m: Any) -> Reservation:
         key_id=m["key_id"],
         amount_micro_usd=m["amount_micro_usd"],
         caller_request_id=m["request_id"],
+        idempotency_key=m["idempotency_key"],
         status=m["status"],
         actual_micro_usd=m["actual_micro_usd"],
         expires_at=m["expires_at"],
@@ -428,26 +436,48 @@ def _reserve_on(s: Session, row: Ledger, amount: int, now: datetime) -> None:
         raise budget_exceeded(current or row, amount)
 
 
-def find_by_request_id(s: Session, *, request_id: str) -> Reservation | None:
-    row = s.execute(select(reservations).where(reservations.c.request_id == request_id)).first()
+def find_replayed(s: Session, body: ReservationCreate) -> Reservation | None:
+    """The reservation an earlier create with this body's idempotency key made, if any."""
+    row = s.execute(
+        select(reservations).where(
+            reservations.c.org_id == body.org_id,
+            reservations.c.key_scope == _scope_key(body.key_id),
+            reservations.c.idempotency_key == body.idempotency_key,
+        )
+    ).first()
     return _reservation(row) if row is not None else None
 
 
-def check_replay(existing: Reservation, body: ReservationCreate) -> Reservation:
-    """The same request ID again: the existing reservation, or 409 when the request differs."""
-    same = (existing.org_id, existing.key_id, existing.amount_micro_usd) == (
-        body.org_id,
-        body.key_id,
-        body.amount_micro_usd,
-    )
-    if not same:
-        raise conflict(
-            f"Request ID {body.request_id} already holds reservation {existing.id} for a "
-            "different org, key or amount; use a new request ID for a new request.",
-            reservation_id=existing.id,
-            request_id=body.request_id,
+def check_replay(existing: Reservation, body: ReservationCreate, now: datetime) -> Reservation:
+    """A create repeating an idempotency key (decision 8): the same reservation, marked
+    `replayed`, while it is held and the amount is the same; 409 otherwise, since a settled
+    reservation (one past its expiry too, swept or not) can never authorize anything again."""
+    if existing.amount_micro_usd != body.amount_micro_usd:
+        raise ServiceError(
+            409,
+            "idempotency_key_reused",
+            f"Idempotency key {body.idempotency_key} already made reservation {existing.id} for "
+            f"{existing.amount_micro_usd} micro-USD, not {body.amount_micro_usd}; use a new key "
+            "for a new reservation.",
+            details={"reservation_id": existing.id, "idempotency_key": body.idempotency_key},
         )
-    return existing
+    status = existing.status
+    if status == "held" and existing.expires_at <= now:
+        status = "expired"  # not swept yet, but its hold is over
+    if status != "held":
+        raise ServiceError(
+            409,
+            "reservation_settled",
+            f"Idempotency key {body.idempotency_key} belongs to reservation {existing.id}, which "
+            f"is {status}; a settled reservation cannot be held again. Use a new key for a new "
+            "reservation.",
+            details={
+                "reservation_id": existing.id,
+                "idempotency_key": body.idempotency_key,
+                "status": status,
+            },
+        )
+    return existing.model_copy(update={"replayed": True})
 
 
 # -- the hot path (see the module doc) -------------------------------------------------------
@@ -488,14 +518,15 @@ _UNHOLD = (
     .where(ledgers.c.org_id == bindparam("p_org"), ledgers.c.key_id == bindparam("p_key"))
     .values(reserved_micro_usd=ledgers.c.reserved_micro_usd - bindparam("p_amount"))
 )
-# A new reservation, or nothing when its request ID is taken (not an IntegrityError: on
+# A new reservation, or nothing when its idempotency key is taken (not an IntegrityError: on
 # PostgreSQL that would abort the whole transaction).
+_IDEMPOTENCY = ["org_id", "key_scope", "idempotency_key"]
 _INSERT_HELD = {
     "sqlite": sqlite.insert(reservations)
-    .on_conflict_do_nothing(index_elements=["request_id"])
+    .on_conflict_do_nothing(index_elements=_IDEMPOTENCY)
     .returning(reservations.c.id),
     "postgresql": postgresql.insert(reservations)
-    .on_conflict_do_nothing(index_elements=["request_id"])
+    .on_conflict_do_nothing(index_elements=_IDEMPOTENCY)
     .returning(reservations.c.id),
 }
 # The lock order: the reservation's org row first (FOR UPDATE on PostgreSQL; SQLite's BEGIN
@@ -547,6 +578,8 @@ def _held_row(
         "key_id": body.key_id,
         "amount_micro_usd": body.amount_micro_usd,
         "request_id": body.request_id,
+        "key_scope": _scope_key(body.key_id),
+        "idempotency_key": body.idempotency_key,
         "status": "held",
         "actual_micro_usd": None,
         "org_epoch": org_epoch,
@@ -558,7 +591,7 @@ def _held_row(
 
 
 class Replayed(Exception):
-    """A request ID seen before: its reservation. Raised so that the holds the short path made
+    """An idempotency key seen before: its reservation. Raised so that the holds the short path made
     roll back with the transaction (a replay changes nothing, not even `updated_at`)."""
 
     def __init__(self, reservation: Reservation) -> None:
@@ -587,9 +620,9 @@ def _reserve_quickly(s: Session, body: ReservationCreate, now: datetime) -> Rese
         values = _held_row(body, now, epochs[0], epochs[1] if len(epochs) > 1 else None)
         if s.execute(_INSERT_HELD[s.get_bind().dialect.name], values).first() is not None:
             return _reservation_of(values)
-        existing = find_by_request_id(s, request_id=body.request_id)
+        existing = find_replayed(s, body)
         if existing is not None:
-            raise Replayed(check_replay(existing, body))
+            raise Replayed(check_replay(existing, body, now))
     for scope in held:
         s.execute(_UNHOLD, {**hold, "p_key": scope})
     return None
@@ -618,17 +651,17 @@ def _commit_quickly(
 def reserve(s: Session, *, body: ReservationCreate, now: datetime) -> tuple[Reservation, bool]:
     """Hold `amount` on the org's row and the key's row, atomically (see the module doc).
 
-    Returns `(reservation, created)`; a request ID seen before returns its reservation unchanged
-    (`created` False) or raises `Replayed` with it (the caller rolls back), or 409 when the org,
-    key or amount differ.
+    Returns `(reservation, created)`; an idempotency key seen before returns its reservation
+    unchanged (`created` False) or raises `Replayed` with it (the caller rolls back), or 409 when
+    it is settled or the amount differs (`check_replay`).
     """
     quick = _reserve_quickly(s, body, now)
     if quick is not None:
         return quick, True
     org = lock_org(s, org_id=body.org_id, now=now)
-    existing = find_by_request_id(s, request_id=body.request_id)
+    existing = find_replayed(s, body)
     if existing is not None:
-        return check_replay(existing, body), False
+        return check_replay(existing, body, now), False
     if expire_due(s, org_id=body.org_id, now=now, limit=1000):
         org = _lock_ledger(s, body.org_id, ORG_SCOPE, now)
     key = _lock_ledger(s, body.org_id, body.key_id, now) if body.key_id is not None else None
@@ -852,6 +885,7 @@ def seed_reservation(
         key_id=key_id,
         amount_micro_usd=amount_micro_usd,
         request_id=request_id,
+        idempotency_key=f"seed-{reservation_id}",
         ttl_seconds=ttl_seconds,
     )
     made, _ = reserve(s, body=body, now=now)

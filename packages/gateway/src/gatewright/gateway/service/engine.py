@@ -359,6 +359,10 @@ class Gateway:
         return value
 
     async def _reserve(self, plan: Plan) -> str:
+        # The caller's X-Request-ID only labels the reservation (audit, logs): it is chosen by
+        # the caller and proves nothing. The budgets client makes a fresh idempotency key for
+        # this one call (kept across its retries), so every completion holds money of its own and
+        # a replayed request ID can never ride on an earlier reservation (decision 8).
         try:
             reservation = await self.budgets.reservations.create(
                 org_id=plan.key.org_id,
@@ -372,12 +376,6 @@ class Gateway:
             # one denied event of a budget-refused completion.
             raise ServiceError(402, "budget_exceeded", exc.message, details=exc.details) from exc
         except APIStatusError as exc:
-            if exc.status_code == 409:
-                raise ServiceError(
-                    409,
-                    "conflict",
-                    "This X-Request-ID was already used for a different request; send a new one.",
-                ) from exc
             raise ServiceError(
                 503, "budgets_unavailable", f"Cannot reserve budget right now: {exc.message}"
             ) from exc

@@ -1,8 +1,11 @@
-"""Reservations: hold (service-only, atomic, idempotent on request_id), commit, release, list.
+"""Reservations: hold (service-only, atomic, idempotent on the idempotency key), commit,
+release, list.
 
 A denial is always 402 `budget_exceeded` with the scope and the figures, and is audited as
-`reservation.denied` (see `events`). Repeating a create with
-the same `request_id` answers 200 with the existing reservation and changes nothing.
+`reservation.denied` (see `events`). Repeating a create with the same `idempotency_key` (per org
+and key) answers 200 with the existing reservation marked `replayed` and changes nothing while
+it is held, and 409 `reservation_settled` once it is committed, released or expired; a different
+amount is 409 `idempotency_key_reused` (decision 8). `request_id` is only a label.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ router = APIRouter(tags=["reservations"], responses=RESPONSES)
     operation_id="create_reservation",
     status_code=201,
     response_model=Reservation,
-    responses={200: {"model": Reservation, "description": "A repeated request_id."}},
+    responses={
+        200: {"model": Reservation, "description": "A repeated idempotency key (replayed)."}
+    },
 )
 async def create_reservation(
     body: ReservationCreate, who: Service, db: DB, now: Now, response: Response, request: Request
@@ -78,12 +83,13 @@ def _reserve(db: Database, body: ReservationCreate, now: datetime) -> tuple[Rese
     except store.Replayed as replay:
         return replay.reservation, False
     except IntegrityError:
-        # A concurrent call with the same request_id (for another org) inserted first.
+        # A concurrent create with the same idempotency key inserted first (the general path's
+        # plain insert; the short path's insert does nothing instead).
         with db.session() as s:
-            existing = store.find_by_request_id(s, request_id=body.request_id)
+            existing = store.find_replayed(s, body)
         if existing is None:
             raise
-        return store.check_replay(existing, body), False
+        return store.check_replay(existing, body, now), False
 
 
 def _commit(db: Database, reservation_id: str, actual_micro_usd: int, now: datetime) -> Reservation:
