@@ -1,0 +1,225 @@
+"""The audit outbox: how a service RECORDS its audit events, in its own database.
+
+Every state change and every denial is an audit event (PLATFORM.md §6), and an emitter must never
+lose one when the audit service is briefly down. So a service never calls audit on its request
+path; it writes the event into its own database (this module), and a background thread ships it
+(`gatewright.servicekit.audit.delivery`).
+
+`AuditOutbox(service, metadata)` defines the table `<service>_audit_outbox` in the service's own
+`MetaData` (created by the service's `create_all`):
+
+    seq (autoincrement PK) · event_id (unique, "evt_…") · payload (the `EventIn` as JSON)
+    · created_at · delivered_at (null until audit took it) · attempts · last_error
+
+- `outbox.record(session, *, org_id, actor_type, actor_id, action, outcome, reason,
+  target_type=None, target_id=None, details=None) -> event_id` inserts the event in the CALLER'S
+  transaction: the state change and its event commit or roll back together. The event gets a
+  fresh id, `time` = now (UTC), the service name and `request_id` =
+  `servicekit.correlation.current_request_id()` (the request that caused it). The payload is
+  validated as an `EventIn` right away, so a malformed event fails in the code that built it.
+- `outbox.record_now(db, ...)` does the same in its own short transaction: for denials and
+  failures, whose request transaction is rolled back (a denial is still audited). Call it after
+  the request's transaction has ended (catch the denial outside the `with ... s.begin()` block):
+  on SQLite a second writer waits for the first, so calling it inside would wait on itself.
+- Never put secrets in `details` or `reason` (passwords, access tokens, invitation tokens, API-key
+  secrets): the audit log is readable by org admins and kept forever.
+
+Order is the commit order on SQLite (writers are serialized); on PostgreSQL `seq` is taken at
+insert time, so events of two transactions racing each other may be shipped in either order
+(events of one transaction, and of one request, always keep theirs).
+
+The reading side (`pending`, `prune`, `events`, `count_pending`) is what the deliverer, tests
+and operators use; the outbox owns its table, so every query on it lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict, Unpack
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from gatewright.audit import MAX_BATCH, ActorType, EventIn, Outcome, new_event_id
+from gatewright.servicekit.correlation import current_request_id
+from gatewright.servicekit.db import Database
+
+log = logging.getLogger("gatewright.servicekit.audit.outbox")
+
+PRUNE_BATCH = 1000
+_PENDING_KEY = "gatewright.audit.pending"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventFields(TypedDict):
+    """What a service says about an event (`AuditOutbox.build` adds id, time, service, request
+    ID); the keyword arguments of `record` and `record_now`."""
+
+    org_id: str | None
+    actor_type: ActorType
+    actor_id: str | None
+    action: str
+    outcome: Outcome
+    reason: str
+    target_type: NotRequired[str | None]
+    target_id: NotRequired[str | None]
+    details: NotRequired[dict[str, Any] | None]
+
+
+class AuditOutbox:
+    """The `<service>_audit_outbox` table in the service's metadata, and how to write to it."""
+
+    def __init__(self, service: str, metadata: MetaData) -> None:
+        self.service = service
+        name = f"{service}_audit_outbox"
+        self.table = Table(
+            name,
+            metadata,
+            Column(
+                "seq",
+                BigInteger().with_variant(Integer, "sqlite"),
+                primary_key=True,
+                autoincrement=True,
+            ),
+            Column("event_id", String(80), nullable=False, unique=True),
+            Column("payload", JSON, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("delivered_at", DateTime(timezone=True)),
+            Column("attempts", Integer, nullable=False, default=0),
+            Column("last_error", Text),
+            Index(f"ix_{name}_pending", "delivered_at", "seq"),
+        )
+        self._insert = self.table.insert()  # built once: recording is on request paths
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- recording ---------------------------------------------------------------------------
+    def build(
+        self,
+        *,
+        org_id: str | None,
+        actor_type: ActorType,
+        actor_id: str | None,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> EventIn:
+        """The event (validated), stamped with a new id, now, this service and the request ID."""
+        target = None if target_type is None else {"type": target_type, "id": target_id}
+        return EventIn.model_validate(
+            {
+                "id": new_event_id(),
+                "time": _now(),
+                "service": self.service,
+                "org_id": org_id,
+                "actor": {"type": actor_type, "id": actor_id},
+                "action": action,
+                "target": target,
+                "outcome": outcome,
+                "reason": reason[:1000],
+                "request_id": current_request_id(),
+                "details": details or {},
+            }
+        )
+
+    def record(self, session: Session, **fields: Unpack[EventFields]) -> str:
+        """Insert the event in the caller's transaction; returns its id."""
+        evt = self.build(**fields)
+        self._store(session, evt)
+        if not session.info.get(_PENDING_KEY):
+            session.info[_PENDING_KEY] = True
+            event.listen(session, "after_commit", self._committed)
+        return evt.id
+
+    def _store(self, session: Session, evt: EventIn) -> None:
+        row = {
+            "event_id": evt.id,
+            "payload": evt.model_dump(mode="json"),
+            "created_at": evt.time,
+            "attempts": 0,
+        }
+        session.execute(self._insert, row)
+
+    def record_now(self, db: Database, **fields: Unpack[EventFields]) -> str:
+        """Insert the event in a short transaction of its own (denials, completions)."""
+        evt = self.build(**fields)
+        with db.session() as s, s.begin():
+            self._store(s, evt)
+        # Told directly: a per-session commit listener costs more than the insert itself.
+        self._committed(s)
+        return evt.id
+
+    # -- commit notification -----------------------------------------------------------------
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every commit that recorded at least one event."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _committed(self, _session: Session) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:
+                log.exception("audit commit listener failed")
+
+    # -- reading (deliverer, tests) ----------------------------------------------------------
+    def pending(self, s: Session, *, limit: int = MAX_BATCH) -> list[Any]:
+        """Undelivered rows, oldest first."""
+        t = self.table
+        return list(
+            s.execute(
+                select(t.c.seq, t.c.event_id, t.c.payload)
+                .where(t.c.delivered_at.is_(None))
+                .order_by(t.c.seq)
+                .limit(limit)
+            ).all()
+        )
+
+    def prune(self, s: Session, *, delivered_before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to `limit` rows delivered before `delivered_before`; returns the count."""
+        t = self.table
+        oldest = (
+            select(t.c.seq)
+            .where(t.c.delivered_at.is_not(None), t.c.delivered_at < delivered_before)
+            .order_by(t.c.seq)
+            .limit(limit)
+        )
+        result = s.execute(delete(t).where(t.c.seq.in_(oldest.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def events(self, s: Session) -> list[dict[str, Any]]:
+        """Every recorded payload in seq order (for tests and operators)."""
+        rows = s.execute(select(self.table.c.payload).order_by(self.table.c.seq)).scalars()
+        return [dict(p) for p in rows]
+
+    def count_pending(self, s: Session) -> int:
+        t = self.table
+        count = s.execute(
+            select(func.count()).select_from(t).where(t.c.delivered_at.is_(None))
+        ).scalar_one()
+        return int(count)
