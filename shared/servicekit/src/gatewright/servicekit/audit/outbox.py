@@ -10,6 +10,7 @@ path; it writes the event into its own database (this module), and a background 
 
     seq (autoincrement PK) · event_id (unique, "evt_…") · payload (the `EventIn` as JSON)
     · created_at · delivered_at (null until audit took it) · attempts · last_error
+    · parked_at (set when the event can never be delivered as it is; see below)
 
 - `outbox.record(session, *, org_id, actor_type, actor_id, action, outcome, reason,
   target_type=None, target_id=None, details=None) -> event_id` inserts the event in the CALLER'S
@@ -28,14 +29,23 @@ Order is the commit order on SQLite (writers are serialized); on PostgreSQL `seq
 insert time, so events of two transactions racing each other may be shipped in either order
 (events of one transaction, and of one request, always keep theirs).
 
-The reading side (`pending`, `prune`, `events`, `count_pending`) is what the deliverer, tests
-and operators use; the outbox owns its table, so every query on it lives here.
+A row is in one of three states: pending (neither delivered nor parked: the deliverer sends it,
+in `seq` order), delivered, or parked. The deliverer parks a row that audit refused for what it
+holds, or whose stored payload no longer validates as an `EventIn` (an older build recorded it),
+so that one bad event never blocks the events recorded after it. A parked row keeps its payload
+and the reason in `last_error`; it is never retried automatically and never pruned. Operators see
+them with `count_parked` / `parked`, and once the cause is fixed `unpark` makes them pending
+again (they are then delivered after the events that went ahead of them).
+
+The reading side (`pending`, `prune`, `events`, `count_pending`, `count_parked`, `parked`) is
+what the deliverer, tests and operators use; the outbox owns its table, so every query on it
+lives here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict, Unpack
 
@@ -50,10 +60,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     delete,
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -64,6 +76,7 @@ from gatewright.servicekit.db import Database
 log = logging.getLogger("gatewright.servicekit.audit.outbox")
 
 PRUNE_BATCH = 1000
+LAST_ERROR_MAX = 1000  # characters of `last_error` kept
 _PENDING_KEY = "gatewright.audit.pending"
 
 
@@ -107,7 +120,8 @@ class AuditOutbox:
             Column("delivered_at", DateTime(timezone=True)),
             Column("attempts", Integer, nullable=False, default=0),
             Column("last_error", Text),
-            Index(f"ix_{name}_pending", "delivered_at", "seq"),
+            Column("parked_at", DateTime(timezone=True)),
+            Index(f"ix_{name}_pending", "delivered_at", "parked_at", "seq"),
         )
         self._insert = self.table.insert()  # built once: recording is on request paths
         self._listeners: list[Callable[[], None]] = []
@@ -188,13 +202,17 @@ class AuditOutbox:
                 log.exception("audit commit listener failed")
 
     # -- reading (deliverer, tests) ----------------------------------------------------------
+    def _is_pending(self) -> Any:
+        t = self.table
+        return and_(t.c.delivered_at.is_(None), t.c.parked_at.is_(None))
+
     def pending(self, s: Session, *, limit: int = MAX_BATCH) -> list[Any]:
-        """Undelivered rows, oldest first."""
+        """Rows still to deliver (neither delivered nor parked), oldest first."""
         t = self.table
         return list(
             s.execute(
                 select(t.c.seq, t.c.event_id, t.c.payload)
-                .where(t.c.delivered_at.is_(None))
+                .where(self._is_pending())
                 .order_by(t.c.seq)
                 .limit(limit)
             ).all()
@@ -218,8 +236,43 @@ class AuditOutbox:
         return [dict(p) for p in rows]
 
     def count_pending(self, s: Session) -> int:
+        """How many rows are still to deliver (parked rows are not: nothing will send them)."""
+        count = s.execute(select(func.count()).select_from(self.table).where(self._is_pending()))
+        return int(count.scalar_one())
+
+    def count_parked(self, s: Session) -> int:
+        """How many rows are parked: events that need an operator (a metric worth alerting on)."""
         t = self.table
-        count = s.execute(
-            select(func.count()).select_from(t).where(t.c.delivered_at.is_(None))
-        ).scalar_one()
-        return int(count)
+        count = s.execute(select(func.count()).select_from(t).where(t.c.parked_at.is_not(None)))
+        return int(count.scalar_one())
+
+    def parked(self, s: Session, *, limit: int = MAX_BATCH) -> list[Any]:
+        """Parked rows, oldest first: `seq, event_id, parked_at, attempts, last_error` (why)."""
+        t = self.table
+        return list(
+            s.execute(
+                select(t.c.seq, t.c.event_id, t.c.parked_at, t.c.attempts, t.c.last_error)
+                .where(t.c.parked_at.is_not(None))
+                .order_by(t.c.seq)
+                .limit(limit)
+            ).all()
+        )
+
+    def park(self, s: Session, *, seq: int, reason: str, now: datetime) -> None:
+        """Park one row with the reason (the deliverer's call; see the module doc)."""
+        t = self.table
+        s.execute(
+            update(t)
+            .where(t.c.seq == seq)
+            .values(parked_at=now, attempts=t.c.attempts + 1, last_error=reason[:LAST_ERROR_MAX])
+        )
+
+    def unpark(self, s: Session, *, event_ids: Sequence[str]) -> int:
+        """Make parked rows pending again (once their cause is fixed); returns how many."""
+        t = self.table
+        result = s.execute(
+            update(t)
+            .where(t.c.event_id.in_(list(event_ids)), t.c.parked_at.is_not(None))
+            .values(parked_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
