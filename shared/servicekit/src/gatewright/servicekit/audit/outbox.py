@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict, Unpack
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from sqlalchemy import (
     JSON,
@@ -99,6 +99,35 @@ class EventFields(TypedDict):
     details: NotRequired[dict[str, Any] | None]
 
 
+def build_event(service: str, fields: EventFields, *, time: datetime | None = None) -> EventIn:
+    """The `EventIn` a service says (validated), stamped with a new id, `time` (default now),
+    `service` and the current request ID: what `record` stores, and what the audit service's own
+    events are made of (it has no outbox)."""
+    target_type = fields.get("target_type")
+    target = None if target_type is None else {"type": target_type, "id": fields.get("target_id")}
+    return EventIn.model_validate(
+        {
+            "id": new_event_id(),
+            "time": time or _now(),
+            "service": service,
+            "org_id": fields["org_id"],
+            "actor": {"type": fields["actor_type"], "id": fields["actor_id"]},
+            "action": fields["action"],
+            "target": target,
+            "outcome": fields["outcome"],
+            "reason": fields["reason"][:1000],
+            "request_id": current_request_id(),
+            "details": fields.get("details") or {},
+        }
+    )
+
+
+class EventRecorder(Protocol):
+    """Where `record_now` writes: an `AuditOutbox`, or the audit service's own log."""
+
+    def record_now(self, db: Database, **fields: Unpack[EventFields]) -> str: ...
+
+
 class AuditOutbox:
     """The `<service>_audit_outbox` table in the service's metadata, and how to write to it."""
 
@@ -127,36 +156,9 @@ class AuditOutbox:
         self._listeners: list[Callable[[], None]] = []
 
     # -- recording ---------------------------------------------------------------------------
-    def build(
-        self,
-        *,
-        org_id: str | None,
-        actor_type: ActorType,
-        actor_id: str | None,
-        action: str,
-        outcome: Outcome,
-        reason: str,
-        target_type: str | None = None,
-        target_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> EventIn:
+    def build(self, **fields: Unpack[EventFields]) -> EventIn:
         """The event (validated), stamped with a new id, now, this service and the request ID."""
-        target = None if target_type is None else {"type": target_type, "id": target_id}
-        return EventIn.model_validate(
-            {
-                "id": new_event_id(),
-                "time": _now(),
-                "service": self.service,
-                "org_id": org_id,
-                "actor": {"type": actor_type, "id": actor_id},
-                "action": action,
-                "target": target,
-                "outcome": outcome,
-                "reason": reason[:1000],
-                "request_id": current_request_id(),
-                "details": details or {},
-            }
-        )
+        return build_event(self.service, fields)
 
     def record(self, session: Session, **fields: Unpack[EventFields]) -> str:
         """Insert the event in the caller's transaction; returns its id."""
