@@ -25,9 +25,14 @@ path; it writes the event into its own database (this module), and a background 
 - Never put secrets in `details` or `reason` (passwords, access tokens, invitation tokens, API-key
   secrets): the audit log is readable by org admins and kept forever.
 
-Order is the commit order on SQLite (writers are serialized); on PostgreSQL `seq` is taken at
-insert time, so events of two transactions racing each other may be shipped in either order
-(events of one transaction, and of one request, always keep theirs).
+Order. The deliverer ships pending rows in `seq` order, so what is promised is what `seq`
+promises: an event committed before another one is recorded is always delivered first (the
+events of a caller's successive requests keep their order, on every database), and the events
+of one transaction keep theirs. Events of transactions that overlap may be shipped in either
+order: `seq` is the commit order on SQLite (writers are serialized), but on PostgreSQL it is
+taken at insert time, and the later insert may commit first. An event's `time` is stamped when
+it is built and promises no order at all. A parked row (below) is the one exception: if it is
+ever delivered, it is after the events behind it.
 
 A row is in one of three states: pending (neither delivered nor parked: the deliverer sends it,
 in `seq` order), delivered, or parked. The deliverer parks a row that audit refused for what it
