@@ -406,12 +406,13 @@ def test_a_stored_payload_that_no_longer_validates_is_parked(
     assert "32 levels" in rows[old].last_error
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.parametrize("status", [401, 403, 404, 405, 501])
 @respx.mock
-def test_an_answer_about_the_caller_parks_nothing_and_delivery_resumes_once_fixed(
+def test_an_answer_not_about_the_events_parks_nothing_and_delivery_resumes_once_fixed(
     db: Database, outbox: AuditOutbox, status: int
 ) -> None:
-    # A wrong service token or audit URL is true of every event: parking would park them all.
+    # A wrong service token or audit URL (or a 501 from whatever answers there) is true of every
+    # event alike: parking would park them all.
     fake = FakeAudit(fail_first=3, failure=httpx.Response(status, json={"error": {}}))
     respx.post(BATCH_URL).mock(side_effect=fake.batch)
     ids = record(outbox, db, n=3)
