@@ -304,6 +304,63 @@ def test_event_in_refuses_bad_events(change: dict[str, Any]) -> None:
         EventIn.model_validate({**SENT, **change})
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """`details` nested `levels` deep (the outer object is level 1, as the limit counts)."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_details_may_nest_exactly_to_the_limit() -> None:
+    assert EventIn.model_validate({**SENT, "details": nested(audit.MAX_DETAILS_DEPTH)}).details
+    mixed: Any = {}
+    for _ in range(audit.MAX_DETAILS_DEPTH - 1):
+        mixed = [mixed]  # arrays count as levels too
+    with pytest.raises(pydantic.ValidationError):
+        EventIn.model_validate({**SENT, "details": {"a": [mixed]}})
+
+
+@pytest.mark.parametrize("levels", [audit.MAX_DETAILS_DEPTH + 1, 300, 100_000])
+def test_details_nested_deeper_than_the_limit_are_refused_naming_it(levels: int) -> None:
+    # 300 is past what the response serializer can write; 100 000 past Python's recursion limit:
+    # both must be a validation error, never a RecursionError or a stored event.
+    with pytest.raises(pydantic.ValidationError) as refused:
+        EventIn.model_validate({**SENT, "details": nested(levels)})
+    assert f"the limit is {audit.MAX_DETAILS_DEPTH} levels" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"reason": "lone \ud800 surrogate"}, "unicode"),
+        ({"actor": {"type": "user", "id": "usr_\udc00"}}, "unicode"),
+        ({"details": {"note": "lone \ud800"}}, "lone surrogate"),
+        ({"details": {"k\udfff": 1}}, "lone surrogate"),
+        ({"details": {"list": [["\ud800"]]}}, "lone surrogate"),
+        ({"reason": "NUL\x00inside"}, "NUL"),
+        ({"details": {"note": "NUL\x00"}}, "NUL"),
+        ({"details": {"NUL\x00": 1}}, "NUL"),
+        ({"details": {"nested": {1: "int key"}}}, "not a string"),
+    ],
+    ids=[
+        "reason-surrogate",
+        "actor-surrogate",
+        "details-value-surrogate",
+        "details-key-surrogate",
+        "details-deep-surrogate",
+        "reason-nul",
+        "details-value-nul",
+        "details-key-nul",
+        "details-int-key",
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused(change: dict[str, Any], problem: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as refused:
+        EventIn.model_validate({**SENT, **change})
+    assert problem.lower() in str(refused.value).lower()
+
+
 def test_new_event_id() -> None:
     ids = {audit.new_event_id() for _ in range(100)}
     assert len(ids) == 100
@@ -345,6 +402,7 @@ def test_public_api_is_pinned() -> None:
             "GENESIS_HASH",
             "MAX_BATCH",
             "MAX_DETAILS_BYTES",
+            "MAX_DETAILS_DEPTH",
             "OUTCOMES",
             "PLATFORM_CHAIN",
             "PROVIDER",

@@ -6,7 +6,10 @@ Identity is mocked with respx on its URL (see `audit_fixtures`); the clock is in
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +25,22 @@ from audit_fixtures import (
     event,
     ingest,
     ingested,
+    make_settings,
     snapshot,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gatewright.audit import GENESIS_HASH, PLATFORM_CHAIN, Event, canonical_bytes, event_hash
-from gatewright.audit.service import store
+from gatewright.audit import (
+    GENESIS_HASH,
+    MAX_DETAILS_BYTES,
+    MAX_DETAILS_DEPTH,
+    PLATFORM_CHAIN,
+    Event,
+    canonical_bytes,
+    event_hash,
+)
+from gatewright.audit.service import create_app, store
 
 pytestmark = pytest.mark.audit
 
@@ -559,6 +571,80 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(
     assert error["message"]
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert snapshot(app) == before
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """`details` nested `levels` deep (the outer object is level 1)."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+# Events that could not be read back if audit stored them: too deep for the response serializer,
+# too large, text that is not Unicode or that PostgreSQL cannot store.
+HOSTILE: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "one-level-too-deep",
+        event(details=nested(MAX_DETAILS_DEPTH + 1)),
+        f"the limit is {MAX_DETAILS_DEPTH} levels",
+    ),
+    ("past-the-serializer", event(details=nested(300)), f"the limit is {MAX_DETAILS_DEPTH} levels"),
+    (
+        "too-large",
+        event(details={"blob": "x" * MAX_DETAILS_BYTES}),
+        f"the limit is {MAX_DETAILS_BYTES} bytes",
+    ),
+    ("surrogate-in-reason", event(reason="lone \ud800"), "unicode"),
+    ("surrogate-in-details", event(details={"note": "lone \udc00"}), "lone surrogate"),
+    ("surrogate-in-a-key", event(details={"\ud800": 1}), "lone surrogate"),
+    ("nul-in-reason", event(reason="a\x00b"), "NUL"),
+    ("nul-in-details", event(details={"note": "a\x00b"}), "NUL"),
+]
+
+
+@pytest.fixture
+def on_both(
+    tmp_path: Path, clock: Clock, identity: FakeIdentity, database_url: str
+) -> Iterator[TestClient]:
+    """The service on SQLite and on PostgreSQL (NUL in text is PostgreSQL's to refuse)."""
+    settings = make_settings(tmp_path, database_url=database_url)
+    with TestClient(create_app(settings, clock=clock), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_hostile_events_are_refused_and_the_log_stays_readable(on_both: TestClient) -> None:
+    client = on_both
+    app: Any = client.app
+    kept = ingested(client)
+    before = snapshot(app)
+    for name, body, names_the_problem in HOSTILE:
+        for path, payload in (
+            ("/v1/events", body),
+            ("/v1/events/batch", {"events": [event(), body]}),
+        ):
+            # Encoded by hand: JSON escapes (\ud800) are how a lone surrogate travels.
+            raw = json.dumps(payload, ensure_ascii=True).encode()
+            headers = SERVICE | {"Content-Type": "application/json"}
+            response = client.post(path, content=raw, headers=headers)
+            assert response.status_code == 422, f"{name} {path}: {response.text[:300]}"
+            error = response.json()["error"]
+            assert error["code"] == "validation_failed"
+            assert names_the_problem.lower() in error["message"].lower(), (name, error["message"])
+    assert snapshot(app) == before  # nothing stored, not even the batch's good event
+    # What users care about: the org's log still lists and verifies.
+    assert [e["id"] for e in events_of(client)] == [kept["id"]]
+    assert (verify(client)["ok"], verify(client)["count"]) == (True, 1)
+    assert ingested(client)["seq"] == 2  # and takes the next event as usual
+
+
+def test_details_at_the_limits_are_stored_and_read_back(on_both: TestClient) -> None:
+    client = on_both
+    deepest = ingested(client, details=nested(MAX_DETAILS_DEPTH))
+    largest = ingested(client, details={"blob": "ü" * ((MAX_DETAILS_BYTES - 20) // 2)})
+    listed = events_of(client)
+    assert [e["details"] for e in listed] == [deepest["details"], largest["details"]]
+    assert verify(client)["ok"] is True
 
 
 @pytest.mark.parametrize(

@@ -239,9 +239,12 @@ def test_a_commit_wakes_the_deliverer_at_once(db: Database, outbox: AuditOutbox)
     [
         httpx.Response(503, json={"error": {"message": "down"}}),
         httpx.Response(500),
+        httpx.Response(504),
+        httpx.Response(408),
+        httpx.Response(429, json={"error": {"message": "slow down"}}),
         httpx.ConnectError("refused"),
     ],
-    ids=["503", "500", "unreachable"],
+    ids=["503", "500", "504", "408", "429", "unreachable"],
 )
 @respx.mock
 def test_failures_then_recovery_deliver_every_event_exactly_once_in_order(
@@ -286,45 +289,143 @@ def test_flush_times_out_while_audit_is_down_and_rows_keep_the_error(
     assert all(e and "503" in e for e in errors)
 
 
+class RefusingAudit:
+    """A respx side effect for audit's ingest routes that refuses the events in `refuse` with 422
+    (a batch holding one of them is refused whole, as audit does) and stores the rest."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        self.refuse = refuse
+        self.stored: list[str] = []
+        self.sent: list[str] = []  # every event id sent, once per attempt
+
+    def batch(self, request: httpx.Request) -> httpx.Response:
+        ids = [e["id"] for e in json.loads(request.content)["events"]]
+        self.sent.extend(ids)
+        if self.refuse & set(ids):
+            return httpx.Response(422, json={"error": {"message": "details nests too deep"}})
+        self.stored.extend(ids)
+        return httpx.Response(200, json={"data": []})
+
+    def one(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.sent.append(body["id"])
+        if body["id"] in self.refuse:
+            return httpx.Response(422, json={"error": {"message": "details nests too deep"}})
+        self.stored.append(body["id"])
+        return httpx.Response(201, json=_stored(body))
+
+
+def outbox_rows(box: AuditOutbox, db: Database) -> dict[str, Any]:
+    t = box.table
+    with db.session() as s:
+        query = select(t.c.event_id, t.c.delivered_at, t.c.parked_at, t.c.last_error)
+        return {r.event_id: r for r in s.execute(query)}
+
+
 @respx.mock
-def test_a_refused_event_is_kept_with_its_error_and_blocks_later_ones(
+def test_a_refused_event_is_parked_and_the_events_behind_it_are_delivered(
     db: Database, outbox: AuditOutbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    respx.post(BATCH_URL).mock(return_value=httpx.Response(422, json={"error": {}}))
-    seen: list[str] = []
-
-    def one(request: httpx.Request) -> httpx.Response:
-        event_id = json.loads(request.content)["id"]
-        seen.append(event_id)
-        if event_id == bad:
-            return httpx.Response(422, json={"error": {"message": "bad event"}})
-        return httpx.Response(201, json=_stored(json.loads(request.content)))
-
-    respx.post(ONE_URL).mock(side_effect=one)
-    good, bad, later = record(outbox, db, n=3)
+    before, bad, *after = record(outbox, db, n=5)
+    fake = RefusingAudit(refuse={bad})
+    respx.post(BATCH_URL).mock(side_effect=fake.batch)
+    respx.post(ONE_URL).mock(side_effect=fake.one)
     d = deliverer(db, outbox, min_backoff=0.001, max_backoff=0.01)
     d.start()
     try:
-        assert not d.flush(timeout=0.3)
+        assert d.flush(timeout=5)  # drained: delivered or parked, nothing left waiting
+        later = record(outbox, db, n=2)  # recorded after the parking: nothing blocks them
+        assert d.flush(timeout=5)
     finally:
         d.stop()
-    with db.session() as s:
-        rows = {
-            r.event_id: r
-            for r in s.execute(
-                select(
-                    outbox.table.c.event_id,
-                    outbox.table.c.delivered_at,
-                    outbox.table.c.last_error,
-                )
-            )
-        }
-    assert rows[good].delivered_at is not None
+    assert fake.stored == [before, *after, *later]  # every good event, in order
+    rows = outbox_rows(outbox, db)
     assert rows[bad].delivered_at is None
+    assert rows[bad].parked_at is not None
     assert "422" in rows[bad].last_error
-    assert rows[later].delivered_at is None  # order: never sent before the refused one
-    assert later not in seen
-    assert any(bad in r.getMessage() for r in caplog.records)
+    assert "details nests too deep" in rows[bad].last_error
+    assert all(rows[i].delivered_at is not None for i in [before, *after, *later])
+    with db.session() as s:
+        assert (outbox.count_pending(s), outbox.count_parked(s)) == (0, 1)
+        [parked] = outbox.parked(s)
+    assert parked.event_id == bad
+    assert d.parked == 1
+    assert fake.sent.count(bad) == 2  # in its batch, then alone: never retried after parking
+    assert any(bad in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+@respx.mock
+def test_a_parked_event_is_delivered_once_an_operator_unparks_it(
+    db: Database, outbox: AuditOutbox
+) -> None:
+    first, bad, last = record(outbox, db, n=3)
+    fake = RefusingAudit(refuse={bad})
+    respx.post(BATCH_URL).mock(side_effect=fake.batch)
+    respx.post(ONE_URL).mock(side_effect=fake.one)
+    d = deliverer(db, outbox)
+    d.start()
+    try:
+        assert d.flush(timeout=5)
+        fake.refuse.clear()  # audit now accepts it (say, a rule was relaxed)
+        with db.session() as s, s.begin():
+            assert outbox.unpark(s, event_ids=[bad, first]) == 1  # only parked rows move
+        assert d.flush(timeout=5)
+    finally:
+        d.stop()
+    assert fake.stored == [first, last, bad]  # after the events that went ahead of it
+    with db.session() as s:
+        assert (outbox.count_pending(s), outbox.count_parked(s)) == (0, 0)
+
+
+@respx.mock
+def test_a_stored_payload_that_no_longer_validates_is_parked(
+    db: Database, outbox: AuditOutbox
+) -> None:
+    fake = FakeAudit()
+    respx.post(BATCH_URL).mock(side_effect=fake.batch)
+    first, old, last = record(outbox, db, n=3)
+    # Recorded by an older build, before details had a depth limit.
+    deep: dict[str, Any] = {}
+    for _ in range(40):
+        deep = {"a": deep}
+    t = outbox.table
+    with db.session() as s, s.begin():
+        payload = s.execute(select(t.c.payload).where(t.c.event_id == old)).scalar_one()
+        s.execute(update(t).where(t.c.event_id == old).values(payload=payload | {"details": deep}))
+    d = deliverer(db, outbox)
+    d.start()
+    try:
+        assert d.flush(timeout=5)
+    finally:
+        d.stop()
+    assert fake.received == [first, last]
+    assert fake.calls == 1  # the bad row never reached audit
+    rows = outbox_rows(outbox, db)
+    assert rows[old].parked_at is not None
+    assert "no longer validates" in rows[old].last_error
+    assert "32 levels" in rows[old].last_error
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405, 501])
+@respx.mock
+def test_an_answer_not_about_the_events_parks_nothing_and_delivery_resumes_once_fixed(
+    db: Database, outbox: AuditOutbox, status: int
+) -> None:
+    # A wrong service token or audit URL (or a 501 from whatever answers there) is true of every
+    # event alike: parking would park them all.
+    fake = FakeAudit(fail_first=3, failure=httpx.Response(status, json={"error": {}}))
+    respx.post(BATCH_URL).mock(side_effect=fake.batch)
+    ids = record(outbox, db, n=3)
+    d = deliverer(db, outbox, min_backoff=0.001, max_backoff=0.01)
+    d.start()
+    try:
+        assert d.flush(timeout=10)  # the fourth call succeeds: "the setting was fixed"
+    finally:
+        d.stop()
+    assert fake.received == ids
+    assert d.parked == 0
+    with db.session() as s:
+        assert (outbox.count_pending(s), outbox.count_parked(s)) == (0, 0)
 
 
 @respx.mock

@@ -4,7 +4,15 @@
 refused, on the client when the model is built and by the service with a 422). `Event` is what
 the service stored: `EventIn` plus `seq`, `received_at`, `prev_hash` and `hash`; it is tolerant
 (extra fields ignored, no patterns), so a provider can add or loosen fields without breaking
-consumers. An event's own `request_id` field is the request that caused it; the `X-Request-ID`
+consumers.
+
+What audit stores it must be able to serve back, to every reader, forever; so `EventIn` refuses
+what could not be: `details` larger than `MAX_DETAILS_BYTES` or nested deeper than
+`MAX_DETAILS_DEPTH`, and any string (field, `details` key or value) that is not valid Unicode
+(a lone surrogate) or holds NUL. These limits live here only: emitters validate every event as
+an `EventIn` when they record it (servicekit's outbox), and audit validates it again at ingest.
+
+An event's own `request_id` field is the request that caused it; the `X-Request-ID`
 of the response an `Event` came in is `Event.response_request_id` (list models, being
 `APIModel`s, have it as `.request_id`).
 
@@ -34,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -56,6 +65,10 @@ PLATFORM_CHAIN = "_platform"
 """The `org_id` path segment that names the platform chain (events with `org_id = None`)."""
 MAX_DETAILS_BYTES = 16 * 1024
 """Largest `details`, measured as its canonical JSON encoding in UTF-8."""
+MAX_DETAILS_DEPTH = 32
+"""Deepest nesting of `details`: the object itself is level 1, each object or array inside it one
+level more. Far below what any JSON encoder on the read path refuses (pydantic's serializer stops
+near 255), so whatever audit accepts it can also list, hash and verify."""
 MAX_BATCH = 100
 """Most events in one `POST /v1/events/batch`."""
 MAX_PAGE_LIMIT = 500
@@ -66,14 +79,44 @@ ACTION_PATTERN = r"^[a-z0-9_.:-]{1,100}$"
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _PRINTABLE_OR_EMPTY = r"^[^\x00-\x1f\x7f]*$"
 
-EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
-ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_PRINTABLE)]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
-OrgId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
-TargetType = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
-Reason = Annotated[str, StringConstraints(max_length=1000)]
-RequestId = Annotated[str, StringConstraints(max_length=200, pattern=_PRINTABLE_OR_EMPTY)]
+
+def _text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text everywhere (None when it can).
+
+    Every string of an event must be valid Unicode (a lone surrogate such as "\\ud800" cannot be
+    encoded as UTF-8, so it could be neither hashed nor stored) and free of NUL (PostgreSQL text
+    refuses it, and so do most log pipelines)."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    return None
+
+
+def _text(value: str) -> str:
+    problem = _text_problem(value)
+    if problem is not None:
+        raise ValueError(f"the text {problem}")
+    return value
+
+
+_Text = AfterValidator(_text)
+EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN), _Text]
+Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN), _Text]
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=_PRINTABLE), _Text
+]
+ExternalId = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE), _Text
+]
+OrgId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE), _Text]
+TargetType = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE), _Text
+]
+Reason = Annotated[str, StringConstraints(max_length=1000), _Text]
+RequestId = Annotated[str, StringConstraints(max_length=200, pattern=_PRINTABLE_OR_EMPTY), _Text]
 
 
 def new_event_id() -> str:
@@ -85,6 +128,41 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def _details_problem(details: Any) -> str | None:
+    """Why `details` cannot be stored (None when it can): nesting, keys and text, then size.
+
+    Walked with an explicit stack, never recursively, so a hostile nesting depth costs a loop
+    and not the interpreter's recursion limit. Size is measured last: the encoder that measures
+    it is recursive, and by then the depth is known to be bounded."""
+    stack: list[tuple[Any, int]] = [(details, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if depth > MAX_DETAILS_DEPTH:
+                return (
+                    f"details nests objects and arrays more than {MAX_DETAILS_DEPTH} deep; "
+                    f"the limit is {MAX_DETAILS_DEPTH} levels"
+                )
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        return "details has a key that is not a string; JSON keys are strings"
+                    if (problem := _text_problem(key)) is not None:
+                        return f"details has a key that {problem}"
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and (problem := _text_problem(value)) is not None:
+            return f"details has a string that {problem}"
+    try:
+        size = len(_json_bytes(details))
+    except (TypeError, ValueError) as exc:
+        return f"details must be plain JSON ({exc})"
+    if size > MAX_DETAILS_BYTES:
+        return f"details is {size} bytes as JSON; the limit is {MAX_DETAILS_BYTES} bytes"
+    return None
 
 
 def format_time(value: datetime) -> str:
@@ -152,15 +230,14 @@ class EventIn(_Request):
 
     @field_validator("details")
     @classmethod
-    def _details_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            size = len(_json_bytes(value))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"details must be plain JSON ({exc})") from None
-        if size > MAX_DETAILS_BYTES:
-            raise ValueError(
-                f"details is {size} bytes as JSON; the limit is {MAX_DETAILS_BYTES} bytes"
-            )
+    def _storable_details(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The one place the limits are enforced: servicekit's outbox validates every event as
+        # an EventIn when it is recorded, and audit validates it again at ingest, so an emitter
+        # can never hold an event that audit would refuse, and audit never stores one it could
+        # not serve back.
+        problem = _details_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -272,6 +349,7 @@ __all__ = [
     "GENESIS_HASH",
     "MAX_BATCH",
     "MAX_DETAILS_BYTES",
+    "MAX_DETAILS_DEPTH",
     "MAX_PAGE_LIMIT",
     "OUTCOMES",
     "PLATFORM_CHAIN",

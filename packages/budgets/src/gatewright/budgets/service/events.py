@@ -9,7 +9,7 @@
   details `{scope, org_id, key_id, limit_micro_usd, spent_micro_usd, reserved_micro_usd,
   requested_micro_usd, period, reservation_request_id}`.
 - `authz.denied` (denied): actor the user; target the org; reason identity's; details
-  `{role, permission}`.
+  `{role, permission}` (servicekit's `record_denial`, the shape every service shares).
 
 `reservation.denied` is THE one denied event of a completion that its budget refused: the gateway
 records nothing for that request (its request ID is on this event). Denials are recorded after
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from gatewright.budgets.service import store
 from gatewright.budgets.service.api.deps import Caller, actor
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.audit import record_denial as record_authz_denial
 
 outbox = store.outbox
 
@@ -97,16 +98,5 @@ def record_denial(db: Database, request: Request, exc: ServiceError) -> str | No
         )
     if exc.status_code == 403 and exc.code == "permission_denied":
         actor_type, actor_id = actor(request, getattr(request.state, "caller", None))
-        return outbox.record_now(
-            db,
-            org_id=org_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action="authz.denied",
-            outcome="denied",
-            reason=exc.message,
-            target_type="org" if org_id else None,
-            target_id=org_id,
-            details={"role": d.get("role"), "permission": d.get("permission")},
-        )
+        return record_authz_denial(outbox, db, exc, actor_type=actor_type, actor_id=actor_id)
     return None

@@ -16,6 +16,8 @@ invitation token, no API-key secret.
 | `key.create` | success | user | api_key | `{name, models, rate_limit_rpm}` |
 | `key.revoke` | success | user | api_key | `{name}` |
 | `authz.denied` | denied (the 403 message) | user | org | `{role, permission}` |
+
+`authz.denied` is built by servicekit's `record_denial`, the shape every service shares.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from gatewright.identity.service import store
 from gatewright.identity.service.api.deps import Principal
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.audit import record_denial as record_authz_denial
 
 outbox = store.outbox
 
@@ -61,25 +64,10 @@ def is_authz_denial(exc: ServiceError) -> bool:
     return exc.status_code == 403 and exc.code == "permission_denied"
 
 
-def record_denial(db: Database, request: Request, exc: ServiceError) -> str:
-    """`authz.denied` for a 403 on an identity route, in a transaction of its own."""
+def record_denial(db: Database, request: Request, exc: ServiceError) -> str | None:
+    """`authz.denied` for a 403 on an identity route (servicekit's one shape), in a transaction
+    of its own; the actor is the principal the route authenticated, if any."""
     principal = getattr(request.state, "principal", None)
-    org_id = exc.details.get("org_id")
-    details: dict[str, Any] = {
-        "role": exc.details.get("role"),
-        "permission": exc.details.get("permission"),
-    }
-    if "subject" in exc.details:
-        details["subject"] = exc.details["subject"]
-    return outbox.record_now(
-        db,
-        org_id=org_id if isinstance(org_id, str) else None,
-        actor_type="user" if isinstance(principal, Principal) else "anonymous",
-        actor_id=principal.user_id if isinstance(principal, Principal) else None,
-        action="authz.denied",
-        outcome="denied",
-        reason=exc.message,
-        target_type="org" if isinstance(org_id, str) else None,
-        target_id=org_id if isinstance(org_id, str) else None,
-        details=details,
-    )
+    if isinstance(principal, Principal):
+        return record_authz_denial(outbox, db, exc, actor_type="user", actor_id=principal.user_id)
+    return record_authz_denial(outbox, db, exc, actor_type="anonymous", actor_id=None)

@@ -8,7 +8,6 @@ override (`app.dependency_overrides`); identity and budgets themselves are passe
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,6 +27,7 @@ from gatewright.servicekit.access import (
     authorize_async,
     identify,
 )
+from gatewright.servicekit.audit import record_denial
 from gatewright.servicekit.deps import DB, get_db
 
 __all__ = [
@@ -49,8 +49,6 @@ __all__ = [
     "get_settings",
     "service_or_user",
 ]
-
-log = logging.getLogger("gatewright.gateway.authz")
 
 
 async def get_settings(request: Request) -> GatewaySettings:
@@ -101,25 +99,18 @@ async def authorize(
 ) -> None:
     """A user must hold `permission` in `org_id` (asked of identity); a service always may.
 
-    A denial is recorded as `authz.denied` (best effort) before the 403 is raised."""
+    A denial is recorded as `authz.denied` (servicekit's `record_denial`, best effort) before
+    the 403 is raised."""
 
     async def record(user: UserCaller, denial: ServiceError) -> None:
-        try:
-            await gateway.db.call(
-                gateway.audit.record_now,
-                gateway.db,
-                org_id=org_id,
-                actor_type="user",
-                actor_id=user.user_id,
-                action="authz.denied",
-                outcome="denied",
-                reason=denial.message,
-                target_type="org",
-                target_id=org_id,
-                details={"role": denial.details["role"], "permission": permission},
-            )
-        except Exception:
-            log.exception("cannot record the authz.denied audit event")
+        await gateway.db.call(
+            record_denial,
+            gateway.audit,
+            gateway.db,
+            denial,
+            actor_type="user",
+            actor_id=user.user_id,
+        )
 
     await authorize_async(
         caller,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Unpack
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
@@ -22,7 +22,6 @@ from gatewright.audit.models import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
     PLATFORM_CHAIN,
-    Actor,
     ChainVerification,
     Event,
     EventBatchIn,
@@ -30,8 +29,6 @@ from gatewright.audit.models import (
     EventList,
     EventPage,
     Outcome,
-    Target,
-    new_event_id,
 )
 from gatewright.audit.service import store
 from gatewright.audit.service.api.deps import (
@@ -48,7 +45,7 @@ from gatewright.audit.service.api.deps import (
 from gatewright.audit.service.api.deps import authorize as check
 from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
 from gatewright.servicekit.access import UserCaller
-from gatewright.servicekit.correlation import current_request_id
+from gatewright.servicekit.audit import EventFields, build_event, record_denial
 
 log = logging.getLogger("gatewright.audit.events")
 
@@ -87,13 +84,26 @@ def _log(results: list[tuple[Event, bool]]) -> None:
             )
 
 
+class _OwnLog:
+    """Where audit's own events go: straight into its chains. It is the audit service, so it
+    has no outbox to ship from; `record_now` is the `EventRecorder` servicekit's helpers take."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def record_now(self, db: Database, **fields: Unpack[EventFields]) -> str:
+        event = build_event("audit", fields, time=self.now)
+        _log(_append(db, [event], self.now))
+        return event.id
+
+
 def _authorize_chain(
     who: Caller, authz: AuthorizerDep, org_id: str, *, db: Database, now: datetime
 ) -> str:
     """The chain key for `org_id` once `who` may read it (403 otherwise).
 
-    A refused read is itself an event: audit appends `authz.denied` to the org's chain (it is
-    the audit service, so it writes its own log directly rather than through an outbox)."""
+    A refused read is itself an event: audit appends servicekit's one `authz.denied` event to
+    the org's chain, through its own log rather than an outbox."""
     if org_id == PLATFORM_CHAIN:
         if not isinstance(who, ServiceCaller):
             raise ServiceError(
@@ -105,29 +115,10 @@ def _authorize_chain(
         return PLATFORM_CHAIN
 
     def record(user: UserCaller, denial: ServiceError) -> None:
-        _record_denial(db, now, org_id=org_id, user_id=user.user_id, denial=denial)
+        record_denial(_OwnLog(now), db, denial, actor_type="user", actor_id=user.user_id)
 
     check(who, authz, org_id=org_id, permission=PERMISSION, on_denied=record)
     return org_id
-
-
-def _record_denial(
-    db: Database, now: datetime, *, org_id: str, user_id: str, denial: ServiceError
-) -> None:
-    event = EventIn(
-        id=new_event_id(),
-        time=now,
-        service="audit",
-        org_id=org_id,
-        actor=Actor(type="user", id=user_id),
-        action="authz.denied",
-        target=Target(type="audit_log", id=org_id),
-        outcome="denied",
-        reason=denial.message,
-        request_id=current_request_id(),
-        details={"role": denial.details.get("role"), "permission": PERMISSION},
-    )
-    _log(_append(db, [event], now))
 
 
 @router.post(
