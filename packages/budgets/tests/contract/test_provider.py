@@ -37,7 +37,11 @@ from gatewright.budgets import (
     STATE_USER_CAN_MANAGE_BUDGETS,
 )
 from gatewright.budgets.service import BudgetsSettings, create_app, store
-from gatewright.budgets.service.api.deps import get_authorizer, get_token_verifier
+from gatewright.budgets.service.api.deps import (
+    get_authorizer,
+    get_org_directory,
+    get_token_verifier,
+)
 from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
@@ -146,6 +150,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
     identity = FakeIdentity(service_token=SERVICE_TOKEN)
     app.dependency_overrides[get_token_verifier] = lambda: identity
     app.dependency_overrides[get_authorizer] = lambda: identity
+    app.dependency_overrides[get_org_directory] = lambda: identity
 
     with serve_in_thread(app, name="budgets") as url:
         yield url, ProviderStates(app, settings, identity)

@@ -35,6 +35,7 @@ from gatewright.servicekit.testing import Clock
 IDENTITY_URL = "http://identity.test"
 SERVICE_TOKEN = "svc-test-token"
 ORG = "org_acme"
+OTHER_ORG = "org_other"
 KEY = "key_ci"
 T0 = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
 
@@ -43,6 +44,7 @@ T0 = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
 def identity() -> Iterator[FakeIdentity]:
     """Identity's real token signing and permission matrix, answered through respx."""
     with FakeIdentity(service_token=SERVICE_TOKEN).mounted(IDENTITY_URL) as fake:
+        fake.orgs.update({ORG, OTHER_ORG})
         yield fake
 
 

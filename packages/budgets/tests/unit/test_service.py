@@ -579,3 +579,36 @@ def test_malformed_json_is_400(client: TestClient, app: FastAPI, raw: bytes) -> 
         assert r.status_code in (400, 422), r.text
         assert r.json()["error"]["code"] in ("invalid_json", "validation_failed")
     assert snapshot(app) == before
+
+
+# -- orgs that do not exist ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "org_id",
+    ["org_nobody", "org_%ED%A0%80", "%FF%FE", "org_" + "9" * 90],
+    ids=["unknown", "surrogate-bytes", "not-utf8", "long"],
+)
+@pytest.mark.parametrize("scope", ["org", "key"])
+def test_no_budget_is_kept_for_an_org_identity_does_not_know(
+    client: TestClient, app: FastAPI, org_id: str, scope: str
+) -> None:
+    """Not even with the service token, which passes every permission: 404, nothing stored."""
+    before = snapshot(app)
+    path = f"/v1/orgs/{org_id}/budget" if scope == "org" else f"/v1/orgs/{org_id}/keys/k1/budget"
+    r = client.put(path, json={"limit_micro_usd": 10, "period": "daily"}, headers=SERVICE)
+    assert r.status_code == 404, r.text
+    error = r.json()["error"]
+    assert error["code"] == "org_not_found"
+    assert "No org" in error["message"]
+    assert snapshot(app) == before
+
+
+def test_identity_down_while_checking_the_org_is_503_and_changes_nothing(
+    client: TestClient, app: FastAPI, identity: FakeIdentity
+) -> None:
+    before = snapshot(app)
+    identity.down = True
+    body = {"limit_micro_usd": 10, "period": "daily"}
+    r = client.put(f"/v1/orgs/{ORG}/budget", json=body, headers=SERVICE)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "identity_unavailable"
+    assert snapshot(app) == before

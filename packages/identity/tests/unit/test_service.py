@@ -299,6 +299,16 @@ def test_outsiders_cannot_tell_whether_an_org_exists(client: TestClient, world: 
     assert real["details"]["role"] == fake["details"]["role"] == "none"
 
 
+def test_a_service_reads_any_org_and_learns_which_do_not_exist(
+    client: TestClient, world: World
+) -> None:
+    # Budgets asks this before it keeps a budget for an org; gitops reads live state with it.
+    org = client.get(f"/v1/orgs/{world.org_id}", headers=SERVICE)
+    assert org.status_code == 200, org.text
+    assert {m["role"] for m in org.json()["members"]} == {"owner", "admin", "member", "viewer"}
+    assert_envelope(client.get("/v1/orgs/org_0000", headers=SERVICE), 404)
+
+
 # -- invitations -----------------------------------------------------------------------------
 @pytest.mark.happy
 def test_invitation_accept_creates_the_user_once(client: TestClient, world: World) -> None:

@@ -11,7 +11,9 @@ Two seams, both read from `app.state` and both overridable with `app.dependency_
   servicekit's `JWKSVerifier` on `{identity_url}/.well-known/jwks.json`);
 - `get_authorizer` / `get_async_authorizer` (`app.state.authorizer`): the permission check, an
   `IdentityAuthorizer` over the sync identity `Client` or an `AsyncIdentityAuthorizer` over the
-  `AsyncClient` (both built with the service token and `request_id_factory=outbound_request_id`).
+  `AsyncClient` (both built with the service token and `request_id_factory=outbound_request_id`);
+- `get_org_directory` (`app.state.orgs`): whether an org exists (`IdentityOrgDirectory`), for a
+  service that keeps state per org; `require_org` raises 404 `org_not_found` otherwise.
 
 The service token is compared with `app.state.settings.service_token` (a `ServiceSettings`).
 
@@ -33,7 +35,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from gatewright.audit import ActorType
-from gatewright.core import APIConnectionError, APIStatusError
+from gatewright.core import APIConnectionError, APIStatusError, NotFound
 from gatewright.identity import AuthzDecision
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit.auth import bearer_token, is_service_token
@@ -43,6 +45,7 @@ from gatewright.servicekit.settings import ServiceSettings
 SERVICE_NAME_HEADER = "X-Gatewright-Service"
 _SERVICE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 UNAVAILABLE = "Cannot check permissions with identity"
+UNAVAILABLE_ORGS = "Cannot check with identity that the org exists"
 NO_SUBJECT = "The access token names no subject."
 
 
@@ -139,6 +142,47 @@ class AsyncIdentityAuthorizer:
         return Decision(allowed=d.allowed, role=d.role, reason=d.reason)
 
 
+# -- orgs that exist -------------------------------------------------------------------------
+class OrgDirectory(Protocol):
+    def exists(self, org_id: str) -> bool:
+        """Does identity know `org_id`? Raises a 503 `ServiceError` if it cannot say."""
+        ...
+
+
+class IdentityOrgDirectory:
+    """`OrgDirectory` over identity's `GET /v1/orgs/{org_id}` with the service token, so a
+    service never keeps state (a budget, a route) for an org that does not exist."""
+
+    def __init__(self, client: IdentityClient, *, unavailable: str = UNAVAILABLE_ORGS) -> None:
+        self._client = client
+        self._unavailable = unavailable
+
+    def exists(self, org_id: str) -> bool:
+        try:
+            self._client.orgs.get(org_id)
+        except NotFound:
+            return False
+        except (APIConnectionError, APIStatusError) as exc:
+            raise _unavailable(self._unavailable, exc) from exc
+        return True
+
+
+def require_org(directory: OrgDirectory, org_id: str) -> None:
+    """404 `org_not_found` unless identity knows `org_id`."""
+    if not directory.exists(org_id):
+        raise ServiceError(
+            404,
+            "org_not_found",
+            f"No org {org_id}: identity does not know it, so nothing is kept for it here.",
+            details={"org_id": org_id},
+        )
+
+
+async def get_org_directory(request: Request) -> OrgDirectory:
+    directory: OrgDirectory = request.app.state.orgs
+    return directory
+
+
 async def get_token_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
@@ -161,6 +205,7 @@ def _service_token(request: Request) -> str:
 
 Verifier = Annotated[TokenVerifier, Depends(get_token_verifier)]
 AuthorizerDep = Annotated[Authorizer, Depends(get_authorizer)]
+OrgDirectoryDep = Annotated[OrgDirectory, Depends(get_org_directory)]
 AsyncAuthorizerDep = Annotated[AsyncAuthorizer, Depends(get_async_authorizer)]
 
 

@@ -26,7 +26,7 @@ from gatewright.budgets.service.api.routes import budgets, reservations, spend
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
-from gatewright.servicekit.access import IdentityAuthorizer
+from gatewright.servicekit.access import IdentityAuthorizer, IdentityOrgDirectory
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
 
@@ -75,6 +75,7 @@ def create_app(
             request_id_factory=outbound_request_id,
         )
         app.state.authorizer = IdentityAuthorizer(identity)
+        app.state.orgs = IdentityOrgDirectory(identity)
         sweeper = asyncio.create_task(_sweep_forever(db, the_clock, settings))
         try:
             yield

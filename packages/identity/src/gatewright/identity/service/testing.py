@@ -5,9 +5,11 @@ permissions (servicekit's `JWKSVerifier` and `IdentityAuthorizer`). This stand-i
 with identity's own `TokenIssuer` (on a fresh key) and decides with identity's own permission
 matrix (`permissions.decide`), so a service's tests see identity's real claims, matrix and
 reasons; the roles are whatever the test puts in `roles`. `mounted(base_url)` answers both
-endpoints through respx (a test dependency of the caller, imported only there). In-process, the
-fake is also servicekit's `TokenVerifier` and `Authorizer` (`verify`, `check`), for provider tests
-that swap those seams with `app.dependency_overrides` and accept a pact's `example_tokens`.
+endpoints and `GET /v1/orgs/{id}` (the orgs in `orgs` or named by a role) through respx (a test
+dependency of the caller, imported only there). In-process, the fake is also servicekit's
+`TokenVerifier`, `Authorizer` and `OrgDirectory` (`verify`, `check`, `exists`), for provider
+tests that swap those seams with `app.dependency_overrides` and accept a pact's
+`example_tokens`.
 
     fake = FakeIdentity(service_token="svc")
     with fake.mounted("http://identity.test"):
@@ -40,8 +42,10 @@ class FakeIdentity:
 
     service_token: str
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (user_id, org_id) -> role
+    # Orgs that exist besides those a role names (`GET /v1/orgs/{id}`, `exists`).
+    orgs: set[str] = field(default_factory=set)
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    down: bool = False  # answer 503 to authz checks (identity unavailable)
+    down: bool = False  # answer 503 to authz checks and org reads (identity unavailable)
     authz_calls: int = 0
     # Accepted as they are, for a pact's fixed example tokens (a pact cannot hold a real JWT).
     example_tokens: dict[str, str] = field(default_factory=dict)  # token -> user_id
@@ -77,6 +81,30 @@ class FakeIdentity:
         """servicekit's `Authorizer` in-process: identity's decision over `roles`."""
         decision = self._decide(subject, org_id, permission)
         return Decision(decision.allowed, decision.role, decision.reason)
+
+    def exists(self, org_id: str) -> bool:
+        """servicekit's `OrgDirectory` in-process: an org in `orgs` or named by a role."""
+        return org_id in self.orgs or any(org == org_id for _, org in self.roles)
+
+    def get_org(self, request: httpx.Request) -> httpx.Response:
+        """`GET /v1/orgs/{org_id}` as a service reads it (the service token)."""
+        if self.down:
+            return _error(503, "unavailable", "identity is down (FakeIdentity.down)")
+        if request.headers.get("Authorization") != f"Bearer {self.service_token}":
+            return _error(401, "unauthenticated", "FakeIdentity expects the service token")
+        org_id = request.url.path.rsplit("/", 1)[-1]
+        if not self.exists(org_id):
+            return _error(404, "org_not_found", f"No org {org_id}.")
+        created = "2026-01-01T00:00:00Z"
+        members = [
+            {"user_id": user, "email": f"{user}@identity.test", "role": role, "joined_at": created}
+            for (user, org), role in self.roles.items()
+            if org == org_id
+        ]
+        return httpx.Response(
+            200,
+            json={"id": org_id, "name": org_id, "created_at": created, "members": members},
+        )
 
     def _decide(self, subject: str, org_id: str, permission: str) -> permissions.Decision:
         return permissions.decide(
@@ -116,6 +144,7 @@ class FakeIdentity:
                 side_effect=lambda _: httpx.Response(200, json=self.jwks())
             )
             mock.post("/v1/authz/check").mock(side_effect=self.authz)
+            mock.get(url__regex=r"/v1/orgs/[^/]+$").mock(side_effect=self.get_org)
             yield self
 
 

@@ -22,11 +22,14 @@ from gatewright.servicekit.access import (
     Caller,
     CallerDep,
     Decision,
+    OrgDirectoryDep,
     Service,
     actor,
     authorize,
     get_authorizer,
+    get_org_directory,
     get_token_verifier,
+    require_org,
 )
 from gatewright.servicekit.deps import DB, Now, get_clock, get_db, now
 
@@ -38,6 +41,7 @@ __all__ = [
     "Decision",
     "KeyId",
     "Now",
+    "OrgDirectoryDep",
     "OrgId",
     "ReservationId",
     "Service",
@@ -47,9 +51,11 @@ __all__ = [
     "get_authorizer",
     "get_clock",
     "get_db",
+    "get_org_directory",
     "get_settings",
     "get_token_verifier",
     "now",
+    "require_org",
 ]
 
 

@@ -1,6 +1,9 @@
 """Budgets: set, read and remove the limit of an org or of one of its API keys.
 
-Setting and removing are audited (`budget.set`, `budget.delete`) in the same transaction."""
+Setting and removing are audited (`budget.set`, `budget.delete`) in the same transaction. A budget
+is only set for an org identity knows (404 `org_not_found` otherwise): nothing is kept for an org
+that does not exist, whoever asks (a platform admin or the service token pass every permission).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from gatewright.budgets.service.api.deps import (
     CallerDep,
     KeyId,
     Now,
+    OrgDirectoryDep,
     OrgId,
+    require_org,
 )
 from gatewright.budgets.service.api.deps import authorize as check
 from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
@@ -31,11 +36,13 @@ def set_org_budget(
     body: BudgetSet,
     who: CallerDep,
     authz: AuthorizerDep,
+    orgs: OrgDirectoryDep,
     db: DB,
     now: Now,
     request: Request,
 ) -> Budget:
     check(who, authz, org_id=org_id, permission="budgets:set")
+    require_org(orgs, org_id)
     return _set(db, request, who, org_id=org_id, key_id=None, body=body, now=now)
 
 
@@ -62,11 +69,13 @@ def set_key_budget(
     body: BudgetSet,
     who: CallerDep,
     authz: AuthorizerDep,
+    orgs: OrgDirectoryDep,
     db: DB,
     now: Now,
     request: Request,
 ) -> Budget:
     check(who, authz, org_id=org_id, permission="budgets:set")
+    require_org(orgs, org_id)
     return _set(db, request, who, org_id=org_id, key_id=key_id, body=body, now=now)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, org_not_found
-from gatewright.identity.service.api.deps import DB, CurrentUser
+from gatewright.identity.service.api.deps import DB, CurrentUser, Principal, ServiceOrUser
 from gatewright.identity.service.revocations import notify_revoked
 from gatewright.servicekit import ERROR_RESPONSES
 
@@ -41,9 +41,12 @@ def list_orgs(principal: CurrentUser, db: DB) -> OrgList:
 
 
 @router.get("/{org_id}", operation_id="get_org", response_model=OrgDetail)
-def get_org(org_id: str, principal: CurrentUser, db: DB) -> OrgDetail:
+def get_org(org_id: str, caller: ServiceOrUser, db: DB) -> OrgDetail:
+    """The org and its members: a member with org:read, or a service (the service token), e.g.
+    budgets making sure an org exists before it takes a budget for it."""
     with db.session() as s:
-        authorize(s, principal=principal, org_id=org_id, permission="org:read")
+        if isinstance(caller, Principal):
+            authorize(s, principal=caller, org_id=org_id, permission="org:read")
         org = store.get_org(s, org_id=org_id)
         if org is None:
             raise org_not_found(org_id)
