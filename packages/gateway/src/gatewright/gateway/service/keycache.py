@@ -2,7 +2,9 @@
 
 Identity is asked once per secret per `ttl` seconds; concurrent misses for the same secret share
 one call. `evict(key_ids)` (the revocation hook) drops keys at once. Invalid keys are not cached:
-identity's answer for them is the authority every time.
+identity's answer for them is the authority every time. A key that expires is never served from
+the cache past its `expires_at` (wall clock, as identity decides it): its entry ends then, and a
+hit on it asks identity again, which refuses it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from gatewright.identity import KeyVerification
+
+
+def _expired(key: KeyVerification) -> bool:
+    return key.expires_at is not None and key.expires_at <= datetime.now(UTC)
 
 
 @dataclass
@@ -39,7 +46,7 @@ class KeyCache:
     ) -> KeyVerification:
         digest = self.digest(secret)
         entry = self._entries.get(digest)
-        if entry is not None and entry.expires > time.monotonic():
+        if entry is not None and entry.expires > time.monotonic() and not _expired(entry.key):
             return entry.key
         pending = self._inflight.get(digest)
         if pending is not None:
