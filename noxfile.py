@@ -5,7 +5,9 @@
     nox -l                   # list sessions with their descriptions
 
 Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
-through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`.
+through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`, except in the contract
+session: a pact is all of its interactions, so `contracts` always runs whole and ignores
+posargs (nox hands `e2e`'s posargs to its prerequisite `contracts` too).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 import runpy
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,15 +110,20 @@ def install_dists(session: nox.Session, *names: str) -> None:
 
 
 def run_pytest(
-    session: nox.Session, *args: str, junit: str, env: dict[str, str] | None = None
+    session: nox.Session,
+    *args: str,
+    junit: str,
+    env: dict[str, str] | None = None,
+    posargs: bool = True,
 ) -> None:
-    """The one way every test session calls pytest (artifacts and JUnit under artifacts/)."""
+    """The one way every test session calls pytest (artifacts and JUnit under artifacts/); the
+    session's posargs come last unless `posargs=False` (the contract stage)."""
     (ROOT / "artifacts").mkdir(exist_ok=True)
     session.run(
         "pytest",
         f"--junitxml=artifacts/junit-{junit}.xml",
         *args,
-        *session.posargs,
+        *(session.posargs if posargs else ()),
         env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
     )
 
@@ -185,29 +193,44 @@ def unit(session: nox.Session, dist: str) -> None:
     )
 
 
-@nox.session(python=PYTHON)
-def contracts(session: nox.Session) -> None:
-    """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
+def contract_stage(session: nox.Session, dists: Sequence[str]) -> None:
+    """Pact for `dists`: their consumer tests, then (in CI) no drift from contracts/, then their
+    providers against the pacts in contracts/ that name them.
+
+    It never takes posargs: a consumer module serves all of its interactions at once, so a
+    subset (`-k viewer`) leaves some unmatched and a marker (`-m authz`) deselects them all. A
+    selection belongs to the e2e flows, and nox hands it to this prerequisite stage as well.
+    """
+    if session.posargs:
+        ignored = " ".join(session.posargs)
+        session.log(f"the contract stage runs whole; posargs ({ignored}) are for the e2e flows")
     session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
-    install_dists(session, "testkit", *CONTRACT_DISTS)
+    install_dists(session, "testkit", *dists)
     guard = ("-p", "no:randomly", "--allow-hosts=127.0.0.1,::1")
     # One pytest run per package (their test modules share names), never in parallel: one
     # writer per pact file, and the consumer stage never reruns. Every consumer test (a package
     # may have several, e.g. the gateway is also a consumer of any model backend) runs before
     # any provider verification.
-    for dist in CONTRACT_DISTS:
+    for dist in dists:
         consumers = sorted(
             (ROOT / DISTS[dist].path / "tests" / "contract").glob("test_consumer*.py")
         )
         if consumers:
             paths = [str(p.relative_to(ROOT)) for p in consumers]
-            run_pytest(session, *paths, *guard, junit=f"consumer-{dist}")
+            run_pytest(session, *paths, *guard, junit=f"consumer-{dist}", posargs=False)
     if CI:
         session.run("python", "scripts/check_contracts_committed.py", external=False)
-    for dist in CONTRACT_DISTS:
+    for dist in dists:
         provider = ROOT / DISTS[dist].path / "tests" / "contract" / "test_provider.py"
         if provider.exists():
-            run_pytest(session, str(provider.relative_to(ROOT)), *guard, junit=f"provider-{dist}")
+            test = str(provider.relative_to(ROOT))
+            run_pytest(session, test, *guard, junit=f"provider-{dist}", posargs=False)
+
+
+@nox.session(python=PYTHON)
+def contracts(session: nox.Session) -> None:
+    """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
+    contract_stage(session, CONTRACT_DISTS)
 
 
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
