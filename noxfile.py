@@ -6,8 +6,8 @@
 
 Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
 through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`, except in the contract
-session: a pact is all of its interactions, so `contracts` always runs whole and ignores
-posargs (nox hands `e2e`'s posargs to its prerequisite `contracts` too).
+sessions: a pact is all of its interactions, so `contracts` and `contracts(<dist>)` always run
+whole and ignore posargs (nox hands `e2e`'s posargs to its prerequisite `contracts` too).
 """
 
 from __future__ import annotations
@@ -129,13 +129,19 @@ def run_pytest(
 
 
 def check_ci_matrix(session: nox.Session) -> None:
-    """scripts/ci_matrix.py (run by GitHub without nox) must list exactly the DISTS above."""
+    """scripts/ci_matrix.py (run by GitHub without nox) must list exactly the DISTS above and
+    the same CONTRACT_DISTS."""
     matrix = runpy.run_path(str(ROOT / "scripts" / "ci_matrix.py"))
     paths: dict[str, str] = matrix["PATHS"]
     dependents: dict[str, list[str]] = matrix["DEPENDENTS"]
     expected = {name: f"{d.path}/" for name, d in DISTS.items()}
     if paths != expected:
         session.error(f"scripts/ci_matrix.py PATHS {paths} != the noxfile's DISTS {expected}")
+    if matrix["CONTRACTS"] != CONTRACT_DISTS:
+        session.error(
+            f"scripts/ci_matrix.py CONTRACTS {matrix['CONTRACTS']} != the noxfile's "
+            f"CONTRACT_DISTS {CONTRACT_DISTS}"
+        )
     for name, dist in DISTS.items():
         for need in dist.needs + dist.test_needs:
             if need != name and name not in dependents.get(need, []):
@@ -231,6 +237,28 @@ def contract_stage(session: nox.Session, dists: Sequence[str]) -> None:
 def contracts(session: nox.Session) -> None:
     """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
     contract_stage(session, CONTRACT_DISTS)
+
+
+def package_contracts(dist: str) -> None:
+    """Register `contracts(<dist>)`: the contract stage of one distribution, for its CI job.
+
+    Each is a session of its own rather than a parametrization of `contracts`: `nox -s contracts`
+    selects every parametrization of a parametrized session, and it must stay the one ordered
+    stage (all consumers before any provider).
+    """
+
+    def one_package(session: nox.Session) -> None:
+        contract_stage(session, [dist])
+
+    one_package.__doc__ = (
+        f"Pact for {dist} alone: its consumer tests (if any), then its provider against the "
+        "pacts that name it."
+    )
+    nox.session(python=PYTHON, name=f"contracts({dist})", default=False)(one_package)
+
+
+for _dist in CONTRACT_DISTS:
+    package_contracts(_dist)
 
 
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
