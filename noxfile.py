@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import runpy
 import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,14 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres"]
+nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Where JUnit and the harness's run folders go (testkit reads the same variable).
+ARTIFACTS = os.environ.get("GATEWRIGHT_ARTIFACTS") or "artifacts"
 
 TEST_TOOLS = [
     "pytest>=8",
@@ -116,12 +119,12 @@ def run_pytest(
     env: dict[str, str] | None = None,
     posargs: bool = True,
 ) -> None:
-    """The one way every test session calls pytest (artifacts and JUnit under artifacts/); the
+    """The one way every test session calls pytest (artifacts and JUnit under ARTIFACTS); the
     session's posargs come last unless `posargs=False` (the contract stage)."""
-    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / ARTIFACTS).mkdir(parents=True, exist_ok=True)
     session.run(
         "pytest",
-        f"--junitxml=artifacts/junit-{junit}.xml",
+        f"--junitxml={ARTIFACTS}/junit-{junit}.xml",
         *args,
         *(session.posargs if posargs else ()),
         env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
@@ -269,7 +272,10 @@ def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, st
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
     session.run(
-        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", f"artifacts/junit-{name}.xml"
+        "python",
+        "scripts/scan_artifacts.py",
+        f"{ARTIFACTS}/{run_id}",
+        f"{ARTIFACTS}/junit-{name}.xml",
     )
 
 
@@ -296,6 +302,14 @@ def e2e_postgres(session: nox.Session) -> None:
         run_flows(session, name="e2e-postgres", run_id=f"p{secrets.token_hex(3)}", env=env)
     finally:
         session.run("python", "scripts/pg_schema.py", "drop", schema)
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Each `nox -s … -- …` command of README.md and docs/, checked cheaply; each marker."""
+    # The nox running this noxfile runs the commands (scripts/check_doc_commands.py says how):
+    # their flows with --collect-only, and the contract stage once beside all their posargs.
+    session.run(sys.executable, "scripts/check_doc_commands.py", external=True)
 
 
 @nox.session(python=PYTHON, default=False)
