@@ -1,7 +1,7 @@
 """Every Gatewright workflow is a Nox session.
 
     nox -s contracts e2e     # the main job: Pact round trips, then the full flows on a local stack
-    nox                      # every default session: lint, typecheck, unit, contracts, e2e
+    nox                      # every default session (what .ci/run runs; `nox -l` marks them)
     nox -l                   # list sessions with their descriptions
 
 Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
