@@ -1,11 +1,13 @@
 """Every Gatewright workflow is a Nox session.
 
     nox -s contracts e2e     # the main job: Pact round trips, then the full flows on a local stack
-    nox                      # every default session: lint, typecheck, unit, contracts, e2e
+    nox                      # every default session (what .ci/run runs; `nox -l` marks them)
     nox -l                   # list sessions with their descriptions
 
 Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
-through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`.
+through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`, except in the contract
+sessions: a pact is all of its interactions, so `contracts` and `contracts(<dist>)` always run
+whole and ignore posargs (nox hands `e2e`'s posargs to its prerequisite `contracts` too).
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ from __future__ import annotations
 import os
 import runpy
 import secrets
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres"]
+nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Where JUnit and the harness's run folders go (testkit reads the same variable).
+ARTIFACTS = os.environ.get("GATEWRIGHT_ARTIFACTS") or "artifacts"
 
 TEST_TOOLS = [
     "pytest>=8",
@@ -107,27 +113,38 @@ def install_dists(session: nox.Session, *names: str) -> None:
 
 
 def run_pytest(
-    session: nox.Session, *args: str, junit: str, env: dict[str, str] | None = None
+    session: nox.Session,
+    *args: str,
+    junit: str,
+    env: dict[str, str] | None = None,
+    posargs: bool = True,
 ) -> None:
-    """The one way every test session calls pytest (artifacts and JUnit under artifacts/)."""
-    (ROOT / "artifacts").mkdir(exist_ok=True)
+    """The one way every test session calls pytest (artifacts and JUnit under ARTIFACTS); the
+    session's posargs come last unless `posargs=False` (the contract stage)."""
+    (ROOT / ARTIFACTS).mkdir(parents=True, exist_ok=True)
     session.run(
         "pytest",
-        f"--junitxml=artifacts/junit-{junit}.xml",
+        f"--junitxml={ARTIFACTS}/junit-{junit}.xml",
         *args,
-        *session.posargs,
+        *(session.posargs if posargs else ()),
         env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
     )
 
 
 def check_ci_matrix(session: nox.Session) -> None:
-    """scripts/ci_matrix.py (run by GitHub without nox) must list exactly the DISTS above."""
+    """scripts/ci_matrix.py (run by GitHub without nox) must list exactly the DISTS above and
+    the same CONTRACT_DISTS."""
     matrix = runpy.run_path(str(ROOT / "scripts" / "ci_matrix.py"))
     paths: dict[str, str] = matrix["PATHS"]
     dependents: dict[str, list[str]] = matrix["DEPENDENTS"]
     expected = {name: f"{d.path}/" for name, d in DISTS.items()}
     if paths != expected:
         session.error(f"scripts/ci_matrix.py PATHS {paths} != the noxfile's DISTS {expected}")
+    if matrix["CONTRACTS"] != CONTRACT_DISTS:
+        session.error(
+            f"scripts/ci_matrix.py CONTRACTS {matrix['CONTRACTS']} != the noxfile's "
+            f"CONTRACT_DISTS {CONTRACT_DISTS}"
+        )
     for name, dist in DISTS.items():
         for need in dist.needs + dist.test_needs:
             if need != name and name not in dependents.get(need, []):
@@ -185,29 +202,66 @@ def unit(session: nox.Session, dist: str) -> None:
     )
 
 
-@nox.session(python=PYTHON)
-def contracts(session: nox.Session) -> None:
-    """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
+def contract_stage(session: nox.Session, dists: Sequence[str]) -> None:
+    """Pact for `dists`: their consumer tests, then (in CI) no drift from contracts/, then their
+    providers against the pacts in contracts/ that name them.
+
+    It never takes posargs: a consumer module serves all of its interactions at once, so a
+    subset (`-k viewer`) leaves some unmatched and a marker (`-m authz`) deselects them all. A
+    selection belongs to the e2e flows, and nox hands it to this prerequisite stage as well.
+    """
+    if session.posargs:
+        ignored = " ".join(session.posargs)
+        session.log(f"the contract stage runs whole; posargs ({ignored}) are for the e2e flows")
     session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
-    install_dists(session, "testkit", *CONTRACT_DISTS)
+    install_dists(session, "testkit", *dists)
     guard = ("-p", "no:randomly", "--allow-hosts=127.0.0.1,::1")
     # One pytest run per package (their test modules share names), never in parallel: one
     # writer per pact file, and the consumer stage never reruns. Every consumer test (a package
     # may have several, e.g. the gateway is also a consumer of any model backend) runs before
     # any provider verification.
-    for dist in CONTRACT_DISTS:
+    for dist in dists:
         consumers = sorted(
             (ROOT / DISTS[dist].path / "tests" / "contract").glob("test_consumer*.py")
         )
         if consumers:
             paths = [str(p.relative_to(ROOT)) for p in consumers]
-            run_pytest(session, *paths, *guard, junit=f"consumer-{dist}")
+            run_pytest(session, *paths, *guard, junit=f"consumer-{dist}", posargs=False)
     if CI:
         session.run("python", "scripts/check_contracts_committed.py", external=False)
-    for dist in CONTRACT_DISTS:
+    for dist in dists:
         provider = ROOT / DISTS[dist].path / "tests" / "contract" / "test_provider.py"
         if provider.exists():
-            run_pytest(session, str(provider.relative_to(ROOT)), *guard, junit=f"provider-{dist}")
+            test = str(provider.relative_to(ROOT))
+            run_pytest(session, test, *guard, junit=f"provider-{dist}", posargs=False)
+
+
+@nox.session(python=PYTHON)
+def contracts(session: nox.Session) -> None:
+    """Pact: every consumer test, then (in CI) no drift from contracts/, then every provider."""
+    contract_stage(session, CONTRACT_DISTS)
+
+
+def package_contracts(dist: str) -> None:
+    """Register `contracts(<dist>)`: the contract stage of one distribution, for its CI job.
+
+    Each is a session of its own rather than a parametrization of `contracts`: `nox -s contracts`
+    selects every parametrization of a parametrized session, and it must stay the one ordered
+    stage (all consumers before any provider).
+    """
+
+    def one_package(session: nox.Session) -> None:
+        contract_stage(session, [dist])
+
+    one_package.__doc__ = (
+        f"Pact for {dist} alone: its consumer tests (if any), then its provider against the "
+        "pacts that name it."
+    )
+    nox.session(python=PYTHON, name=f"contracts({dist})", default=False)(one_package)
+
+
+for _dist in CONTRACT_DISTS:
+    package_contracts(_dist)
 
 
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
@@ -218,7 +272,10 @@ def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, st
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
     session.run(
-        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", f"artifacts/junit-{name}.xml"
+        "python",
+        "scripts/scan_artifacts.py",
+        f"{ARTIFACTS}/{run_id}",
+        f"{ARTIFACTS}/junit-{name}.xml",
     )
 
 
@@ -245,6 +302,14 @@ def e2e_postgres(session: nox.Session) -> None:
         run_flows(session, name="e2e-postgres", run_id=f"p{secrets.token_hex(3)}", env=env)
     finally:
         session.run("python", "scripts/pg_schema.py", "drop", schema)
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Each `nox -s … -- …` command of README.md and docs/, checked cheaply; each marker."""
+    # The nox running this noxfile runs the commands (scripts/check_doc_commands.py says how):
+    # their flows with --collect-only, and the contract stage once beside all their posargs.
+    session.run(sys.executable, "scripts/check_doc_commands.py", external=True)
 
 
 @nox.session(python=PYTHON, default=False)

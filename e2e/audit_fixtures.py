@@ -17,7 +17,7 @@ def service_audit(gw: Harness) -> AuditClient:
     token = gw.target.service_token
     assert token, "the target has no service token (GATEWRIGHT_SERVICE_TOKEN)"
     client = AuditClient(**gw.client_kwargs("audit", token=token))
-    gw.cleanup.add("close the audit client", client.close)
+    gw.cleanup.release("close the audit client", client.close)
     return client
 
 

@@ -33,7 +33,7 @@ def identity(gw: Harness) -> Client:
     """An anonymous identity client whose every exchange the harness records."""
     client = Client(**gw.client_kwargs("identity"))
     # Registered first, so it runs last: the other cleanups still need the connection pool.
-    gw.cleanup.add("close the identity client", client.close)
+    gw.cleanup.release("close the identity client", client.close)
     return client
 
 

@@ -81,7 +81,7 @@ class Key:
 @pytest.fixture
 def modelsim(gw: Harness) -> ModelsimClient:
     client = ModelsimClient(**gw.client_kwargs("modelsim"))
-    gw.cleanup.add("close the modelsim client", client.close)
+    gw.cleanup.release("close the modelsim client", client.close)
     return client
 
 
@@ -90,7 +90,7 @@ def budgets_admin(gw: Harness, admin: Actor) -> BudgetsClient:
     """Budgets as the platform admin (owner of the test's org) sees it."""
     token = admin.client.token
     client = BudgetsClient(**gw.client_kwargs("budgets", token=token))
-    gw.cleanup.add("close the budgets client", client.close)
+    gw.cleanup.release("close the budgets client", client.close)
     return client
 
 
@@ -98,7 +98,7 @@ def budgets_admin(gw: Harness, admin: Actor) -> BudgetsClient:
 def gateway_admin(gw: Harness, admin: Actor) -> GatewayClient:
     """The gateway's route API as the platform admin sees it."""
     client = GatewayClient(**gw.client_kwargs("gateway", token=admin.client.token))
-    gw.cleanup.add("close the gateway admin client", client.close)
+    gw.cleanup.release("close the gateway admin client", client.close)
     return client
 
 
@@ -138,7 +138,7 @@ def make_key(gw: Harness, org: Org, admin: Actor) -> KeyMaker:
     def _make(label: str = "key", **options: Any) -> Key:
         created = admin.client.keys.create(org.id, name=gw.names.name(label), **options)
         client = GatewayClient(**gw.client_kwargs("gateway", token=created.secret))
-        gw.cleanup.add(f"close the gateway client of {created.id}", client.close)
+        gw.cleanup.release(f"close the gateway client of {created.id}", client.close)
         return Key(created.id, created.secret, client)
 
     return _make

@@ -133,7 +133,7 @@ def test_a_member_cannot_read_the_audit_log_and_that_is_audited(
 ) -> None:
     member = join(org, "member", "mel")
     as_member = AuditClient(**gw.client_kwargs("audit", token=member.client.token))
-    gw.cleanup.add("close the member's audit client", as_member.close)
+    gw.cleanup.release("close the member's audit client", as_member.close)
     with gw.when("a member asks for the org's audit log"), pytest.raises(PermissionDenied) as exc:
         as_member.events.list(org.id)
     with gw.then("it is a 403 naming audit:read, recorded as a denied event"):

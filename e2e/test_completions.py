@@ -34,7 +34,7 @@ def test_new_member_gets_a_completion_and_the_org_is_charged(
         mia = identity.with_options(token=identity.auth.login(email, password).access_token)
         key = mia.keys.create(org.id, name=gw.names.name("key"))
         gateway = GatewayClient(**gw.client_kwargs("gateway", token=key.secret))
-        gw.cleanup.add("close Mia's gateway client", gateway.close)
+        gw.cleanup.release("close Mia's gateway client", gateway.close)
 
     messages = say("hello from the happy path")
     with gw.when("Mia asks for a completion through the route alias"):

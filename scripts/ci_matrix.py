@@ -1,9 +1,11 @@
 """Emit the GitHub Actions package matrix from the paths a change touched.
 
 A change under shared/, the noxfile, the root pyproject or the workflows runs every package;
-otherwise the changed packages plus the packages that depend on them.
+otherwise the changed packages plus the packages that depend on them. Each entry says whether the
+package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
 
-    python scripts/ci_matrix.py origin/main   # -> {"dist": ["identity", ...]}
+    python scripts/ci_matrix.py origin/main
+    # -> {"include": [{"dist": "identity", "contracts": true}, ...]}
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ DEPENDENTS = {
     "gateway": [],
     "audit": ["servicekit", "identity", "budgets", "modelsim", "gateway"],
 }
+# Mirrors noxfile.CONTRACT_DISTS: the packages with a `contracts(<dist>)` session.
+CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit"]
 EVERYTHING = ("noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
 
 
@@ -58,7 +62,8 @@ def main(argv: list[str]) -> int:
         check=False,
     )
     changed = out.stdout.split() if out.returncode == 0 else list(EVERYTHING)
-    print(json.dumps({"dist": select(changed) or list(PATHS)}))
+    dists = select(changed) or list(PATHS)
+    print(json.dumps({"include": [{"dist": d, "contracts": d in CONTRACTS} for d in dists]}))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Cleanup runs LIFO, collects every failure, and keeps everything with --keep-data."""
+"""Cleanup runs LIFO, collects every failure, and keeps the data with --keep-data."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_lifo_and_errors_collected() -> None:
     cleanup.run_or_raise()  # nothing left
 
 
-def test_keep_data_runs_nothing() -> None:
+def test_keep_data_runs_no_data_action() -> None:
     ran: list[str] = []
     cleanup = Cleanup(keep=True)
     cleanup.add("delete org", lambda: ran.append("org"))
@@ -38,3 +38,26 @@ def test_keep_data_runs_nothing() -> None:
     cleanup.run_or_raise()
     assert ran == []
     assert cleanup.kept == ["delete key", "delete org"]
+
+
+def test_releases_run_lifo_among_the_data_actions() -> None:
+    ran: list[str] = []
+    cleanup = Cleanup()
+    cleanup.release("close the client", lambda: ran.append("client"))
+    cleanup.add("delete org", lambda: ran.append("org"))
+    cleanup.release("close the member's client", lambda: ran.append("member's client"))
+    cleanup.run_or_raise()
+    assert ran == ["member's client", "org", "client"]
+    assert cleanup.kept == []
+
+
+def test_keep_data_still_runs_the_releases() -> None:
+    ran: list[str] = []
+    cleanup = Cleanup(keep=True)
+    cleanup.release("close the client", lambda: ran.append("client"))
+    cleanup.add("delete org", lambda: ran.append("org"))
+    cleanup.release("close the member's client", lambda: ran.append("member's client"))
+    cleanup.run_or_raise()
+    assert ran == ["member's client", "client"]
+    assert cleanup.done == ["close the member's client", "close the client"]
+    assert cleanup.kept == ["delete org"]

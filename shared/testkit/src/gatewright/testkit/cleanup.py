@@ -2,10 +2,12 @@
 
     org = identity.orgs.create(...)
     gw.cleanup.add(f"delete org {org.id}", lambda: identity.orgs.delete(org.id))
+    gw.cleanup.release("close the identity client", identity.close)
 
 Every action runs even when an earlier one fails; the failures are collected and raised together
 as `CleanupFailed`, which pytest reports as an ERROR of the test (a leak is never silent). With
-`--keep-data` nothing runs and the kept items are listed in the run summary instead.
+`--keep-data` the data actions (`add`) do not run and are listed in the run summary instead;
+the releases of the test's own resources (`release`: clients, connection pools) still run.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class Cleanup:
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep
-        self._actions: list[tuple[str, Callable[[], Any]]] = []
+        # (description, fn, whether it only releases a resource of the test process)
+        self._actions: list[tuple[str, Callable[[], Any], bool]] = []
         self._lock = threading.Lock()
         self.done: list[str] = []
         self.kept: list[str] = []
@@ -50,7 +53,13 @@ class Cleanup:
     def add(self, description: str, fn: Callable[[], Any]) -> None:
         """Register `fn` (sync, or returning an awaitable) to undo what `description` made."""
         with self._lock:
-            self._actions.append((description, fn))
+            self._actions.append((description, fn, False))
+
+    def release(self, description: str, fn: Callable[[], Any]) -> None:
+        """Register `fn` that frees a resource of this process (a client); runs even with
+        `--keep-data`, in the same LIFO order as the data actions."""
+        with self._lock:
+            self._actions.append((description, fn, True))
 
     def __len__(self) -> int:
         return len(self._actions)
@@ -59,11 +68,11 @@ class Cleanup:
         """Run every action, last registered first; return the failures (also kept on self)."""
         with self._lock:
             actions, self._actions = self._actions, []
-        if self.keep:
-            self.kept.extend(description for description, _ in reversed(actions))
-            return []
         errors: list[CleanupError] = []
-        for description, fn in reversed(actions):
+        for description, fn, releases in reversed(actions):
+            if self.keep and not releases:
+                self.kept.append(description)
+                continue
             try:
                 result = fn()
                 if inspect.isawaitable(result):

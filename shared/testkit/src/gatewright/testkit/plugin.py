@@ -143,7 +143,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--keep-data",
         action="store_true",
         default=False,
-        help="skip cleanup (and keep local stack data) and list what was kept",
+        help="skip the data cleanup (and keep local stack data) and list what was kept; "
+        "releases (closing clients) still run",
     )
     group.addoption(
         "--allow-unavailable",

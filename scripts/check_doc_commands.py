@@ -1,0 +1,182 @@
+"""Check every `nox -s … -- …` command README.md and docs/ show, cheaply, and every marker.
+
+A command is a console-block line or an inline code span that starts with `nox ` and passes
+posargs (`--`); one with a `…` placeholder is a pattern, not a command. For each command nox
+runs its sessions without their prerequisites and with `--collect-only -q` appended: nox must
+succeed and every pytest run must select at least one flow. The prerequisites those commands
+pull in (the contract stage that `e2e` requires) then run for real, once, with the posargs of
+all of them at once, which is what nox hands a prerequisite: they must pass and collect nothing
+(they run whole, whatever the selection). Last, each marker registered in pyproject.toml must
+select at least one e2e flow, except those in LATER (registered before their flows exist), which
+must select none until their flows and docs arrive.
+
+    python scripts/check_doc_commands.py    # what `nox -s docs` runs (with the nox of this python)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Markers registered before their flows exist; the docs must not offer them as working yet.
+LATER = {"gitops": "its flows come with the gitops service"}
+CHEAP = ["--collect-only", "-q"]
+INLINE = re.compile(r"`(nox [^`]*)`")
+COLLECTED = re.compile(r"(?:no tests|(\d+)(?:/\d+)? tests?) collected")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class Command:
+    where: str  # file:line
+    argv: list[str]  # starts with "nox"
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv)
+
+    @property
+    def options(self) -> list[str]:
+        return self.argv[1 : self.argv.index("--")]
+
+    @property
+    def posargs(self) -> list[str]:
+        return self.argv[self.argv.index("--") + 1 :]
+
+
+def documented_commands() -> list[Command]:
+    """Every `nox … -- …` command of README.md and docs/**/*.md, in file order."""
+    commands: list[Command] = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        in_block = False
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            text = line.strip()
+            if text.startswith("```"):
+                in_block = not in_block
+                continue
+            candidates = [text] if in_block else INLINE.findall(line)
+            for candidate in candidates:
+                if not candidate.startswith("nox ") or "…" in candidate:
+                    continue  # not nox, or a pattern with a placeholder
+                argv = shlex.split(candidate, comments=True)
+                if "--" in argv:
+                    where = f"{path.relative_to(ROOT)}:{number}"
+                    commands.append(Command(where, argv))
+    return commands
+
+
+def registered_markers() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    lines: list[str] = config["tool"]["pytest"]["ini_options"]["markers"]
+    return [line.split(":", 1)[0].strip() for line in lines]
+
+
+def run_nox(args: list[str]) -> tuple[int, str, list[int]]:
+    """Run nox (this interpreter's) with `args`; its exit code, output and collected counts.
+
+    Its JUnit and run folders go to artifacts/docs/, so the real runs' files stay as they were.
+    """
+    out = subprocess.run(
+        [sys.executable, "-m", "nox", "--reuse-venv=yes", *args],
+        cwd=ROOT,
+        env={**os.environ, "GATEWRIGHT_ARTIFACTS": str(ROOT / "artifacts" / "docs")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = ANSI.sub("", out.stdout + out.stderr)
+    counts = [int(m.group(1) or 0) for m in COLLECTED.finditer(output)]
+    return out.returncode, output, counts
+
+
+def planned(options: list[str]) -> tuple[list[str], list[str]]:
+    """The sessions nox runs for these options: all of them, and only the requested ones."""
+    plans: list[list[str]] = []
+    for extra in ([], ["--no-dependencies"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "nox", *options, *extra, "--list", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise ValueError(ANSI.sub("", out.stderr).strip())
+        plans.append([entry["session"] for entry in json.loads(out.stdout)])
+    return plans[0], plans[1]
+
+
+def tail(output: str, lines: int = 60) -> str:
+    return "\n".join(output.splitlines()[-lines:])
+
+
+def main() -> int:
+    failures: list[str] = []
+    commands = documented_commands()
+    if not commands:
+        failures.append("no `nox -s … -- …` command found in README.md or docs/")
+    # Each prerequisite session, and the commands that pull it in.
+    prerequisites: dict[str, list[Command]] = {}
+    for command in commands:
+        try:
+            everything, requested = planned(command.options)
+        except ValueError as exc:
+            print(f"FAIL {command.where}: {command}: nox refuses it")
+            failures.append(f"{command.where}: `{command}`: {exc}")
+            continue
+        for name in everything:
+            if name not in requested:
+                prerequisites.setdefault(name, []).append(command)
+        args = ["--no-dependencies", *command.options, "--", *command.posargs, *CHEAP]
+        code, output, counts = run_nox(args)
+        selected = ", ".join(str(n) for n in counts) or "nothing"
+        verdict = code == 0 and bool(counts) and min(counts) > 0
+        print(f"{'ok  ' if verdict else 'FAIL'} {command.where}: {command} -> {selected} selected")
+        if not verdict:
+            failures.append(f"{command.where}: `{command}` (exit {code}):\n{tail(output)}")
+    for name, pulled_by in prerequisites.items():
+        posargs = [arg for command in pulled_by for arg in command.posargs]
+        code, output, counts = run_nox(["-s", name, "--", *posargs, *CHEAP])
+        verdict = code == 0 and not counts
+        print(
+            f"{'ok  ' if verdict else 'FAIL'} {name} (required by {len(pulled_by)} of them) "
+            f"ran whole beside their posargs: {shlex.join(posargs)}"
+        )
+        if not verdict:
+            failures.append(
+                f"`{name}`, a prerequisite, must run whole and ignore posargs (exit {code}, "
+                f"collected {counts}):\n{tail(output)}"
+            )
+    for marker in registered_markers():
+        code, output, counts = run_nox(
+            ["--no-dependencies", "-s", "e2e", "--", "-m", marker, *CHEAP]
+        )
+        total = sum(counts)
+        if marker in LATER:
+            verdict = bool(counts) and total == 0
+            note = f"later ({LATER[marker]})"
+        else:
+            verdict = code == 0 and total > 0
+            note = f"{total} flows"
+        print(f"{'ok  ' if verdict else 'FAIL'} marker {marker}: {note}")
+        if not verdict:
+            hint = (
+                f"`{marker}` now selects {total} flows: document it and drop it from LATER"
+                if marker in LATER
+                else f"`-m {marker}` selects no e2e flow (exit {code})"
+            )
+            failures.append(f"{hint}:\n{tail(output, 30)}")
+    for failure in failures:
+        print(f"\n{failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
