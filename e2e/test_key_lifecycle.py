@@ -70,7 +70,7 @@ def test_a_key_of_a_deleted_org_is_refused_by_the_gateway_on_the_next_request(
         )
         created = admin.client.keys.create(doomed.id, name=gw.names.name("key"))
         client = GatewayClient(**gw.client_kwargs("gateway", token=created.secret))
-        gw.cleanup.add("close the key's gateway client", client.close)
+        gw.cleanup.release("close the key's gateway client", client.close)
         client.chat.completions.create(model=alias, messages=say("warm"), max_tokens=1)
     with gw.when("the owner deletes the org"):
         admin.client.orgs.delete(doomed.id)
