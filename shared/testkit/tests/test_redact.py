@@ -109,3 +109,24 @@ def test_body_sample_is_truncated_after_redaction() -> None:
     assert "more characters" in out
     assert redact_body(b"\xff\xfe\x00") == "<3 bytes of binary data>"
     assert redact_body(b"") == ""
+
+
+# Hostile tests send hostile bodies: their samples must still be writable as UTF-8 artifacts.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"content": "\\ud800", "password": "hunter2-secret"}',  # a lone surrogate escape
+        b"[" * 5000 + b"]" * 5000,  # past the JSON parser's recursion limit
+        b'{"a": ' * 400 + b'"gwk_' + b"s" * 40 + b'"' + b"}" * 400,  # past redact_json's
+    ],
+    ids=["surrogate", "deep-array", "deep-object"],
+)
+def test_a_hostile_body_sample_is_valid_utf8_and_still_redacted(body: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gatewright.testkit.artifacts import write_json
+
+    sample = redact_body(body, limit=100_000)
+    sample.encode("utf-8")  # no lone surrogate left
+    assert "hunter2-secret" not in sample
+    assert "gwk_" + "s" * 40 not in sample
+    write_json(tmp_path / "x.json", {"sample": sample, "raw": "\ud800"})
+    assert "\\ud800" in (tmp_path / "x.json").read_text(encoding="utf-8")

@@ -289,7 +289,7 @@ def test_routes_enforce_the_matrix(
 def test_platform_admin_passes_every_check(client: TestClient, world: World) -> None:
     h = world.h("platform_admin")
     assert client.get(f"/v1/orgs/{world.org_id}/keys", headers=h).status_code == 200
-    assert_envelope(client.get("/v1/orgs/org_nope", headers=h), 404, "not_found")
+    assert_envelope(client.get("/v1/orgs/org_nope", headers=h), 404, "org_not_found")
     assert client.delete(f"/v1/orgs/{world.org_id}", headers=h).status_code == 204
 
 
@@ -306,7 +306,7 @@ def test_a_service_reads_any_org_and_learns_which_do_not_exist(
     org = client.get(f"/v1/orgs/{world.org_id}", headers=SERVICE)
     assert org.status_code == 200, org.text
     assert {m["role"] for m in org.json()["members"]} == {"owner", "admin", "member", "viewer"}
-    assert_envelope(client.get("/v1/orgs/org_0000", headers=SERVICE), 404)
+    assert_envelope(client.get("/v1/orgs/org_0000", headers=SERVICE), 404, "org_not_found")
 
 
 # -- invitations -----------------------------------------------------------------------------

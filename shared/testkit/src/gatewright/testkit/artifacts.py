@@ -73,13 +73,14 @@ class TestResult:
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(redact_json(data), indent=2, ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(redact_json(data), indent=2, ensure_ascii=False)
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     tmp.replace(path)
 
 
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(redact_text(text), encoding="utf-8")
+    path.write_text(redact_text(text), encoding="utf-8", errors="backslashreplace")
 
 
 def test_summary_text(

@@ -512,7 +512,7 @@ def _write_run_report(state: RunState) -> None:
     }
     write_json(state.run_dir / "summary.json", summary)
     html_path = state.run_dir / "report.html"
-    html_path.write_text(render_html(run, results), encoding="utf-8")
+    html_path.write_text(render_html(run, results), encoding="utf-8", errors="backslashreplace")
 
 
 def _terminal_summary(state: RunState, terminalreporter: Any) -> None:

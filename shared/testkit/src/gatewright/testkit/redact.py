@@ -14,6 +14,7 @@ Every artifact, report section and printed line passes through here. Masked:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -176,9 +177,21 @@ def redact_body(content: bytes | str | None, limit: int = SAMPLE_LIMIT) -> str:
         text = content
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile body: nested past the parser's limit
         return truncate(redact_text(text), limit)
     if isinstance(parsed, dict | list):
-        text = json.dumps(redact_json(parsed), ensure_ascii=False)
-    # Redact the whole rendering too: a secret may sit under an innocent key.
-    return truncate(redact_text(text), limit)
+        # Too deep to walk: keep the text as sent (still redacted below).
+        with contextlib.suppress(RecursionError):
+            text = json.dumps(redact_json(parsed), ensure_ascii=False)
+    # Redact the whole rendering too: a secret may sit under an innocent key. A lone surrogate
+    # (a hostile test's "\ud800") is written as its escape, so every artifact stays UTF-8.
+    return printable(truncate(redact_text(text), limit))
+
+
+def printable(text: str) -> str:
+    """`text` with any lone surrogate as its `\\udXXX` escape: safe to write as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -16,7 +16,7 @@ from gatewright.servicekit import ServiceError
 
 
 def org_not_found(org_id: str) -> ServiceError:
-    return ServiceError(404, "not_found", f"No org {org_id}.", details={"org_id": org_id})
+    return ServiceError(404, "org_not_found", f"No org {org_id}.", details={"org_id": org_id})
 
 
 def denied(role: str, org_id: str, permission: str) -> ServiceError:
