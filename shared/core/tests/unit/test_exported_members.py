@@ -38,6 +38,11 @@ def test_all_is_pinned() -> None:
             "SyncResource",
             "json_body",
             "path_segment",
+            "SSE_DONE",
+            "APIStreamError",
+            "AsyncStream",
+            "SSEDecoder",
+            "Stream",
         ]
     )
     for name in core.__all__:

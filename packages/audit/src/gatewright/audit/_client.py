@@ -102,7 +102,7 @@ class Events(SyncResource):
 
     def _send(self, call: Call[T]) -> T:
         response = self._client.send(call.method, call.path, json=call.json, params=call.params)
-        return _tag(cast(T, self._client._parse(response, call.cast_to)), response)
+        return _tag(cast(T, self._client.parse(response, call.cast_to)), response)
 
     def ingest(self, event: EventIn) -> Event:
         """Append one event to its chain (201), or return the stored one for a repeated id."""
@@ -166,7 +166,7 @@ class AsyncEvents(AsyncResource):
         response = await self._client.send(
             call.method, call.path, json=call.json, params=call.params
         )
-        return _tag(cast(T, self._client._parse(response, call.cast_to)), response)
+        return _tag(cast(T, self._client.parse(response, call.cast_to)), response)
 
     async def ingest(self, event: EventIn) -> Event:
         """Append one event to its chain (201), or return the stored one for a repeated id."""

@@ -11,8 +11,7 @@ retry policy, which never retries 402.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -20,12 +19,13 @@ import httpx
 from gatewright.core import (
     AsyncAPIClient,
     AsyncResource,
+    AsyncStream,
     Call,
+    Stream,
     SyncAPIClient,
     SyncResource,
     path_segment,
 )
-from gatewright.core.errors import make_status_error
 from gatewright.gateway.models import (
     Backend,
     ChatCompletion,
@@ -110,94 +110,48 @@ class _RoutesRequests:
 
 
 # -- streams ---------------------------------------------------------------------------------
-def _parse_event(lines: list[str]) -> ChatCompletionChunk | str | None:
-    data = "\n".join(lines)
-    if data == "[DONE]":
-        return "done"
-    value = json.loads(data)
-    if isinstance(value, dict) and "error" in value and "choices" not in value:
-        error = value["error"] if isinstance(value["error"], dict) else {}
-        raise RuntimeError(f"stream failed: {error.get('code')}: {error.get('message')}")
-    return ChatCompletionChunk.model_validate(value)
+class _ServedStream:
+    """What the gateway's stream headers say, and the usage once its chunk arrived."""
+
+    response: httpx.Response
+    usage: Usage | None
+
+    def _served(self) -> None:
+        headers = self.response.headers
+        self.served_by = headers.get(BACKEND_HEADER, "")
+        self.served_model = headers.get(BACKEND_MODEL_HEADER, "")
+        attempts = headers.get(ATTEMPTS_HEADER, "")
+        self.attempts = int(attempts) if attempts.isdigit() else 0
+        self.usage = None
+
+    def _noted(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        return chunk
 
 
-class _StreamState:
-    """Shared bookkeeping of a sync or async stream: response metadata and the final usage."""
+class ChatCompletionStream(_ServedStream, Stream[ChatCompletionChunk]):
+    """Iterate for `ChatCompletionChunk`s; `.usage` holds the final usage once it arrived. An
+    error event mid-stream raises `APIStreamError`. Use as a context manager (or iterate to the
+    end) so the connection is released."""
 
     def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.request_id = response.headers.get("X-Request-ID", "")
-        self.served_by = response.headers.get(BACKEND_HEADER, "")
-        self.served_model = response.headers.get(BACKEND_MODEL_HEADER, "")
-        attempts = response.headers.get(ATTEMPTS_HEADER, "")
-        self.attempts = int(attempts) if attempts.isdigit() else 0
-        self.usage: Usage | None = None
-        self._lines: list[str] = []
+        super().__init__(response, ChatCompletionChunk)
+        self._served()
 
-    def feed(self, line: str) -> ChatCompletionChunk | str | None:
-        if line:
-            if line.startswith("data:"):
-                value = line[5:]
-                self._lines.append(value[1:] if value.startswith(" ") else value)
-            return None
-        if not self._lines:
-            return None
-        lines, self._lines = self._lines, []
-        event = _parse_event(lines)
-        if isinstance(event, ChatCompletionChunk):
-            event._request_id = self.request_id
-            if event.usage is not None:
-                self.usage = event.usage
-        return event
+    def _event(self, payload: str) -> ChatCompletionChunk:
+        return self._noted(super()._event(payload))
 
 
-class ChatCompletionStream(_StreamState):
-    """Iterate for `ChatCompletionChunk`s; `.usage` holds the final usage once it arrived.
-    Use as a context manager (or iterate to the end) so the connection is released."""
-
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        try:
-            for line in self.response.iter_lines():
-                event = self.feed(line)
-                if event == "done":
-                    return
-                if isinstance(event, ChatCompletionChunk):
-                    yield event
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self.response.close()
-
-    def __enter__(self) -> ChatCompletionStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncChatCompletionStream(_StreamState):
+class AsyncChatCompletionStream(_ServedStream, AsyncStream[ChatCompletionChunk]):
     """The async twin of `ChatCompletionStream`."""
 
-    async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        try:
-            async for line in self.response.aiter_lines():
-                event = self.feed(line)
-                if event == "done":
-                    return
-                if isinstance(event, ChatCompletionChunk):
-                    yield event
-        finally:
-            await self.aclose()
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response, ChatCompletionChunk)
+        self._served()
 
-    async def aclose(self) -> None:
-        await self.response.aclose()
-
-    async def __aenter__(self) -> AsyncChatCompletionStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    def _event(self, payload: str) -> ChatCompletionChunk:
+        return self._noted(super()._event(payload))
 
 
 # -- senders ---------------------------------------------------------------------------------
@@ -214,7 +168,7 @@ class Completions(SyncResource):
         """One unstreamed completion; `.served_by`, `.attempts`, `.request_id` from headers."""
         call = _CompletionsRequests.create(_completion_body(model, messages, max_tokens, extra))
         response = self._client.send(call.method, call.path, json=call.json)
-        return _served(self._client._parse(response, ChatCompletion), response)
+        return _served(self._client.parse(response, ChatCompletion), response)
 
     def stream(
         self,
@@ -227,19 +181,7 @@ class Completions(SyncResource):
         """A streamed completion (usage included): iterate it for chunks, then read `.usage`."""
         extra = {**extra, "stream": True, "stream_options": {"include_usage": True}}
         body = _completion_body(model, messages, max_tokens, extra)
-        client = self._client
-        headers = client._headers(method="POST", request_id=None, extra=None)
-        try:
-            request = client._http.build_request(
-                "POST", client._url("/v1/chat/completions"), json=body, headers=headers
-            )
-            response = client._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise client._connection_error(exc) from exc
-        if not response.is_success:
-            response.read()
-            response.close()
-            raise make_status_error(response)
+        response = self._client.open_stream("POST", "/v1/chat/completions", json=body)
         return ChatCompletionStream(response)
 
 
@@ -254,7 +196,7 @@ class AsyncCompletions(AsyncResource):
     ) -> ChatCompletion:
         call = _CompletionsRequests.create(_completion_body(model, messages, max_tokens, extra))
         response = await self._client.send(call.method, call.path, json=call.json)
-        return _served(self._client._parse(response, ChatCompletion), response)
+        return _served(self._client.parse(response, ChatCompletion), response)
 
     async def stream(
         self,
@@ -266,19 +208,7 @@ class AsyncCompletions(AsyncResource):
     ) -> AsyncChatCompletionStream:
         extra = {**extra, "stream": True, "stream_options": {"include_usage": True}}
         body = _completion_body(model, messages, max_tokens, extra)
-        client = self._client
-        headers = client._headers(method="POST", request_id=None, extra=None)
-        try:
-            request = client._http.build_request(
-                "POST", client._url("/v1/chat/completions"), json=body, headers=headers
-            )
-            response = await client._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise client._connection_error(exc) from exc
-        if not response.is_success:
-            await response.aread()
-            await response.aclose()
-            raise make_status_error(response)
+        response = await self._client.open_stream("POST", "/v1/chat/completions", json=body)
         return AsyncChatCompletionStream(response)
 
 

@@ -4,7 +4,9 @@ Request models for the route admin API are strict (unknown fields refused, bound
 bad input is a 4xx that changes nothing. The completion request model ignores fields it does not
 read (`temperature`, `tools`, ...) and the gateway passes them through to the backend untouched.
 Response models subclass core `APIModel`: minimal, tolerant of fields a newer gateway adds, and
-carrying the `request_id` of the response they came from.
+carrying the `request_id` of the response they came from. The completion, chunk, usage and
+model-list shapes are core's (`gatewright.core.chat`, shared with modelsim's client); the
+gateway's `ChatCompletion` adds what its response headers say.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ from pydantic import (
     field_validator,
 )
 
-from gatewright.core import APIModel
+from gatewright.core import APIModel, chat
+from gatewright.core.chat import (
+    AssistantMessage,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Model,
+    ModelList,
+    Usage,
+)
 
 ALIAS_PATTERN = r"^[A-Za-z0-9._:\-]{1,100}$"
 MAX_PRICE = 10**9
@@ -113,33 +125,9 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
 
 
-class Usage(APIModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int = 0
-
-
-class AssistantMessage(APIModel):
-    role: str = "assistant"
-    content: str | None = None
-
-
-class Choice(APIModel):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: str | None = None
-
-
-class ChatCompletion(APIModel):
+class ChatCompletion(chat.ChatCompletion):
     """A completion; `served_by`, `served_model` and `attempts` come from the response headers
     (`X-Gatewright-Backend`, `X-Gatewright-Backend-Model`, `X-Gatewright-Attempts`)."""
-
-    id: str
-    object: str = "chat.completion"
-    created: int = 0
-    model: str
-    choices: list[Choice]
-    usage: Usage | None = None
 
     _served_by: str = PrivateAttr(default="")
     _served_model: str = PrivateAttr(default="")
@@ -156,45 +144,6 @@ class ChatCompletion(APIModel):
     @property
     def attempts(self) -> int:
         return self._attempts
-
-    @property
-    def content(self) -> str:
-        """The first choice's text ('' when there is none)."""
-        return (self.choices[0].message.content or "") if self.choices else ""
-
-
-class Delta(APIModel):
-    role: str | None = None
-    content: str | None = None
-
-
-class ChunkChoice(APIModel):
-    index: int = 0
-    delta: Delta = Field(default_factory=Delta)
-    finish_reason: str | None = None
-
-
-class ChatCompletionChunk(APIModel):
-    """One `data:` event of a streamed completion (the usage chunk has `choices: []`)."""
-
-    id: str = ""
-    object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str = ""
-    choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
-
-
-class Model(APIModel):
-    id: str
-    object: str = "model"
-    created: int = 0
-    owned_by: str = ""
-
-
-class ModelList(APIModel):
-    object: str = "list"
-    data: list[Model]
 
 
 class RevokedKeys(_Strict):

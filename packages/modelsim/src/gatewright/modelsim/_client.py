@@ -21,12 +21,12 @@ import httpx
 from gatewright.core import (
     AsyncAPIClient,
     AsyncResource,
+    AsyncStream,
     Call,
+    Stream,
     SyncAPIClient,
     SyncResource,
-    make_status_error,
 )
-from gatewright.core._constants import REQUEST_ID_HEADER
 from gatewright.modelsim.models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -35,7 +35,6 @@ from gatewright.modelsim.models import (
 )
 
 Messages = Sequence[Mapping[str, Any]]
-SSE_DONE = "[DONE]"
 
 
 # -- request builders (no I/O) ----------------------------------------------------------------
@@ -91,63 +90,14 @@ class _ObservationsRequests:
         return Call("DELETE", "/v1/observations", None)
 
 
-# -- server-sent events ----------------------------------------------------------------------
-class _SSEDecoder:
-    """Turns lines of an event stream into the `data` payload of each event."""
-
-    def __init__(self) -> None:
-        self._data: list[str] = []
-
-    def feed(self, line: str) -> str | None:
-        """The event's payload when `line` ends an event (a blank line), else None."""
-        if not line:
-            if not self._data:
-                return None
-            payload, self._data = "\n".join(self._data), []
-            return payload
-        if line.startswith(":"):
-            return None  # a comment (keep-alive)
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
-        return None
-
-    def flush(self) -> str | None:
-        """A last event that the stream ended without a blank line after."""
-        return self.feed("")
-
-
-def _chunk(payload: str, response: httpx.Response) -> ChatCompletionChunk:
-    chunk = ChatCompletionChunk.model_validate_json(payload)
-    chunk._request_id = response.headers.get(REQUEST_ID_HEADER, "")
-    return chunk
-
-
 # -- resources -------------------------------------------------------------------------------
 class Completions(SyncResource):
     def _stream(self, call: Call[ChatCompletionChunk]) -> Iterator[ChatCompletionChunk]:
-        c = self._client
-        headers = c._headers(
-            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
+        # A generator: the request goes out when iteration starts.
+        response = self._client.open_stream(
+            call.method, call.path, json=call.json, request_id=call.request_id
         )
-        try:
-            with c._http.stream(
-                call.method, c._url(call.path), json=call.json, headers=headers
-            ) as response:
-                if not response.is_success:
-                    response.read()
-                    raise make_status_error(response)
-                decoder = _SSEDecoder()
-                for line in response.iter_lines():
-                    payload = decoder.feed(line)
-                    if payload == SSE_DONE:
-                        return
-                    if payload is not None:
-                        yield _chunk(payload, response)
-                if (payload := decoder.flush()) not in (None, SSE_DONE):
-                    yield _chunk(payload, response)
-        except httpx.TransportError as exc:
-            raise c._connection_error(exc) from exc
+        yield from Stream(response, ChatCompletionChunk)
 
     def create(
         self,
@@ -195,28 +145,11 @@ class Completions(SyncResource):
 
 class AsyncCompletions(AsyncResource):
     async def _stream(self, call: Call[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
-        c = self._client
-        headers = c._headers(
-            method=call.method, request_id=call.request_id, extra={"Accept": "text/event-stream"}
+        response = await self._client.open_stream(
+            call.method, call.path, json=call.json, request_id=call.request_id
         )
-        try:
-            async with c._http.stream(
-                call.method, c._url(call.path), json=call.json, headers=headers
-            ) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise make_status_error(response)
-                decoder = _SSEDecoder()
-                async for line in response.aiter_lines():
-                    payload = decoder.feed(line)
-                    if payload == SSE_DONE:
-                        return
-                    if payload is not None:
-                        yield _chunk(payload, response)
-                if (payload := decoder.flush()) not in (None, SSE_DONE):
-                    yield _chunk(payload, response)
-        except httpx.TransportError as exc:
-            raise c._connection_error(exc) from exc
+        async for chunk in AsyncStream(response, ChatCompletionChunk):
+            yield chunk
 
     async def create(
         self,

@@ -5,7 +5,8 @@ clients send many fields modelsim has no use for (`temperature`, `top_p`, `user`
 and a backend that refused them would not be a drop-in backend. The fields modelsim does read are
 strict (`max_tokens` must be a real integer, `stream` a real boolean), so bad input is a 4xx.
 Response models subclass core `APIModel`: minimal, tolerant of fields a newer provider adds, and
-carrying the `request_id` of the response they came from.
+carrying the `request_id` of the response they came from; the completion, chunk, usage and
+model-list shapes are core's (`gatewright.core.chat`), the same the gateway's client reads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from gatewright.core import APIModel
+from gatewright.core.chat import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Model,
+    ModelList,
+    Usage,
+)
 
 MAX_TOKENS_LIMIT = 32_768
 """The largest `max_tokens` modelsim accepts."""
@@ -74,71 +86,6 @@ class ChatCompletionRequest(_Request):
 
 
 # -- responses -------------------------------------------------------------------------------
-class Usage(APIModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class AssistantMessage(APIModel):
-    role: str = "assistant"
-    content: str | None = None
-
-
-class Choice(APIModel):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: str | None = None
-
-
-class ChatCompletion(APIModel):
-    id: str
-    object: str = "chat.completion"
-    created: int = 0
-    model: str
-    choices: list[Choice]
-    usage: Usage | None = None
-
-    @property
-    def content(self) -> str:
-        """The first choice's text ('' when there is none)."""
-        return (self.choices[0].message.content or "") if self.choices else ""
-
-
-class Delta(APIModel):
-    role: str | None = None
-    content: str | None = None
-
-
-class ChunkChoice(APIModel):
-    index: int = 0
-    delta: Delta = Field(default_factory=Delta)
-    finish_reason: str | None = None
-
-
-class ChatCompletionChunk(APIModel):
-    """One `data:` event of a streamed completion (the usage chunk has `choices: []`)."""
-
-    id: str
-    object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str
-    choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
-
-
-class Model(APIModel):
-    id: str
-    object: str = "model"
-    owned_by: str = ""
-    created: int = 0
-
-
-class ModelList(APIModel):
-    object: str = "list"
-    data: list[Model]
-
-
 class Observation(BaseModel):
     """One request that reached `/v1/chat/completions`, as modelsim saw it.
 
@@ -167,3 +114,26 @@ class Observation(BaseModel):
 
 class ObservationList(APIModel):
     data: list[Observation]
+
+
+__all__ = [
+    "MAX_TOKENS_LIMIT",
+    "AssistantMessage",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "Choice",
+    "ChunkChoice",
+    "Delta",
+    "MaxTokens",
+    "MessageRole",
+    "Model",
+    "ModelList",
+    "ModelName",
+    "Observation",
+    "ObservationList",
+    "StreamOptions",
+    "TextPart",
+    "Usage",
+]

@@ -13,6 +13,7 @@ from gatewright.core.envelope import ErrorBody, ErrorEnvelope
 from gatewright.core.errors import (
     APIConnectionError,
     APIStatusError,
+    APIStreamError,
     APITimeoutError,
     AuthenticationError,
     BadRequest,
@@ -29,17 +30,21 @@ from gatewright.core.errors import (
 )
 from gatewright.core.models import APIModel
 from gatewright.core.resources import AsyncResource, Call, SyncResource, json_body, path_segment
+from gatewright.core.streaming import SSE_DONE, AsyncStream, SSEDecoder, Stream
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "REQUEST_ID_HEADER",
+    "SSE_DONE",
     "APIConnectionError",
     "APIModel",
     "APIStatusError",
+    "APIStreamError",
     "APITimeoutError",
     "AsyncAPIClient",
     "AsyncResource",
+    "AsyncStream",
     "AuthenticationError",
     "BadRequest",
     "BaseClient",
@@ -55,7 +60,9 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RetryPolicy",
+    "SSEDecoder",
     "ServiceUnavailable",
+    "Stream",
     "SyncAPIClient",
     "SyncResource",
     "ValidationFailed",

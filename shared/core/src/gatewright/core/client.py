@@ -35,7 +35,7 @@ from gatewright.core._constants import (
     REQUEST_ID_HEADER,
     RETRYABLE_STATUSES,
 )
-from gatewright.core.errors import APIConnectionError, APITimeoutError, make_status_error
+from gatewright.core.errors import APIConnectionError, connection_error, make_status_error
 from gatewright.core.models import APIModel
 
 T = TypeVar("T")
@@ -145,7 +145,8 @@ class BaseClient:
 
     # -- response handling ------------------------------------------------------------------
     @staticmethod
-    def _parse(response: httpx.Response, cast_to: Any) -> Any:
+    def parse(response: httpx.Response, cast_to: Any) -> Any:
+        """A successful response's body as `cast_to`, carrying the response's request ID."""
         if cast_to is None:
             return None
         if response.status_code == 204 or not response.content:
@@ -159,10 +160,7 @@ class BaseClient:
 
     @staticmethod
     def _connection_error(exc: httpx.TransportError) -> APIConnectionError:
-        request = getattr(exc, "_request", None)
-        cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-        target = f" to {request.method} {request.url}" if request is not None else ""
-        return cls(f"no response{target}: {exc!r}", request=request)
+        return connection_error(exc)
 
     def _copy_kwargs(self) -> dict[str, Any]:
         return {
@@ -216,7 +214,7 @@ class SyncAPIClient(BaseClient):
         response = self.send(
             method, path, json=json, params=params, headers=headers, request_id=request_id
         )
-        return self._parse(response, cast_to)
+        return self.parse(response, cast_to)
 
     def send(
         self,
@@ -250,6 +248,30 @@ class SyncAPIClient(BaseClient):
             if wait is None:
                 raise make_status_error(response)
             time.sleep(wait)  # retry backoff, not synchronization
+
+    def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """Send once (a stream is never retried) and return the open response of a 2xx, for a
+        `streaming.Stream` to read; any other answer raises its class of the error tree."""
+        headers = self._headers(
+            method=method, request_id=request_id, extra={"Accept": "text/event-stream"}
+        )
+        try:
+            request = self._http.build_request(method, self._url(path), json=json, headers=headers)
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        if not response.is_success:
+            response.read()
+            response.close()
+            raise make_status_error(response)
+        return response
 
     def close(self) -> None:
         if self._owns_http:
@@ -302,7 +324,7 @@ class AsyncAPIClient(BaseClient):
         response = await self.send(
             method, path, json=json, params=params, headers=headers, request_id=request_id
         )
-        return self._parse(response, cast_to)
+        return self.parse(response, cast_to)
 
     async def send(
         self,
@@ -337,6 +359,29 @@ class AsyncAPIClient(BaseClient):
             if wait is None:
                 raise make_status_error(response)
             await asyncio.sleep(wait)  # retry backoff, not synchronization
+
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """The async twin of `SyncAPIClient.open_stream`."""
+        headers = self._headers(
+            method=method, request_id=request_id, extra={"Accept": "text/event-stream"}
+        )
+        try:
+            request = self._http.build_request(method, self._url(path), json=json, headers=headers)
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            raise make_status_error(response)
+        return response
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -4,6 +4,7 @@
 GatewrightError
 ├── APIConnectionError             the request never got an answer
 │   └── APITimeoutError
+├── APIStreamError                 a stream that had started sent an error event instead
 └── APIStatusError                 the service answered with an error envelope
     ├── BadRequest                 400 invalid_request
     ├── AuthenticationError        401 unauthenticated
@@ -44,6 +45,26 @@ class APIConnectionError(GatewrightError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class APIStreamError(GatewrightError):
+    """A stream answered 200, then sent an error event (e.g. its backend broke mid-way): what
+    was streamed before it stands; `code`, `message` and `request_id` say what happened."""
+
+    def __init__(self, message: str, *, code: str, request_id: str, body: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.body = body
+
+
+def connection_error(exc: httpx.TransportError) -> APIConnectionError:
+    """The error tree's class for a request that got no answer (a timeout is its own)."""
+    request = getattr(exc, "_request", None)
+    cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    target = f" to {request.method} {request.url}" if request is not None else ""
+    return cls(f"no response{target}: {exc!r}", request=request)
 
 
 class APIStatusError(GatewrightError):
