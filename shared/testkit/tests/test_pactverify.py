@@ -8,6 +8,7 @@ itself; the provider is a tiny ASGI app holding one table of things.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
@@ -242,3 +243,31 @@ def test_verify_provider_fails_when_no_pact_names_the_provider(
 ) -> None:
     with pytest.raises(PactVerificationFailed, match="no pact names provider 'nobody'"):
         verify_provider("nobody", url, {STATE: _seed(app)}, pact_dir=pact_dir)
+
+
+@pytest.mark.parametrize(
+    ("handlers", "declared", "says"),
+    [
+        ({}, [STATE], "declared states with no handler: ['a thing exists']"),
+        ({STATE: None, "stray": None}, [STATE], "does not declare: ['stray']"),
+        (
+            {"other": None},
+            ["other"],
+            "the pacts name that testkit-provider does not declare: ['a thing exists']",
+        ),
+    ],
+    ids=["missing-handler", "undeclared-handler", "pact-state-undeclared"],
+)
+def test_verify_provider_checks_the_declared_states_against_handlers_and_pacts(
+    pact_dir: Path, handlers: dict[str, Any], declared: list[str], says: str
+) -> None:
+    with pytest.raises(PactVerificationFailed, match=re.escape(says)):
+        verify_provider(
+            PROVIDER, "http://127.0.0.1:9", handlers, pact_dir=pact_dir, declared=declared
+        )
+
+
+def test_verify_provider_passes_with_the_declared_states(
+    pact_dir: Path, app: ThingsApp, url: str
+) -> None:
+    verify_provider(PROVIDER, url, {STATE: _seed(app)}, pact_dir=pact_dir, declared=[STATE])

@@ -32,6 +32,7 @@ from gatewright.audit import (
     STATE_SERVICE_TOKEN,
     STATE_USER_CAN_READ_AUDIT,
 )
+from gatewright.audit.contract import ALL_STATES
 from gatewright.audit.models import EventIn
 from gatewright.audit.service import AuditSettings, create_app, store
 from gatewright.audit.service.api.deps import get_authorizer, get_token_verifier
@@ -104,4 +105,4 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
 
 def test_audit_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)

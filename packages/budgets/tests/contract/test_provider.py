@@ -36,6 +36,7 @@ from gatewright.budgets import (
     STATE_SERVICE_TOKEN,
     STATE_USER_CAN_MANAGE_BUDGETS,
 )
+from gatewright.budgets.contract import ALL_STATES
 from gatewright.budgets.service import BudgetsSettings, create_app, store
 from gatewright.budgets.service.api.deps import (
     get_authorizer,
@@ -158,4 +159,4 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
 
 def test_budgets_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)

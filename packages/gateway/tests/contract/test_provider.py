@@ -52,6 +52,7 @@ from gatewright.gateway import (
     STATE_ROUTE_EXISTS,
     STATE_SERVICE_TOKEN,
 )
+from gatewright.gateway.contract import ALL_STATES
 from gatewright.gateway.models import Backend
 from gatewright.gateway.service import GatewaySettings, create_app, store
 from gatewright.gateway.service.pricing import prompt_tokens
@@ -307,4 +308,4 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
 
 def test_gateway_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)

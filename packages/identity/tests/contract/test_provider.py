@@ -38,6 +38,7 @@ from gatewright.identity import (
     STATE_SERVICE_TOKEN,
     STATE_USER_EXISTS,
 )
+from gatewright.identity.contract import ALL_STATES
 from gatewright.identity.service import IdentitySettings, create_app, store
 from gatewright.identity.service.api.deps import get_token_verifier
 from gatewright.identity.service.testing import FakeIdentity
@@ -155,4 +156,4 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
 
 def test_identity_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)

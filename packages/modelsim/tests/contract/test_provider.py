@@ -29,6 +29,7 @@ from gatewright.modelsim import (
     STATE_MODEL_FAILS_500,
     STATE_MODEL_FAILS_503,
 )
+from gatewright.modelsim.contract import ALL_STATES
 from gatewright.modelsim.service import ModelsimSettings, create_app
 from gatewright.modelsim.service.engine import resolve
 from gatewright.servicekit import ServiceError
@@ -95,4 +96,4 @@ def provider() -> Iterator[tuple[str, ProviderStates]]:
 
 def test_modelsim_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)

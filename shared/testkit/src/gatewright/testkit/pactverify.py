@@ -36,7 +36,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,29 @@ def pact_files(provider: str, pact_dir: Path | None = None) -> list[Path]:
 
 
 # -- verifying -------------------------------------------------------------------------------
+def pact_states(files: Collection[Path]) -> set[str]:
+    """Every provider-state name the interactions of these pact files use."""
+    names: set[str] = set()
+    for path in files:
+        for interaction in json.loads(path.read_text()).get("interactions", []):
+            names.update(s["name"] for s in interaction.get("providerStates", []) if "name" in s)
+    return names
+
+
+def _check_states(
+    provider: str, files: Collection[Path], states: Mapping[str, Any], declared: Collection[str]
+) -> None:
+    problems = []
+    if missing := sorted(set(declared) - set(states)):
+        problems.append(f"declared states with no handler: {missing}")
+    if extra := sorted(set(states) - set(declared)):
+        problems.append(f"handlers for states the contract module does not declare: {extra}")
+    if unknown := sorted(pact_states(files) - set(declared)):
+        problems.append(f"states the pacts name that {provider} does not declare: {unknown}")
+    if problems:
+        raise PactVerificationFailed(f"provider states of {provider!r}: " + "; ".join(problems))
+
+
 def _never_raising(state: str, handler: StateHandler, problems: list[str]) -> StateHandler:
     """`handler`, recording into `problems` whatever it raises instead of raising it.
 
@@ -210,6 +233,7 @@ def verify_provider(
     *,
     pact_dir: Path | None = None,
     headers: Mapping[str, str] | None = None,
+    declared: Collection[str] | None = None,
 ) -> None:
     """Replay every pact naming `provider` against the app at `base_url`; raise if any fails.
 
@@ -222,6 +246,9 @@ def verify_provider(
             passed to the verifier, and the verification fails afterwards with every problem.
         pact_dir: where the pact files are (default `default_pact_dir()`).
         headers: extra headers sent with every replayed request.
+        declared: the provider states the package declares (its `contract.ALL_STATES`): the
+            handlers must be exactly these, and every state the pacts name must be one of them,
+            so a state renamed on one side, or a handler nobody declared, fails here by name.
 
     Raises:
         PactVerificationFailed: no pact names the provider; an interaction does not match (the
@@ -238,6 +265,8 @@ def verify_provider(
             f"no pact names provider {provider!r} in {directory}: run the consumer contract "
             "tests that write it (tests/contract/test_consumer*.py) first"
         )
+    if declared is not None:
+        _check_states(provider, files, states, declared)
     problems: list[str] = []
     handlers = {state: _never_raising(state, fn, problems) for state, fn in states.items()}
     verifier = (
