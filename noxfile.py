@@ -152,6 +152,16 @@ def check_ci_matrix(session: nox.Session) -> None:
                     f"scripts/ci_matrix.py: {name} needs {need}, so it must be in "
                     f"DEPENDENTS[{need!r}]"
                 )
+    # What its docstring promises: shared/ runs everything; an unknown package is an error.
+    select = matrix["select"]
+    if select(["shared/testkit/README.md"]) != list(DISTS):
+        session.error("scripts/ci_matrix.py: a change under shared/ must run every package")
+    try:
+        select(["packages/not-a-dist/x.py"])
+    except matrix["UnknownPackage"]:
+        pass
+    else:
+        session.error("scripts/ci_matrix.py: an unknown package folder must be an error")
 
 
 @nox.session(python=PYTHON)

@@ -1,7 +1,8 @@
 """Emit the GitHub Actions package matrix from the paths a change touched.
 
-A change under shared/, the noxfile, the root pyproject or the workflows runs every package;
-otherwise the changed packages plus the packages that depend on them. Each entry says whether the
+A change under shared/, the noxfile, the root pyproject, scripts/, contracts/ or the workflows runs
+every package; otherwise the changed packages plus the packages that depend on them. A change in a
+package folder the matrix does not know is an error, never a silent skip. Each entry says whether the
 package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
 
     python scripts/ci_matrix.py origin/main
@@ -37,10 +38,25 @@ DEPENDENTS = {
 }
 # Mirrors noxfile.CONTRACT_DISTS: the packages with a `contracts(<dist>)` session.
 CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit"]
-EVERYTHING = ("noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
+EVERYTHING = ("shared/", "noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
+
+
+class UnknownPackage(ValueError):
+    """A change under packages/ that no entry of PATHS owns: the matrix would skip it."""
 
 
 def select(changed: list[str]) -> list[str]:
+    """The distributions to test for these changed paths (see the module doc)."""
+    known = tuple(PATHS.values())
+    strays = sorted(
+        {"/".join(p.split("/")[:2]) + "/" for p in changed if p.startswith("packages/")}
+        - set(known)
+    )
+    if strays:
+        raise UnknownPackage(
+            f"{', '.join(strays)} changed but scripts/ci_matrix.py has no entry for it: add it "
+            "to PATHS and DEPENDENTS (and to the noxfile's DISTS)"
+        )
     if any(path.startswith(EVERYTHING) for path in changed):
         return list(PATHS)
     picked: set[str] = set()
