@@ -2,8 +2,8 @@
 
 A change under shared/, the noxfile, the root pyproject, scripts/, contracts/ or the workflows runs
 every package; otherwise the changed packages plus the packages that depend on them. A change in a
-package folder the matrix does not know is an error, never a silent skip. Each entry says whether the
-package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
+package folder the matrix does not know is an error, never a silent skip. Each entry says whether
+the package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
 
     python scripts/ci_matrix.py origin/main
     # -> {"include": [{"dist": "identity", "contracts": true}, ...]}
