@@ -289,6 +289,7 @@ def test_public_api_is_pinned() -> None:
         [
             "CONSUMER",
             "PROVIDER",
+            "PERMISSION_MATRIX",
             "ROLES",
             "STATE_API_KEY_EXISTS",
             "STATE_INVITATION_EXISTS",

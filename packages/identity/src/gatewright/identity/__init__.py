@@ -32,6 +32,7 @@ from gatewright.identity.contract import (
     STATE_USER_EXISTS,
 )
 from gatewright.identity.models import (
+    PERMISSION_MATRIX,
     ROLES,
     AccessToken,
     ApiKey,
@@ -56,6 +57,7 @@ from gatewright.identity.models import (
 
 __all__ = [
     "CONSUMER",
+    "PERMISSION_MATRIX",
     "PROVIDER",
     "ROLES",
     "STATE_API_KEY_EXISTS",

@@ -8,7 +8,9 @@ Times are timezone-aware UTC datetimes (RFC 3339 on the wire); IDs are prefixed 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -34,7 +36,30 @@ Permission = Literal[
     "audit:read",
     "routes:manage",
 ]
-"""Every permission the authorization check knows; identity's matrix maps each to roles."""
+"""Every permission the authorization check knows; `PERMISSION_MATRIX` maps each to roles."""
+
+_ALL: frozenset[Role] = frozenset(ROLES)
+_OWNER_ADMIN: frozenset[Role] = frozenset({"owner", "admin"})
+
+PERMISSION_MATRIX: Mapping[Permission, frozenset[Role]] = MappingProxyType(
+    {
+        "org:read": _ALL,
+        "org:delete": frozenset({"owner"}),
+        "members:read": _ALL,
+        "members:invite": _OWNER_ADMIN,
+        "members:manage": _OWNER_ADMIN,
+        "keys:create": frozenset({"owner", "admin", "member"}),
+        "keys:read": _ALL,
+        "keys:revoke": frozenset({"owner", "admin", "member"}),
+        "budgets:set": _OWNER_ADMIN,
+        "budgets:read": _ALL,
+        "audit:read": _OWNER_ADMIN,
+        "routes:manage": _OWNER_ADMIN,
+    }
+)
+"""THE permission matrix: which org roles hold which permission, written once. Identity decides
+with it; it ships with the client so that a caller (a UI, the e2e suite proving every cell of it)
+reads the same table. A platform admin passes every check; a non-member holds nothing."""
 
 InvitationStatus = Literal["pending", "accepted", "expired"]
 

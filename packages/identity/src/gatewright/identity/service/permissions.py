@@ -1,4 +1,5 @@
-"""THE permission matrix: which org roles hold which permission. The only place it is written.
+"""Decisions over THE permission matrix (`gatewright.identity.models.PERMISSION_MATRIX`, written
+once, in the client package, so callers read the same table).
 
 A platform admin passes every check. A caller who is not a member of the org has role `none`
 and holds no permission: identity answers 403 `permission_denied` naming role 'none' (rather than
@@ -11,25 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, get_args
 
-from gatewright.identity.models import ROLES, Permission, Role
+from gatewright.identity.models import PERMISSION_MATRIX, Permission, Role
 
-_ALL: Final = frozenset(ROLES)
-_OWNER_ADMIN: Final[frozenset[Role]] = frozenset({"owner", "admin"})
-
-MATRIX: Final[Mapping[Permission, frozenset[Role]]] = {
-    "org:read": _ALL,
-    "org:delete": frozenset({"owner"}),
-    "members:read": _ALL,
-    "members:invite": _OWNER_ADMIN,
-    "members:manage": _OWNER_ADMIN,
-    "keys:create": frozenset({"owner", "admin", "member"}),
-    "keys:read": _ALL,
-    "keys:revoke": frozenset({"owner", "admin", "member"}),
-    "budgets:set": _OWNER_ADMIN,
-    "budgets:read": _ALL,
-    "audit:read": _OWNER_ADMIN,
-    "routes:manage": _OWNER_ADMIN,
-}
+MATRIX: Final[Mapping[Permission, frozenset[Role]]] = PERMISSION_MATRIX
 
 PERMISSIONS: Final[tuple[Permission, ...]] = get_args(Permission)
 assert set(MATRIX) == set(PERMISSIONS), "every permission needs a row in the matrix"
