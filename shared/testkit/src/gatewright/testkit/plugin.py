@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from gatewright.testkit.recorder import ExchangeRecorder
 from gatewright.testkit.redact import redact_text, register_secret, registered_secrets
 from gatewright.testkit.report import failure_section, reason_counts, render_html
 from gatewright.testkit.stack import LocalStack, StackError
-from gatewright.testkit.steps import Flow
+from gatewright.testkit.steps import Flow, is_failure
 from gatewright.testkit.target import TARGET_FILE_ENV, Target, TargetError
 
 DEFAULT_SERVICES = ("identity",)
@@ -330,7 +331,39 @@ def gw(request: pytest.FixtureRequest, gw_target: Target, gw_cleanup: Cleanup) -
     return Harness(_context(request.node), lambda: gw_target)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """A fixture that fails outside every step becomes a failed step "Setup fixture '<name>'"
+    holding the exchanges it sent, so its failure shows them like any step's."""
+    item = request.node if isinstance(request.node, pytest.Item) else None
+    before = item.stash.get(CONTEXT_KEY, None) if item is not None else None
+    first = len(before.recorder.exchanges) if before is not None else 0
+    started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    try:
+        return (yield)
+    except BaseException as exc:
+        ctx = item.stash.get(CONTEXT_KEY, None) if item is not None else None
+        if ctx is not None and not ctx.flow.ended_a_step(exc) and is_failure(exc):
+            step = ctx.flow.record_failure(
+                "Setup", f"fixture '{fixturedef.argname}'", exc, started_at=started_at
+            )
+            for ex in ctx.recorder.exchanges[first:]:
+                if ex.step_index is None:
+                    ex.step_index, ex.step = step.index, step.label
+        raise
+
+
 # -- reporting --------------------------------------------------------------------------------
+# A failure outside every step is kept as a step of its phase, so the report always names one.
+_OUTSIDE_STEPS = {
+    "setup": ("Setup", "outside any step"),
+    "call": ("Test", "body, outside any step"),
+    "teardown": ("Teardown", "outside any step"),
+}
+
+
 def _sync_properties(item: pytest.Item, ctx: TestContext) -> None:
     sent: set[tuple[str, str]] = ctx.extra.setdefault("props", set())
     props = [("artifacts", str(ctx.artifacts_dir))]
@@ -382,7 +415,10 @@ def pytest_runtest_makereport(
     ctx = item.stash.get(CONTEXT_KEY, None)
     if ctx is not None:
         if call.excinfo is not None:
-            ctx.recorder.note_exception(call.excinfo.value)
+            exc = call.excinfo.value
+            ctx.recorder.note_exception(exc)
+            if not ctx.flow.ended_a_step(exc) and is_failure(exc):
+                ctx.flow.record_failure(*_OUTSIDE_STEPS[call.when], exc)
         if call.when == "teardown":
             ctx.recorder.finish()
         _sync_properties(item, ctx)
