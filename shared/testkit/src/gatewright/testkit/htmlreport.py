@@ -325,10 +325,12 @@ def _test_html(
     steps, exchanges, audit, audit_error = loaded
     tid = f"t{n}"
     file, _, name = r.nodeid.rpartition("::")
+    # Redacted before lower-casing: a registered secret is matched as it was registered.
     haystack = " ".join(
         [r.nodeid, *r.request_ids, *(str(x.get("url", "")) for x in exchanges)]
         + [str(x.get("request_id", "")) for x in exchanges]
     )
+    search = html.escape(redact_text(haystack).lower(), quote=True)
     markers = "".join(f"<span class=marker>{_e(m)}</span>" for m in r.markers)
     failing_steps = [s for s in steps if s.get("status") in ("failed", "error")]
     where = ""
@@ -362,7 +364,7 @@ def _test_html(
         )
     return (
         f"<details class='test {_e(r.outcome)}' id={tid} data-outcome='{_e(r.outcome)}' "
-        f"data-markers='{_e(' '.join(r.markers))}' data-search='{_e(haystack.lower())}'>"
+        f"data-markers='{_e(' '.join(r.markers))}' data-search='{search}'>"
         f"<summary><span class='pill {_e(r.outcome)}'>{_e(r.outcome)}</span>"
         f"<span class=tname>{_e(name or r.nodeid)}</span>"
         f"<span class=tfile>{_e(file)}</span>{markers}{where}{reason}"
