@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import runpy
 import secrets
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,16 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres", "docs"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "unit",
+    "contracts",
+    "e2e",
+    "e2e_postgres",
+    "report_browser",
+    "docs",
+]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -42,6 +52,9 @@ TEST_TOOLS = [
     "respx>=0.21",
 ]
 CONTRACT_TOOLS = ["pact-python>=3,<5"]
+# The report's browser test drives Debian's Chromium; Playwright never downloads a browser here.
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_TOOLS = ["playwright>=1.45"]
 
 
 @dataclass(frozen=True)
@@ -312,6 +325,65 @@ def e2e_postgres(session: nox.Session) -> None:
         run_flows(session, name="e2e-postgres", run_id=f"p{secrets.token_hex(3)}", env=env)
     finally:
         session.run("python", "scripts/pg_schema.py", "drop", schema)
+
+
+def ensure_chromium(session: nox.Session) -> str:
+    """The path of Debian's Chromium, installed with apt-get when missing (CI runs on a fresh
+    machine of the same kind, as root). When that cannot be done: a skip locally, an error
+    under CI=true."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    why = ""
+    if shutil.which("apt-get") is None:
+        why = "apt-get is not available"
+    elif not root:
+        why = "installing it needs root"
+    else:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            session.run("apt-get", "update", external=True, env=env)
+            session.run(
+                "apt-get",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                external=True,
+                env=env,
+            )
+        except nox.command.CommandFailed:
+            why = "apt-get could not install it"
+        if Path(CHROMIUM).exists():
+            return CHROMIUM
+        why = why or f"the chromium package put nothing at {CHROMIUM}"
+    message = f"Chromium is missing at {CHROMIUM} and {why}: `apt-get install -y chromium`"
+    if CI:
+        session.error(message)
+    session.skip(message)
+
+
+@nox.session(python=PYTHON)
+def report_browser(session: nox.Session) -> None:
+    """A failing run's HTML report in Chromium (Playwright): screenshot, click open, check."""
+    chromium = ensure_chromium(session)
+    session.install(*TEST_TOOLS, *BROWSER_TOOLS)
+    install_dists(session, "testkit")
+    shots = f"{ARTIFACTS}/report-browser"
+    run_pytest(
+        session,
+        "shared/testkit/tests/test_report_browser.py",
+        "-p",
+        "no:randomly",
+        "--allow-hosts=127.0.0.1,::1",
+        junit="report-browser",
+        env={
+            "GATEWRIGHT_CHROMIUM": chromium,
+            "GATEWRIGHT_SCREENSHOTS": shots,
+            "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+        },
+    )
+    session.log(f"screenshots in {shots}/")
 
 
 @nox.session(venv_backend="none")

@@ -150,7 +150,7 @@ def test_profile_scale_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_consistently_holds(fake_clock: FakeClock) -> None:
-    polls = consistently(lambda: True, duration=1.0, clock=fake_clock, sleep=fake_clock.sleep)
+    polls = consistently(lambda: True, for_=1.0, clock=fake_clock, sleep=fake_clock.sleep)
     assert polls == 21
     assert sum(fake_clock.sleeps) == pytest.approx(1.0)
 
@@ -165,3 +165,16 @@ def test_consistently_breaks(fake_clock: FakeClock) -> None:
             clock=fake_clock,
             sleep=fake_clock.sleep,
         )
+
+
+def test_consistently_stops_at_the_first_violation(fake_clock: FakeClock) -> None:
+    probe = _sequence(True, Outcome.failed("key revoked"), True)
+    with pytest.raises(ConsistentlyFailed, match="saw key revoked"):
+        consistently(probe, for_=10.0, clock=fake_clock, sleep=fake_clock.sleep)
+    assert sum(fake_clock.sleeps) == pytest.approx(0.05)  # one interval, not the whole window
+
+
+def test_consistently_keeps_the_old_spelling_and_needs_a_window() -> None:
+    assert consistently(lambda: True, duration=0.0) == 1
+    with pytest.raises(ValueError, match="for_="):
+        consistently(lambda: True)

@@ -12,7 +12,8 @@ Where to look (one module per concern):
 - `naming`     `Names`, `RequestIds`, run seed and run id
 - `cleanup`    `Cleanup`: LIFO teardown actions
 - `redact`     secret masking for everything printed or written
-- `artifacts`  per-test files and paths; `report`: failure text and the HTML report
+- `artifacts`  per-test files and paths; `report`: the failure text; `htmlreport`: the HTML
+               report (timeline, filters, search)
 - `audittrail` `AuditTrail`: the audit events of each recorded request ID
 - `pactverify` `serve_in_thread`, `verify_provider`: provider contract tests (import it from
                there; it needs the `contracts` extra: pact-python, uvicorn)

@@ -1,7 +1,7 @@
 """Artifact files: per test, per run, all redacted.
 
     artifacts/<run id>/
-      report.html                       self-contained (inline CSS), written by the controller
+      report.html                       self-contained (inline CSS/JS), written by the controller
       summary.json                      every test: outcome, duration, reason, request IDs, paths
       services/<service>.log            local stack logs
       <worker>/<test slug>-<hash>/      one folder per test that used the harness
@@ -65,6 +65,7 @@ class TestResult:
     artifacts: str | None = None
     kept: list[str] = field(default_factory=list)
     longrepr: str = ""
+    markers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

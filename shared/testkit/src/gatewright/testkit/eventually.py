@@ -207,21 +207,28 @@ def eventually(
 def consistently(
     probe: Callable[[], Outcome[T] | bool | Any],
     *,
-    duration: float,
+    for_: float | None = None,
+    duration: float | None = None,
     interval: float = 0.05,
     description: str = "",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Require `probe` to be done on every poll for `duration` seconds; return the poll count.
+    """Require `probe` to be done on every poll for `for_` seconds; return the poll count.
 
-    Pending or failed on any poll raises `ConsistentlyFailed` at once. Transient errors are
-    not evidence either way: polling goes on. The probe runs at least once and once more at the
-    end of the window.
+        consistently(no_spend, for_=1.0, description="the org's spend to stay at 0")
+
+    Pending or failed on any poll raises `ConsistentlyFailed` at once (no point waiting out the
+    window once it broke), saying what it saw. Transient errors are not evidence either way:
+    polling goes on. The probe runs at least once and once more at the end of the window; the
+    only waiting is the polling interval. `duration` is the older spelling of `for_`.
     """
+    window = for_ if for_ is not None else duration
+    if window is None or window < 0:
+        raise ValueError("consistently() needs a window: for_=<seconds> (>= 0)")
     what = _name(probe, description)
     start = clock()
-    end = start + duration
+    end = start + window
     polls = 0
     while True:
         polls += 1
@@ -235,11 +242,12 @@ def consistently(
         if outcome.state != "done":
             raise ConsistentlyFailed(
                 redact_text(
-                    f"expected {what} to hold for {duration:.1f} s, but after "
-                    f"{clock() - start:.1f} s ({polls} polls) saw {outcome.describe()}"
+                    f"expected {what} to hold for {window:.1f} s, but after "
+                    f"{clock() - start:.1f} s ({polls} polls) saw "
+                    f"{truncate(outcome.describe(), 500)}"
                 )
             )
         remaining = end - clock()
         if remaining <= 1e-6:  # float sums of intervals land a hair short of the end
             return polls
-        sleep(min(interval, remaining))
+        sleep(min(interval, remaining))  # the poll interval: the only sleep the harness allows

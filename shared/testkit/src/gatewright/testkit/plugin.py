@@ -22,8 +22,10 @@ Run flow:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +50,13 @@ from gatewright.testkit.eventually import (
     timeout_scale,
 )
 from gatewright.testkit.harness import Harness, TestContext
+from gatewright.testkit.htmlreport import render_html
 from gatewright.testkit.naming import Names, RequestIds, resolve_run_id, resolve_seed
 from gatewright.testkit.recorder import ExchangeRecorder
 from gatewright.testkit.redact import redact_text, register_secret, registered_secrets
-from gatewright.testkit.report import failure_section, reason_counts, render_html
+from gatewright.testkit.report import failure_section, reason_counts
 from gatewright.testkit.stack import LocalStack, StackError
-from gatewright.testkit.steps import Flow
+from gatewright.testkit.steps import Flow, is_failure
 from gatewright.testkit.target import TARGET_FILE_ENV, Target, TargetError
 
 DEFAULT_SERVICES = ("identity",)
@@ -330,10 +333,50 @@ def gw(request: pytest.FixtureRequest, gw_target: Target, gw_cleanup: Cleanup) -
     return Harness(_context(request.node), lambda: gw_target)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """A fixture that fails outside every step becomes a failed step "Setup fixture '<name>'"
+    holding the exchanges it sent, so its failure shows them like any step's."""
+    item = request.node if isinstance(request.node, pytest.Item) else None
+    before = item.stash.get(CONTEXT_KEY, None) if item is not None else None
+    first = len(before.recorder.exchanges) if before is not None else 0
+    started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    try:
+        return (yield)
+    except BaseException as exc:
+        ctx = item.stash.get(CONTEXT_KEY, None) if item is not None else None
+        if ctx is not None and not ctx.flow.ended_a_step(exc) and is_failure(exc):
+            step = ctx.flow.record_failure(
+                "Setup", f"fixture '{fixturedef.argname}'", exc, started_at=started_at
+            )
+            for ex in ctx.recorder.exchanges[first:]:
+                if ex.step_index is None:
+                    ex.step_index, ex.step = step.index, step.label
+        raise
+
+
 # -- reporting --------------------------------------------------------------------------------
+# A failure outside every step is kept as a step of its phase, so the report always names one.
+_OUTSIDE_STEPS = {
+    "setup": ("Setup", "outside any step"),
+    "call": ("Test", "body, outside any step"),
+    "teardown": ("Teardown", "outside any step"),
+}
+
+
+# pytest's own markers say how a test runs, not what it is about: the report filters by the rest.
+_PYTEST_MARKERS = frozenset(
+    {"parametrize", "usefixtures", "filterwarnings", "skip", "skipif", "xfail", "timeout"}
+)
+
+
 def _sync_properties(item: pytest.Item, ctx: TestContext) -> None:
     sent: set[tuple[str, str]] = ctx.extra.setdefault("props", set())
     props = [("artifacts", str(ctx.artifacts_dir))]
+    markers = dict.fromkeys(m.name for m in item.iter_markers())
+    props += [("marker", m) for m in markers if m not in _PYTEST_MARKERS]
     props += [("request_id", rid) for rid in ctx.recorder.request_ids]
     props += [("kept", redact_text(k)) for k in ctx.cleanup.kept]
     for prop in props:
@@ -382,7 +425,10 @@ def pytest_runtest_makereport(
     ctx = item.stash.get(CONTEXT_KEY, None)
     if ctx is not None:
         if call.excinfo is not None:
-            ctx.recorder.note_exception(call.excinfo.value)
+            exc = call.excinfo.value
+            ctx.recorder.note_exception(exc)
+            if not ctx.flow.ended_a_step(exc) and is_failure(exc):
+                ctx.flow.record_failure(*_OUTSIDE_STEPS[call.when], exc)
         if call.when == "teardown":
             ctx.recorder.finish()
         _sync_properties(item, ctx)
@@ -446,6 +492,10 @@ class RunReporter:
 
     def __init__(self, state: RunState) -> None:
         self.state = state
+        self.started = time.monotonic()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = time.monotonic()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = self.state.results.setdefault(report.nodeid, TestResult(report.nodeid))
@@ -471,9 +521,11 @@ class RunReporter:
                 result.artifacts = str(value)
             elif name == "kept" and value not in result.kept:
                 result.kept.append(str(value))
+            elif name == "marker" and value not in result.markers:
+                result.markers.append(str(value))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        _write_run_report(self.state)
+        _write_run_report(self.state, wall_s=time.monotonic() - self.started)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         _terminal_summary(self.state, terminalreporter)
@@ -495,11 +547,11 @@ def _should_report(state: RunState) -> bool:
     return state.used or state.stack_required or any(r.artifacts for r in state.results.values())
 
 
-def _write_run_report(state: RunState) -> None:
+def _write_run_report(state: RunState, *, wall_s: float) -> None:
     if not _should_report(state):
         return
     results = list(state.results.values())
-    run = _run_info(state)
+    run = {**_run_info(state), "wall_s": round(wall_s, 2)}
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1

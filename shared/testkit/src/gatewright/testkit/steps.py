@@ -75,6 +75,11 @@ def _classify(exc: BaseException) -> StepStatus:
     return "error"
 
 
+def is_failure(exc: BaseException) -> bool:
+    """Whether an exception fails a step (not a skip or xfail)."""
+    return _classify(exc) != "skipped"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -147,6 +152,37 @@ class Flow:
     def and_(self, text: str) -> AbstractContextManager[Step]:
         """Another step of the same kind as the previous one."""
         return self.step("And", text)
+
+    def record_failure(
+        self, keyword: str, text: str, exc: BaseException, *, started_at: str = ""
+    ) -> Step:
+        """Keep a failure that happened outside every step (a fixture, say) as a step of its
+        own, so the report still names where it happened and what led to it."""
+        with self._lock:
+            step = Step(
+                index=len(self.steps),
+                keyword=keyword,
+                text=text,
+                started_at=started_at or _now(),
+                ended_at=_now(),
+                status=_classify(exc),
+                error="".join(traceback.format_exception_only(exc)).strip(),
+                exception=exc,
+            )
+            self.steps.append(step)
+        return step
+
+    def subtree(self, index: int) -> set[int]:
+        """The indices of a step and of every step nested in it."""
+        found = {index}
+        for s in self.steps[index + 1 :]:  # children always come after their parent
+            if s.parent in found:
+                found.add(s.index)
+        return found
+
+    def ended_a_step(self, exc: BaseException) -> bool:
+        """Whether this exception already ended a recorded step."""
+        return any(s.exception is exc for s in self.steps)
 
     @property
     def failed_step(self) -> Step | None:
