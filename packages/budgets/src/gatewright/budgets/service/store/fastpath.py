@@ -8,7 +8,9 @@ settles both rows. Anything unusual (a missing row, a period to roll over, a ref
 idempotency key seen before, a reservation no longer held) undoes what the short path did under
 the same locks and answers None, and the caller takes the general path (`reservations`), which
 handles every case. The lock order of `ledger` (org row first) is kept, so PostgreSQL cannot
-deadlock; the conditional UPDATE is the same check as `ledger.reserve_on`.
+deadlock; the conditional UPDATE is the same check as `ledger.reserve_on`, and a stateful
+property test (budgets' `tests/unit/test_paths_agree.py`) keeps the two paths' answers, figures
+and statuses equal.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ expiry, and listing.
 `reserve` and `commit` try `fastpath` first and fall back to `reserve_general` /
 `commit_general`, which handle every case (a missing ledger row, a period to roll over, a
 refusal, a replayed idempotency key, a reservation no longer held) and are complete on their
-own.
+own: the property test drives them alone and behind the short path, and compares.
 
 **Expiry.** A held reservation past `expires_at` is expired (status `expired`, its amount
 released) by the app's periodic sweep, and lazily before a reservation would be refused (the only
