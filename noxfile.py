@@ -85,7 +85,14 @@ DISTS: dict[str, Dist] = {
         Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
         Dist("testkit", "shared/testkit", needs=("core",), test_extras="contracts"),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
-        Dist("budgets", "packages/budgets", "service", needs=("core", "servicekit", "identity")),
+        Dist(
+            "budgets",
+            "packages/budgets",
+            "service",
+            needs=("core", "servicekit", "identity"),
+            # The stateful property test that keeps the short and general paths equal.
+            test_tools=("hypothesis>=6.100",),
+        ),
         Dist("modelsim", "packages/modelsim", "service", needs=("core", "servicekit")),
         Dist("audit", "packages/audit", "service", needs=("core", "servicekit", "identity")),
         Dist(

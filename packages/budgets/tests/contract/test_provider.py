@@ -37,7 +37,7 @@ from gatewright.budgets import (
     STATE_USER_CAN_MANAGE_BUDGETS,
 )
 from gatewright.budgets.contract import ALL_STATES
-from gatewright.budgets.service import BudgetsSettings, create_app, store
+from gatewright.budgets.service import BudgetsSettings, create_app, store, testing
 from gatewright.budgets.service.api.deps import (
     get_authorizer,
     get_org_directory,
@@ -62,7 +62,7 @@ class ProviderStates:
         self.identity.example_tokens.clear()
         self.identity.roles.clear()
         with self.app.state.db.session() as s, s.begin():
-            store.reset(s)
+            testing.reset(s)
 
     def _user(self, params: dict[str, Any]) -> None:
         self.identity.example_tokens[params["token"]] = params["user_id"]
@@ -79,7 +79,7 @@ class ProviderStates:
                 period=params["period"],
                 now=now,
             )
-            store.seed_spent(
+            testing.seed_spent(
                 s,
                 org_id=params["org_id"],
                 key_id=key_id,
@@ -114,7 +114,7 @@ class ProviderStates:
         self.service_token(params)
         self._reset()
         with self.app.state.db.session() as s, s.begin():
-            store.seed_reservation(
+            testing.seed_reservation(
                 s,
                 reservation_id=params["reservation_id"],
                 org_id=params["org_id"],

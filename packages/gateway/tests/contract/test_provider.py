@@ -10,8 +10,9 @@ fakes of `tests/unit/gateway_fixtures.py`):
 - identity: `PactIdentity`, whose `keys.verify` answers from a table of API keys the provider
   states fill (secret -> key id, org, allowed models, rate limit) and whose `authz` is never
   asked here (the route interactions use the service token);
-- budgets: `PactBudgets`, which holds every reservation except for orgs a state marked as
-  exhausted, which get budgets' 402 `budget_exceeded` (limit, spent, reserved, requested);
+- budgets: budgets' own `FakeBudgets`, which holds every reservation except for orgs a state
+  marked as exhausted (a budget spent to its limit), which get budgets' 402 `budget_exceeded`
+  (limit, spent, reserved, requested);
 - backends: `backend_http` is an `httpx.AsyncClient` over `httpx.ASGITransport` to
   `stub_backend()`, a tiny OpenAI-compatible app answering like modelsim's `sim-echo`. Every
   backend URL reaches it, so a route state stores the pact's `backend_url` unchanged and the
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,7 +43,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from gatewright.core import AuthenticationError, BudgetExceeded, make_status_error
+from gatewright.budgets.service.testing import FakeBudgets
+from gatewright.core import AuthenticationError, make_status_error
 from gatewright.gateway import (
     PROVIDER,
     STATE_API_KEY,
@@ -103,7 +104,7 @@ def stub_backend() -> FastAPI:
 
 # -- identity and budgets --------------------------------------------------------------------
 def _status_error(method: str, url: str, status: int, error: dict[str, Any]) -> Exception:
-    """The exception the real identity/budgets client raises for this error envelope."""
+    """The exception the real identity client raises for this error envelope."""
     request = httpx.Request(method, url)
     return make_status_error(httpx.Response(status, json={"error": error}, request=request))
 
@@ -153,60 +154,6 @@ class PactIdentity:
         self.authz = PactAuthz()
 
 
-@dataclass(frozen=True)
-class PactReservation:
-    id: str
-
-
-class PactReservations:
-    def __init__(self) -> None:
-        self.exhausted: set[str] = set()
-        self.count = 0
-
-    async def create(
-        self,
-        *,
-        org_id: str,
-        key_id: str | None,
-        amount_micro_usd: int,
-        request_id: str,
-        ttl_seconds: int | None = None,
-    ) -> PactReservation:
-        if org_id in self.exhausted:
-            error = _status_error(
-                "POST",
-                "http://budgets.invalid/v1/reservations",
-                402,
-                {
-                    "type": "budget_exceeded_error",
-                    "code": "budget_exceeded",
-                    "message": f"Org {org_id} budget exceeded: limit {EXHAUSTED_LIMIT}.",
-                    "request_id": request_id,
-                    "details": {
-                        "limit_micro_usd": EXHAUSTED_LIMIT,
-                        "spent_micro_usd": EXHAUSTED_LIMIT,
-                        "reserved_micro_usd": 0,
-                        "requested_micro_usd": amount_micro_usd,
-                    },
-                },
-            )
-            assert isinstance(error, BudgetExceeded)
-            raise error
-        self.count += 1
-        return PactReservation(f"res_pact{self.count}")
-
-    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> None:
-        return None
-
-    async def release(self, reservation_id: str) -> None:
-        return None
-
-
-class PactBudgets:
-    def __init__(self) -> None:
-        self.reservations = PactReservations()
-
-
 # -- provider states -------------------------------------------------------------------------
 class ProviderStates:
     """One named function per provider state (see `gatewright.gateway.contract`)."""
@@ -216,7 +163,7 @@ class ProviderStates:
         app: FastAPI,
         settings: GatewaySettings,
         identity: PactIdentity,
-        budgets: PactBudgets,
+        budgets: FakeBudgets,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -230,7 +177,7 @@ class ProviderStates:
     def api_key(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self.identity.keys.table.clear()
-        self.budgets.reservations.exhausted.clear()
+        self.budgets.reset()
         self.gateway.keys.clear()
         self.gateway.limiter = type(self.gateway.limiter)()
         key = KeyVerification(
@@ -270,7 +217,9 @@ class ProviderStates:
         self.gateway.routes.invalidate()
 
     def budget_exhausted(self, parameters: dict[str, Any] | None) -> None:
-        self.budgets.reservations.exhausted.add((parameters or {})["org_id"])
+        org_id = (parameters or {})["org_id"]
+        self.budgets.reservations.limits[org_id] = EXHAUSTED_LIMIT
+        self.budgets.reservations.spent[org_id] = EXHAUSTED_LIMIT
 
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         check_service_token(parameters, self.settings.service_token.get_secret_value())
@@ -295,7 +244,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         route_cache_seconds=0,
         register_revocation_hook=False,
     )
-    identity, budgets = PactIdentity(), PactBudgets()
+    identity, budgets = PactIdentity(), FakeBudgets()
     backend_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stub_backend()))
     app = create_app(settings, identity=identity, budgets=budgets, backend_http=backend_http)
 

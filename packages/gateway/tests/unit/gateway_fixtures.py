@@ -1,7 +1,8 @@
 """In-process gateway with its collaborators stubbed.
 
-- identity and budgets: small fake objects passed to `create_app(identity=, budgets=)` (the
-  seam the real `AsyncClient`s fill in production); they record every call.
+- identity and budgets: fake objects passed to `create_app(identity=, budgets=)` (the seam the
+  real `AsyncClient`s fill in production); they record every call. Budgets' is its own
+  `FakeBudgets` (`gatewright.budgets.service.testing`).
 - backends: `backend_app()`, a tiny FastAPI app with modelsim's behaviour by model name
   (`sim-echo`, `sim-fail-<status>`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
   50 ms), served by uvicorn on a real socket, as is the gateway itself (streaming and client
@@ -29,7 +30,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import SecretStr
 
-from gatewright.core import AuthenticationError, BudgetExceeded
+from gatewright.budgets.service.testing import FakeBudgets, FakeReservations
+from gatewright.core import AuthenticationError
 from gatewright.gateway.service import GatewaySettings, create_app
 from gatewright.gateway.service.pricing import count_tokens, prompt_tokens
 from gatewright.identity import AuthzDecision, KeyVerification
@@ -205,80 +207,6 @@ class FakeIdentity:
     def __init__(self) -> None:
         self.keys = FakeKeys()
         self.authz = FakeAuthz()
-
-
-@dataclass
-class FakeReservation:
-    id: str
-
-
-class FakeReservations:
-    def __init__(self) -> None:
-        self.limit: int | None = None
-        self.held: dict[str, int] = {}
-        self.created: list[dict[str, Any]] = []
-        self.committed: list[tuple[str, int]] = []
-        self.released: list[str] = []
-
-    async def create(
-        self,
-        *,
-        org_id: str,
-        key_id: str | None,
-        amount_micro_usd: int,
-        request_id: str,
-        ttl_seconds: int | None = None,
-    ) -> FakeReservation:
-        if self.limit is not None and amount_micro_usd > self.limit:
-            request = httpx.Request("POST", "http://budgets/v1/reservations")
-            response = httpx.Response(
-                402,
-                json={
-                    "error": {
-                        "type": "budget_exceeded_error",
-                        "code": "budget_exceeded",
-                        "message": f"Org {org_id} budget exceeded: limit {self.limit}.",
-                        "request_id": request_id,
-                        "details": {
-                            "limit_micro_usd": self.limit,
-                            "spent_micro_usd": 0,
-                            "reserved_micro_usd": 0,
-                            "requested_micro_usd": amount_micro_usd,
-                        },
-                    }
-                },
-                request=request,
-            )
-            from gatewright.core import make_status_error
-
-            error = make_status_error(response)
-            assert isinstance(error, BudgetExceeded)
-            raise error
-        rid = f"res_{len(self.created) + 1}"
-        self.created.append(
-            {
-                "id": rid,
-                "org_id": org_id,
-                "key_id": key_id,
-                "amount": amount_micro_usd,
-                "request_id": request_id,
-            }
-        )
-        self.held[rid] = amount_micro_usd
-        return FakeReservation(rid)
-
-    async def commit(self, reservation_id: str, *, actual_micro_usd: int) -> None:
-        self.held.pop(reservation_id)
-        self.committed.append((reservation_id, actual_micro_usd))
-
-    async def release(self, reservation_id: str) -> None:
-        self.held.pop(reservation_id)
-        self.released.append(reservation_id)
-
-
-class FakeBudgets:
-    def __init__(self) -> None:
-        self.reservations = FakeReservations()
 
 
 # -- the world -------------------------------------------------------------------------------
