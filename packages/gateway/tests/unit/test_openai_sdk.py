@@ -145,7 +145,7 @@ def test_budget_exceeded_is_a_402(sdk: tuple[str, FakeIdentity, FakeBudgets]) ->
         budgets.reservations.limit = None
     assert info.value.status_code == 402
     assert info.value.code == "budget_exceeded"
-    assert "budget exceeded" in info.value.message
+    assert "would exceed" in info.value.message  # budgets' own words, passed through
 
 
 def test_bad_key_is_authentication_error(sdk: tuple[str, FakeIdentity, FakeBudgets]) -> None:

@@ -150,10 +150,7 @@ class FakeReservations:
         if limit is not None:
             row = self._ledger(org_id, limit, now)
             if row.spent_micro_usd + row.reserved_micro_usd + amount_micro_usd > limit:
-                refusal = budget_exceeded(row, amount_micro_usd)
-                # The real message, marked as the fake's (and saying what happened in two words).
-                refusal.message = f"{refusal.message} (FakeBudgets: budget exceeded)"
-                _raise(refusal, path=path, request_id=request_id)
+                _raise(budget_exceeded(row, amount_micro_usd), path=path, request_id=request_id)
         made = Reservation(
             id=f"res_{len(self.created) + 1}",
             org_id=org_id,
