@@ -146,8 +146,28 @@ def test_a_member_cannot_read_the_audit_log_and_that_is_audited(
         assert (event.org_id, event.actor.id) == (org.id, member.user_id)
 
 
-def test_tampering_with_a_stored_event_is_detected(
-    gw: Harness, org: Org, admin: Actor, service_audit: AuditClient
+# Every stored field a reader trusts, and an edit of it that still reads back as a valid event:
+# the chain must cover each one, not only the reason.
+TAMPERING: dict[str, str] = {
+    "time": "time",  # moved a day back (the SQL differs by dialect; see `tamper`)
+    "service": "'budgets'",
+    "actor_type": "'service'",
+    "actor_id": "'usr_forged'",
+    "action": "'key.revoke'",
+    "target_type": "'org'",
+    "target_id": "'key_forged'",
+    "outcome": "'denied'",
+    "reason": "'edited afterwards'",
+    "request_id": "'req_forged'",
+    "details": """'{"forged": true}'""",
+    "prev_hash": "'" + "0" * 64 + "'",
+    "hash": "'" + "f" * 64 + "'",
+}
+
+
+@pytest.mark.parametrize("field", list(TAMPERING))
+def test_tampering_with_any_field_of_a_stored_event_is_detected(
+    gw: Harness, org: Org, admin: Actor, service_audit: AuditClient, field: str
 ) -> None:
     audit_dir = gw.target.data_dirs.get("audit")
     if not audit_dir:
@@ -163,8 +183,8 @@ def test_tampering_with_a_stored_event_is_detected(
         )
         assert service_audit.events.verify(org.id).ok
     victim = chain[0]
-    with gw.when(f"someone edits event seq {victim.seq} directly in audit's database"):
-        tamper(Path(audit_dir), victim.id)
+    with gw.when(f"someone edits the {field} of event seq {victim.seq} in audit's database"):
+        tamper(Path(audit_dir), victim.id, field, TAMPERING[field])
     with gw.then("verification reports that event's sequence number"):
         verdict = service_audit.events.verify(org.id)
         assert verdict.ok is False
@@ -177,8 +197,8 @@ def key_request_id_last(gw: Harness) -> str:
     return creates[-1].request_id
 
 
-def tamper(audit_dir: Path, event_id: str) -> None:
-    """Change one stored event's reason behind audit's back: SQL on its database, not the API.
+def tamper(audit_dir: Path, event_id: str, column: str, value_sql: str) -> None:
+    """Change one stored event's `column` behind audit's back: SQL on its database, not the API.
 
     The database is the one the local stack gave audit: `GATEWRIGHT_DATABASE_URL` when the stack
     runs on PostgreSQL (`nox -s e2e_postgres`), else the SQLite file in audit's data dir."""
@@ -188,15 +208,21 @@ def tamper(audit_dir: Path, event_id: str) -> None:
     if url is None:
         raise AssertionError(f"no audit database in {audit_dir} and no GATEWRIGHT_DATABASE_URL")
     engine = sa.create_engine(url)
+    if column == "time":  # a day earlier, in the column's own storage
+        value_sql = (
+            "time - interval '1 day'"
+            if engine.dialect.name == "postgresql"
+            else "replace(time, substr(time, 1, 4), substr(time, 1, 4) - 1)"
+        )
     try:
         with engine.begin() as conn:
             schema = sa.inspect(conn)
             for table in schema.get_table_names():
                 columns = {c["name"] for c in schema.get_columns(table)}
-                if "event" not in table or "head" in table or not {"id", "reason"} <= columns:
+                if "event" not in table or "head" in table or not {"id", column} <= columns:
                     continue
                 changed = conn.execute(
-                    sa.text(f"UPDATE {table} SET reason = 'edited afterwards' WHERE id = :id"),  # noqa: S608
+                    sa.text(f"UPDATE {table} SET {column} = {value_sql} WHERE id = :id"),  # noqa: S608
                     {"id": event_id},
                 ).rowcount
                 if changed == 1:
