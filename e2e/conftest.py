@@ -25,7 +25,9 @@ from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and bud
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    require_stack(config, services=("audit", "identity", "budgets", "modelsim", "gateway", "gitops"))
+    require_stack(
+        config, services=("audit", "identity", "budgets", "modelsim", "gateway", "gitops")
+    )
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ def test_an_invalid_set_applies_nothing_and_says_where(
     )
     assert "nowhere" in condition.message
     assert "nowhere" in str(failed.value)
-    assert live.orgs == {} and live.budgets == {} and live.routes == {}
+    assert (live.orgs, live.budgets, live.routes) == ({}, {}, {})
     assert status.last_applied_revision is None
 
 
