@@ -54,6 +54,7 @@ class Scheduler:
         self._limit = asyncio.Semaphore(max_parallel)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def trigger(self, name: str, reason: str) -> None:
         """Reconcile `name` as soon as possible (once more if one is running now)."""
@@ -69,6 +70,9 @@ class Scheduler:
         self._loop_task = asyncio.create_task(self._loop(), name="gitops-scheduler")
 
     async def stop(self) -> None:
+        # The flag ends the loop even if a cancellation races a wake-up and is lost.
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -77,7 +81,7 @@ class Scheduler:
                 await task
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             # Cleared before reading, so a trigger that arrives from here on wakes the wait below.
             self._wake.clear()
             try:
@@ -97,7 +101,7 @@ class Scheduler:
                     continue
                 if slot.wanted is None and now >= slot.next_due:
                     slot.wanted = "poll"
-                if slot.wanted is not None:
+                if slot.wanted is not None and not self._stopping:
                     slot.running = True
                     task = asyncio.create_task(self._reconcile(name, slot, interval))
                     self._tasks.add(task)
@@ -105,7 +109,8 @@ class Scheduler:
                 else:
                     next_wake = min(next_wake, slot.next_due)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_wake - now))
+                async with asyncio.timeout(max(0.0, next_wake - now)):
+                    await self._wake.wait()
 
     async def _reconcile(self, name: str, slot: _Slot, interval: int) -> None:
         try:
