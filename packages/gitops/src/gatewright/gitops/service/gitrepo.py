@@ -79,8 +79,9 @@ class RepoCache:
         return repo
 
     def snapshot(self, url: str, branch: str, path: str) -> Snapshot:
-        with self._lock(url):
-            repo = self._repo(url)
+        # Closed on the way out: reading blobs starts `git cat-file` helpers that live as long
+        # as the Repo object.
+        with self._lock(url), self._repo(url) as repo:
             ref = f"refs/gitops/heads/{branch}"
             try:
                 repo.remote("origin").fetch(
