@@ -245,3 +245,28 @@ def test_without_automated_sync_the_diff_is_reported_not_applied(
 def test_wait_for_a_missing_application_is_not_found(gitops: Client) -> None:
     with pytest.raises(NotFound):
         gitops.applications.wait_for("nothing-here")
+
+
+def test_drift_is_reported_and_reverted_only_with_self_heal(
+    gitops: Client, repo: ConfigRepo, live: FakeLive
+) -> None:
+    repo.commit(MANIFESTS)
+    gitops.applications.create("platform", repo_url=repo.url, path="orgs")
+    gitops.applications.wait_for("platform")
+    [org_id] = live.orgs
+    live.budgets[org_id] = {"limit_micro_usd": 1, "period": "monthly"}  # a change outside Git
+
+    app = gitops.applications.wait_for("platform", sync="OutOfSync", health="Healthy")
+    budget = next(r for r in app.status.resources if r.kind == "Budget")
+    assert (budget.status, budget.action, budget.message) == ("OutOfSync", "would_update", "drift")
+    assert [(d.field, d.live, d.desired) for d in budget.diff] == [
+        ("spec.limit_micro_usd", 1, 5_000_000)
+    ]
+    assert live.budgets[org_id]["limit_micro_usd"] == 1  # reported, not reverted
+
+    gitops.applications.update("platform", sync_policy={"automated": True, "self_heal": True})
+    # The change's own reconcile (a refresh after it would find nothing left to correct).
+    app = gitops.applications.wait_for("platform", refresh=False)
+    budget = next(r for r in app.status.resources if r.kind == "Budget")
+    assert (budget.action, budget.message) == ("updated", "drift corrected")
+    assert live.budgets[org_id]["limit_micro_usd"] == 5_000_000

@@ -91,8 +91,9 @@ class _Request(BaseModel):
 
 
 class SyncPolicy(_Request):
-    """`automated`: apply what differs (false: only report it). `self_heal` and `prune` are
-    recorded; drift correction and pruning come in a later slice."""
+    """`automated`: apply what Git changed (false: only report it). `self_heal`: also revert
+    drift, a live change made outside Git after its source was applied (false: report it as
+    OutOfSync with message `drift`). `prune` is recorded; pruning comes in a later slice."""
 
     automated: StrictBool = True
     self_heal: StrictBool = False
@@ -181,6 +182,8 @@ class ApplicationStatus(APIModel):
     health: HealthStatus = "Progressing"
     revision: str | None = None
     last_applied_revision: str | None = None
+    # `repo#branch:path@revision` last applied in full: a later difference from it is drift.
+    last_applied_source: str | None = None
     last_attempted_revision: str | None = None
     last_handled_refresh: str | None = None
     reconciled_at: datetime | None = None

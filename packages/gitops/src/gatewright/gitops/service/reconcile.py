@@ -20,6 +20,12 @@ Order and outcomes:
 4. Status: Synced + Healthy when everything matches (then `last_applied_revision` = revision);
    OutOfSync when something differs or failed. `last_attempted_revision` is the revision of
    every reconcile that got as far as reading one.
+
+Drift. `automated` applies what Git changed: a source (repo, branch, path, revision) not yet
+applied. Once a source is applied, a live change made outside Git is drift: it is reported
+(OutOfSync, Healthy, the resource's diff, message `drift`) and reverted only when `self_heal`
+is on (message `drift corrected`). Every reconcile (poll, refresh) compares, so drift shows
+within one poll interval.
 """
 
 from __future__ import annotations
@@ -80,7 +86,8 @@ class _Run:
     app: Application
     live: LiveState
     db: Database
-    automated: bool
+    automated: bool  # may apply (the policy allows it for this source)
+    drift: bool = False  # the source was applied before: a difference now is drift
     resources: list[ResourceStatus] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     org_ids: dict[str, str] = field(default_factory=dict)  # Org manifest name -> live org ID
@@ -107,12 +114,15 @@ class _Run:
         )
 
     def done(self, m: Manifest, live_id: str | None, diff: list[FieldDiff], created: bool) -> None:
+        message = ""
         if not diff:
             action, status = "unchanged", "Synced"
         elif self.automated:
             action, status = ("created" if created else "updated"), "Synced"
+            message = "drift corrected" if self.drift else ""
         else:
             action, status = ("would_create" if created else "would_update"), "OutOfSync"
+            message = "drift" if self.drift else ""
         self.resources.append(
             ResourceStatus(
                 kind=m.kind,
@@ -121,6 +131,7 @@ class _Run:
                 action=action,
                 live_id=live_id,
                 diff=diff,
+                message=message,
             )
         )
 
@@ -233,6 +244,7 @@ def reconcile(
     status = ApplicationStatus(
         revision=before.revision,
         last_applied_revision=before.last_applied_revision,
+        last_applied_source=before.last_applied_source,
         last_attempted_revision=before.last_attempted_revision,
         last_handled_refresh=refresh_token or before.last_handled_refresh,
     )
@@ -261,8 +273,12 @@ def reconcile(
             ]
             message = f"{len(problems)} problem(s) in the manifests; nothing was applied"
         else:
+            source = f"{app.repo_url}#{app.branch}:{app.path}@{snapshot.revision}"
+            applied_before = before.last_applied_source == source
+            policy = app.sync_policy
+            may_apply = policy.automated and (policy.self_heal or not applied_before)
             with live(request_id) as state:
-                run = _Run(app, state, db, automated=app.sync_policy.automated)
+                run = _Run(app, state, db, automated=may_apply, drift=applied_before)
                 run.apply(manifests)
             status.resources = run.resources
             status.conditions = run.conditions[:MAX_CONDITIONS]
@@ -271,6 +287,9 @@ def reconcile(
             status.health = "Degraded" if run.conditions else "Healthy"
             if in_sync:
                 status.last_applied_revision = snapshot.revision
+                status.last_applied_source = source
+            elif applied_before:
+                status.last_applied_source = source  # still applied; what differs is drift
             changed = sum(r.action in ("created", "updated") for r in run.resources)
             message = f"{len(run.resources)} resource(s), {changed} changed"
             if run.conditions:
