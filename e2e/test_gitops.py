@@ -7,6 +7,7 @@ import pytest
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.gateway import Client as GatewayClient
 from gatewright.gitops import Client as GitopsClient
+from gatewright.gitops import SyncFailed
 from gatewright.identity import Client as IdentityClient
 from gatewright.testkit import Harness
 
@@ -95,3 +96,36 @@ def test_a_commit_converges_to_live_org_budget_and_route(
         actions = {(r.kind, r.action) for r in app.status.resources}
         assert actions == {("Org", "unchanged"), ("Budget", "updated"), ("Route", "unchanged")}
         assert budgets.budgets.get_org(org_id).limit_micro_usd == 7_000_000
+
+
+def test_an_invalid_commit_applies_nothing_and_names_the_file_and_field(
+    gw: Harness, gitops: GitopsClient, config_repo: ConfigRepo
+) -> None:
+    org_name, app_name = gw.names.name("org"), gw.names.name("app")
+    with gw.given("a config repository whose budget names an org it does not declare"):
+        text = f"""kind: Budget
+metadata: {{name: {org_name}}}
+spec: {{org: {org_name}, limit_micro_usd: 5000000, period: monthly}}
+"""
+        sha = config_repo.commit({"budgets.yaml": text}, "a budget for nobody")
+
+    with gw.when("an operator creates the Application for it"):
+        gitops.applications.create(app_name, repo_url=config_repo.url)
+        gw.cleanup.add(
+            f"delete application {app_name}", lambda: gitops.applications.delete(app_name)
+        )
+
+    with gw.then("it is Degraded at that commit, naming the file, document and field"):
+        with pytest.raises(SyncFailed) as failed:
+            gitops.applications.wait_for(app_name, revision=sha, timeout=60)
+        status = failed.value.status
+        assert status is not None
+        assert (status.sync, status.health, status.revision) == ("Unknown", "Degraded", sha)
+        [condition] = status.conditions
+        assert (condition.file, condition.document, condition.field) == (
+            "budgets.yaml",
+            0,
+            "spec.org",
+        )
+        assert status.resources == []
+        assert status.inventory == []
