@@ -34,6 +34,7 @@ from gatewright.servicekit import ServiceError
 
 SERVICE_TOKEN = "svc-test-token"
 ADMIN_TOKEN = "admin-token"
+ADMIN_ID = "usr_admin"
 USER_TOKEN = "user-token"
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 OWNER = "owner@example.test"
@@ -161,10 +162,10 @@ class _View:
 class FakeAdmins:
     """The `AdminCheck` seam: ADMIN_TOKEN is a platform admin, USER_TOKEN is not."""
 
-    def is_platform_admin(self, token: str) -> bool:
+    def platform_admin(self, token: str) -> str | None:
         if token not in (ADMIN_TOKEN, USER_TOKEN):
             raise ServiceError(401, "unauthenticated", "invalid token")
-        return token == ADMIN_TOKEN
+        return ADMIN_ID if token == ADMIN_TOKEN else None
 
 
 @pytest.fixture

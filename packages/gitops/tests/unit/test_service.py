@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gitops_fixtures import (
+    ADMIN_ID,
     ADMIN_TOKEN,
     BUDGET,
     ORG,
@@ -18,9 +20,11 @@ from gitops_fixtures import (
     ConfigRepo,
     FakeLive,
 )
+from sqlalchemy import select
 
 from gatewright.core import NotFound
 from gatewright.gitops import Client, SyncFailed
+from gatewright.gitops.service import store
 
 MANIFESTS = {"orgs/acme.yaml": ORG + "---\n" + BUDGET, "orgs/routes.yml": ROUTE}
 
@@ -270,3 +274,27 @@ def test_drift_is_reported_and_reverted_only_with_self_heal(
     budget = next(r for r in app.status.resources if r.kind == "Budget")
     assert (budget.action, budget.message) == ("updated", "drift corrected")
     assert live.budgets[org_id]["limit_micro_usd"] == 5_000_000
+
+
+def test_application_changes_are_audited_on_the_platform_chain(
+    app: FastAPI, http: TestClient, repo: ConfigRepo
+) -> None:
+    url = "https://bot:s3cr3t@git.example.test/config.git"
+    body = {"name": "platform", "repo_url": url}
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Request-ID": "req-audit-1"}
+    assert http.post("/v1/applications", json=body, headers=admin).status_code == 201
+    change = {"poll_interval_seconds": 9}
+    assert http.patch("/v1/applications/platform", json=change, headers=SERVICE).status_code == 200
+    assert http.delete("/v1/applications/platform", headers=SERVICE).status_code == 204
+    with app.state.db.session() as s:
+        payloads = [row.payload for row in s.execute(select(store.outbox.table)).all()]
+    events = sorted(payloads, key=lambda e: e["time"])
+    assert [(e["action"], e["actor"]["type"], e["actor"]["id"]) for e in events] == [
+        ("application.create", "user", ADMIN_ID),
+        ("application.update", "service", "service"),
+        ("application.delete", "service", "service"),
+    ]
+    assert {e["org_id"] for e in events} == {None}
+    assert events[0]["request_id"] == "req-audit-1"
+    assert events[1]["details"] == {"poll_interval_seconds": 9}
+    assert "s3cr3t" not in str(events)

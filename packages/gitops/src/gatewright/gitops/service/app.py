@@ -5,7 +5,8 @@ scheduler (`scheduler.Scheduler`), which reconciles every Application on its pol
 at once on a create, change or refresh, each reconcile in a worker thread. `live` (default: the
 identity, budgets and gateway clients with the service token, `live.client_live_factory`) is how
 a reconcile reads and writes live state; `clock` (default: UTC now) stamps statuses. Tests pass
-both.
+both. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for its
+own events (`events`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def create_app(
         routers=[applications.router],
         db=db,
         lifespan=lifespan,
+        audit_outbox=store.outbox,
         settings=settings,
         state={
             "settings": settings,

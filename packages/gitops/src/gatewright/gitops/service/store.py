@@ -43,9 +43,12 @@ from gatewright.gitops.models import (
     SyncPolicy,
 )
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.audit import AuditOutbox
 from gatewright.servicekit.db import UTCDateTime
 
 metadata = MetaData()
+# Gitops's own audit events (`events`), shipped to audit by servicekit's deliverer.
+outbox = AuditOutbox("gitops", metadata)
 
 applications = Table(
     "gitops_applications",
@@ -248,3 +251,4 @@ def reset(s: Session) -> None:
     """Delete every row (tests and provider states only)."""
     s.execute(inventory.delete())
     s.execute(applications.delete())
+    s.execute(outbox.table.delete())

@@ -32,6 +32,7 @@ __all__ = [
     "AppName",
     "IdentityAdminCheck",
     "Manager",
+    "ManagerCaller",
     "Now",
     "SchedulerDep",
     "SettingsDep",
@@ -46,9 +47,9 @@ __all__ = [
 
 
 class AdminCheck(Protocol):
-    def is_platform_admin(self, token: str) -> bool:
-        """Whether the user behind `token` is a platform admin; 401/503 `ServiceError` when
-        the token is not valid or identity cannot say."""
+    def platform_admin(self, token: str) -> str | None:
+        """The user ID behind `token` if that user is a platform admin, else None; 401/503
+        `ServiceError` when the token is not valid or identity cannot say."""
         ...
 
 
@@ -58,12 +59,13 @@ class IdentityAdminCheck:
     def __init__(self, identity_url: str) -> None:
         self.identity_url = identity_url
 
-    def is_platform_admin(self, token: str) -> bool:
+    def platform_admin(self, token: str) -> str | None:
         with IdentityClient(
             self.identity_url, token=token, request_id_factory=outbound_request_id
         ) as identity:
             try:
-                return identity.users.me().is_platform_admin
+                me = identity.users.me()
+                return me.id if me.is_platform_admin else None
             except AuthenticationError as exc:
                 raise ServiceError(401, "unauthenticated", exc.message) from exc
             except (APIConnectionError, APIStatusError) as exc:
@@ -74,9 +76,10 @@ class IdentityAdminCheck:
 
 @dataclass(frozen=True)
 class ManagerCaller:
-    """Who manages Applications: `service` (the service token) or a platform admin."""
+    """Who manages Applications: a service (the service token; `user_id` None) or a platform
+    admin (`user_id`), the actor of the audit events."""
 
-    kind: str
+    user_id: str | None
 
 
 async def get_settings(request: Request) -> GitopsSettings:
@@ -102,15 +105,16 @@ def manager(
     """Dependency: the service token, or a platform admin's access token (403 otherwise)."""
     token = bearer_token(request)
     if is_service_token(token, settings.service_token.get_secret_value()):
-        return ManagerCaller("service")
-    if not admins.is_platform_admin(token):
+        return ManagerCaller(None)
+    user_id = admins.platform_admin(token)
+    if user_id is None:
         raise ServiceError(
             403,
             "permission_denied",
             "Managing Applications needs a platform admin or the service token.",
             details={"permission": "gitops:manage"},
         )
-    return ManagerCaller("platform_admin")
+    return ManagerCaller(user_id)
 
 
 SettingsDep = Annotated[GitopsSettings, Depends(get_settings)]

@@ -1,13 +1,14 @@
 """Applications: create, read, list, change, delete, and ask for a refresh.
 
-Every route needs the service token or a platform admin (`Manager`). A create, a change and a
+Every route needs the service token or a platform admin (`Manager`); a create, a change and a
+delete are audited in their transaction (`events`). A create, a change and a
 refresh wake the scheduler at once; the reconcile itself runs in the background, so these answer
 before it finishes: wait on the refresh token (`status.last_handled_refresh`), never on time.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from gatewright.gitops.models import (
     Application,
@@ -16,7 +17,7 @@ from gatewright.gitops.models import (
     ApplicationUpdate,
     RefreshAccepted,
 )
-from gatewright.gitops.service import store
+from gatewright.gitops.service import events, store
 from gatewright.gitops.service.api.deps import DB, AppName, Manager, Now, SchedulerDep
 from gatewright.servicekit import ERROR_RESPONSES
 
@@ -25,10 +26,19 @@ router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=E
 
 @router.post("", operation_id="create_application", status_code=201, response_model=Application)
 def create_application(
-    body: ApplicationCreate, who: Manager, db: DB, now: Now, scheduler: SchedulerDep
+    body: ApplicationCreate,
+    who: Manager,
+    db: DB,
+    now: Now,
+    scheduler: SchedulerDep,
+    request: Request,
 ) -> Application:
     with db.session() as s, s.begin():
         created = store.create_application(s, body=body, now=now)
+        details = body.model_dump(include={"repo_url", "branch", "path", "sync_policy"})
+        events.record_application_change(
+            s, request, who, "application.create", name=body.name, details=details
+        )
     if scheduler is not None:
         scheduler.trigger(created.name, "create")
     return created
@@ -54,19 +64,29 @@ def update_application(
     db: DB,
     now: Now,
     scheduler: SchedulerDep,
+    request: Request,
 ) -> Application:
     with db.session() as s, s.begin():
         updated = store.update_application(s, name=name, body=body, now=now)
+        changed = body.model_dump(exclude_unset=True)
+        events.record_application_change(
+            s, request, who, "application.update", name=name, details=changed
+        )
     if scheduler is not None:
         scheduler.trigger(name, "update")
     return updated
 
 
 @router.delete("/{name}", operation_id="delete_application", status_code=204)
-def delete_application(name: AppName, who: Manager, db: DB, scheduler: SchedulerDep) -> Response:
+def delete_application(
+    name: AppName, who: Manager, db: DB, scheduler: SchedulerDep, request: Request
+) -> Response:
     """Forget the Application and its inventory; what it applied stays (prune comes later)."""
     with db.session() as s, s.begin():
         store.delete_application(s, name=name)
+        events.record_application_change(
+            s, request, who, "application.delete", name=name, details={}
+        )
     if scheduler is not None:
         scheduler.forget(name)
     return Response(status_code=204)
