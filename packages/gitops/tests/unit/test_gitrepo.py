@@ -58,6 +58,13 @@ def test_a_missing_branch_path_or_repository_is_a_reason_not_a_crash(
     assert nowhere.value.reason == "FetchFailed"
 
 
+def test_an_unsafe_protocol_is_refused_not_run(tmp_path: Path) -> None:
+    with pytest.raises(GitError) as refused:
+        cache(tmp_path).snapshot(f"ext::sh -c touch% {tmp_path}/pwned", "main", ".")
+    assert refused.value.reason == "UnsafeURL"
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_limits_on_manifest_files(tmp_path: Path, repo: ConfigRepo) -> None:
     repo.commit({"a.yaml": ORG, "b.yaml": ORG})
     with pytest.raises(GitError) as too_many:

@@ -81,6 +81,7 @@ def test_applications_crud(http: TestClient, repo: ConfigRepo) -> None:
         ({"path": "/etc"}, "path"),
         ({"repo_url": "-oProxyCommand=evil"}, "repo_url"),
         ({"repo_url": ""}, "repo_url"),
+        ({"repo_url": "ext::sh -c touch% /tmp/pwned"}, "repo_url"),
         ({"poll_interval_seconds": 0}, "poll_interval_seconds"),
         ({"poll_interval_seconds": "60"}, "poll_interval_seconds"),
         ({"sync_policy": {"automated": "yes"}}, "sync_policy"),
@@ -298,3 +299,18 @@ def test_application_changes_are_audited_on_the_platform_chain(
     assert events[0]["request_id"] == "req-audit-1"
     assert events[1]["details"] == {"poll_interval_seconds": 9}
     assert "s3cr3t" not in str(events)
+
+
+def test_an_unexpected_failure_is_reported_not_waited_out(
+    gitops: Client, repo: ConfigRepo, live: FakeLive
+) -> None:
+    repo.commit(MANIFESTS)
+    live.users = None  # type: ignore[assignment]  # create_org now fails with a TypeError: a bug
+    gitops.applications.create("platform", repo_url=repo.url, path="orgs")
+    with pytest.raises(SyncFailed) as failed:
+        gitops.applications.wait_for("platform", timeout=30)
+    status = failed.value.status
+    assert status is not None
+    assert status.health == "Degraded"
+    assert status.conditions[0].reason == "ReconcileError"
+    assert "TypeError" in status.conditions[0].message

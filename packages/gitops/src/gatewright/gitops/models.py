@@ -49,6 +49,16 @@ RECENT_OPERATIONS = 10
 # A DNS-label-like slug: it names the Application in URLs and logs.
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=SLUG_PATTERN)]
+
+
+def _repo_url(value: str) -> str:
+    # `<transport>::<address>` runs a remote helper (`ext::` runs any command): refused.
+    head, sep, _ = value.partition("::")
+    if sep and "/" not in head:
+        raise ValueError("remote helpers (transport::address) are not allowed")
+    return value
+
+
 # Anything git can fetch from: a local path, file://, https://, ssh://. Printable, bounded; git
 # itself refuses what it cannot reach (reported as a condition, not a 5xx).
 RepoUrl = Annotated[
@@ -56,6 +66,7 @@ RepoUrl = Annotated[
     StringConstraints(
         min_length=1, max_length=2000, pattern=r"^[^\x00-\x1f\x7f\s-][^\x00-\x1f\x7f]*$"
     ),
+    AfterValidator(_repo_url),
 ]
 
 

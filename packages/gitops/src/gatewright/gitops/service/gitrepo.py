@@ -78,10 +78,17 @@ class RepoCache:
         repo.git.update_environment(GIT_TERMINAL_PROMPT="0")
         return repo
 
+    def _open(self, url: str) -> git.Repo:
+        try:
+            return self._repo(url)
+        except (git.UnsafeProtocolError, git.UnsafeOptionError) as exc:
+            # GitPython refuses `ext::` and the like already when the remote is added.
+            raise GitError("UnsafeURL", f"Cannot fetch {url}: {exc}") from exc
+
     def snapshot(self, url: str, branch: str, path: str) -> Snapshot:
         # Closed on the way out: reading blobs starts `git cat-file` helpers that live as long
         # as the Repo object.
-        with self._lock(url), self._repo(url) as repo:
+        with self._lock(url), self._open(url) as repo:
             ref = f"refs/gitops/heads/{branch}"
             try:
                 repo.remote("origin").fetch(
@@ -93,8 +100,9 @@ class RepoCache:
                 raise GitError(
                     "FetchFailed", f"Cannot fetch branch {branch!r} of {url}: {_git_message(exc)}"
                 ) from exc
-            except ValueError as exc:  # GitPython refused the URL (an unsafe protocol)
-                raise GitError("FetchFailed", f"Cannot fetch {url}: {exc}") from exc
+            except (git.UnsafeProtocolError, git.UnsafeOptionError, ValueError) as exc:
+                # GitPython refused the URL (`ext::` and the like): never run, never a crash.
+                raise GitError("UnsafeURL", f"Cannot fetch {url}: {exc}") from exc
             commit = repo.commit(ref)
             return Snapshot(commit.hexsha, self._files(commit, path))
 

@@ -335,8 +335,24 @@ def reconcile_by_name(
         except ServiceError:  # deleted between the trigger and now (404)
             return False
         token = store.requested_refresh(s, name=name)
-    status = reconcile(
-        app, db=db, repos=repos, live=live, trigger=trigger, refresh_token=token, clock=clock
-    )
+    try:
+        status = reconcile(
+            app, db=db, repos=repos, live=live, trigger=trigger, refresh_token=token, clock=clock
+        )
+    except Exception as exc:
+        # A bug, not a verdict on Git: say so on the status (the refresh is answered, so no
+        # caller waits out a timeout), keep the trace in the log.
+        log.exception("reconcile of %s failed unexpectedly", name)
+        status = app.status.model_copy(deep=True)
+        status.health = "Degraded"
+        status.last_handled_refresh = token or status.last_handled_refresh
+        status.reconciled_at = clock()
+        status.conditions = [
+            Condition(
+                type="ReconcileError",
+                reason="ReconcileError",
+                message=f"The reconcile failed unexpectedly ({type(exc).__name__}); see the log.",
+            )
+        ]
     with db.session() as s, s.begin():
         return store.save_status(s, app_id=app.id, status=status)
