@@ -103,12 +103,19 @@ DISTS: dict[str, Dist] = {
             test_needs=("modelsim",),
             test_tools=("openai>=1.40",),
         ),
+        # gitops reads and applies live state through the identity, budgets and gateway clients.
+        Dist(
+            "gitops",
+            "packages/gitops",
+            "service",
+            needs=("core", "servicekit", "identity", "budgets", "gateway"),
+        ),
     )
 }
 # The services a local stack runs.
-SERVICE_DISTS = ["audit", "identity", "budgets", "modelsim", "gateway"]
+SERVICE_DISTS = ["audit", "identity", "budgets", "modelsim", "gateway", "gitops"]
 # Distributions that publish or verify Pact contracts.
-CONTRACT_DISTS = ["identity", "budgets", "modelsim", "gateway", "audit"]
+CONTRACT_DISTS = ["identity", "budgets", "modelsim", "gateway", "audit", "gitops"]
 
 
 def install_dists(session: nox.Session, *names: str) -> None:
@@ -203,7 +210,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every distribution and the noxfile itself."""
-    session.install("mypy", "nox", *TEST_TOOLS, *CONTRACT_TOOLS, "openai>=1.40")
+    session.install("mypy", "nox", "types-PyYAML", *TEST_TOOLS, *CONTRACT_TOOLS, "openai>=1.40")
     install_dists(session, *DISTS)
     packages = [arg for name in DISTS for arg in ("-p", f"gatewright.{name}")]
     session.run("mypy", *packages)

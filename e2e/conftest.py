@@ -22,10 +22,13 @@ from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and bud
     make_route,
     modelsim,
 )
+from .gitops_fixtures import config_repo, gitops  # noqa: F401 - fixtures for the GitOps flows
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    require_stack(config, services=("audit", "identity", "budgets", "modelsim", "gateway"))
+    require_stack(
+        config, services=("audit", "identity", "budgets", "modelsim", "gateway", "gitops")
+    )
 
 
 @pytest.fixture

@@ -25,16 +25,27 @@ PATHS = {
     "modelsim": "packages/modelsim/",
     "gateway": "packages/gateway/",
     "audit": "packages/audit/",
+    "gitops": "packages/gitops/",
 }
 DEPENDENTS = {
-    "core": ["servicekit", "testkit", "identity", "budgets", "modelsim", "gateway", "audit"],
-    "servicekit": ["identity", "budgets", "modelsim", "gateway", "audit"],
+    "core": [
+        "servicekit",
+        "testkit",
+        "identity",
+        "budgets",
+        "modelsim",
+        "gateway",
+        "audit",
+        "gitops",
+    ],
+    "servicekit": ["identity", "budgets", "modelsim", "gateway", "audit", "gitops"],
     "testkit": [],
-    "identity": ["servicekit", "budgets", "gateway", "audit"],
-    "budgets": ["gateway"],
+    "identity": ["servicekit", "budgets", "gateway", "audit", "gitops"],
+    "budgets": ["gateway", "gitops"],
     "modelsim": ["gateway"],
-    "gateway": [],
-    "audit": ["servicekit", "identity", "budgets", "modelsim", "gateway"],
+    "gateway": ["gitops"],
+    "audit": ["servicekit", "identity", "budgets", "modelsim", "gateway", "gitops"],
+    "gitops": [],
 }
 # Mirrors noxfile.CONTRACT_DISTS: the packages with a `contracts(<dist>)` session.
 CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit"]

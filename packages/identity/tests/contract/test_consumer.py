@@ -206,6 +206,27 @@ def test_create_org(anon: Client) -> None:
 
 
 @interaction
+def _create_org_for_owner(pact: Pact) -> None:
+    # gitops applying an Org manifest (decision 12): the service names the owner.
+    (
+        pact.upon_receiving("a service creating an org owned by a user it names")
+        .given(STATE_USER_EXISTS, token=ALICE_TOKEN, **ALICE_STATE)
+        .with_request("POST", "/v1/orgs")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body({"name": ORG_NAME, "owner_email": ALICE_EMAIL}, JSON)
+        .will_respond_with(201)
+        .with_body(
+            {"id": prefixed("org", ORG_ID), "name": ORG_NAME, "created_at": timestamp()}, JSON
+        )
+    )
+
+
+def test_create_org_for_owner(anon: Client) -> None:
+    org = as_(anon, SERVICE_TOKEN).orgs.create(ORG_NAME, owner_email=ALICE_EMAIL)
+    assert org.name == ORG_NAME
+
+
+@interaction
 def _get_org(pact: Pact) -> None:
     (
         pact.upon_receiving("a request for an org with its members")

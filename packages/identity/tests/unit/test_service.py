@@ -140,6 +140,28 @@ def test_org_lifecycle(client: TestClient, world: World) -> None:
     assert client.get("/v1/orgs", headers=world.h("viewer")).json()["data"] == []
 
 
+def test_a_service_creates_an_org_owned_by_the_user_it_names(
+    client: TestClient, world: World
+) -> None:
+    # gitops applies an Org manifest this way (decision 12): the org has a real owner.
+    body = {"name": "from-git", "owner_email": "ADMIN@gatewright.test"}
+    created = client.post("/v1/orgs", json=body, headers=SERVICE)
+    assert created.status_code == 201, created.text
+    org = client.get(f"/v1/orgs/{created.json()['id']}", headers=SERVICE).json()
+    assert [(m["email"], m["role"]) for m in org["members"]] == [(ADMIN_EMAIL, "owner")]
+
+    nobody = {"name": "x", "owner_email": "nobody@example.test"}
+    problem = assert_envelope(client.post("/v1/orgs", json=nobody, headers=SERVICE), 422)
+    assert problem["code"] == "owner_not_found"
+    unnamed = client.post("/v1/orgs", json={"name": "x"}, headers=SERVICE)
+    assert assert_envelope(unnamed, 422)["details"]["field"] == "owner_email"
+    # A user creates orgs they own: naming someone else is refused, and nothing is created.
+    theirs = client.post("/v1/orgs", json=nobody, headers=world.h("viewer"))
+    assert assert_envelope(theirs, 400)["details"]["field"] == "owner_email"
+    listed = client.get("/v1/orgs", headers=world.h("viewer")).json()["data"]
+    assert [o["id"] for o in listed] == [world.org_id]
+
+
 def test_roles_change_and_the_last_owner_stays(client: TestClient, world: World) -> None:
     org, owner = world.org_id, world.users["owner"]
     h = world.h("owner")

@@ -62,8 +62,8 @@ class _UsersRequests:
 
 class _OrgsRequests:
     @staticmethod
-    def create(name: str) -> Call[Org]:
-        return Call("POST", "/v1/orgs", Org, json_body(name=name))
+    def create(name: str, owner_email: str | None = None) -> Call[Org]:
+        return Call("POST", "/v1/orgs", Org, json_body(name=name, owner_email=owner_email))
 
     @staticmethod
     def get(org_id: str) -> Call[OrgDetail]:
@@ -182,8 +182,9 @@ class AsyncUsers(AsyncResource):
 
 
 class Orgs(SyncResource):
-    def create(self, name: str) -> Org:
-        return self._send(_OrgsRequests.create(name))
+    def create(self, name: str, *, owner_email: str | None = None) -> Org:
+        """Create an org. A user becomes its owner; a service names the owner (`owner_email`)."""
+        return self._send(_OrgsRequests.create(name, owner_email))
 
     def get(self, org_id: str) -> OrgDetail:
         return self._send(_OrgsRequests.get(org_id))
@@ -196,8 +197,9 @@ class Orgs(SyncResource):
 
 
 class AsyncOrgs(AsyncResource):
-    async def create(self, name: str) -> Org:
-        return await self._send(_OrgsRequests.create(name))
+    async def create(self, name: str, *, owner_email: str | None = None) -> Org:
+        """Create an org. A user becomes its owner; a service names the owner (`owner_email`)."""
+        return await self._send(_OrgsRequests.create(name, owner_email))
 
     async def get(self, org_id: str) -> OrgDetail:
         return await self._send(_OrgsRequests.get(org_id))

@@ -116,7 +116,12 @@ class User(APIModel):
 
 # -- orgs and members ------------------------------------------------------------------------
 class OrgCreate(_Request):
+    """Body of `POST /v1/orgs`. A user creates an org for themself (they become its owner) and
+    sends no `owner_email`; a service (the service token, e.g. gitops applying an `Org`
+    manifest) must name the owner, an existing user (decision 12)."""
+
     name: Name
+    owner_email: Email | None = None
 
 
 class Org(APIModel):

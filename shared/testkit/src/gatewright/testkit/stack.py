@@ -68,6 +68,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("modelsim", "gatewright.modelsim"),
         ServiceSpec("budgets", "gatewright.budgets", needs=("identity",)),
         ServiceSpec("gateway", "gatewright.gateway", needs=("identity", "budgets")),
+        ServiceSpec("gitops", "gatewright.gitops", needs=("identity", "budgets", "gateway")),
     )
 }
 

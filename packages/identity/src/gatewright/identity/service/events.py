@@ -9,6 +9,7 @@ invitation token, no API-key secret.
 | `auth.login` | success | user | user | `{email}` |
 | `auth.login` | denied ("wrong email or password", org None) | anonymous | — | `{email}` |
 | `org.create` / `org.delete` | success | user | org | `{name}` / `{keys_revoked}` |
+| `org.create` (owner named by a service) | success | service | org | `{name, owner_id}` |
 | `member.role_change` | success | user | user | `{from, to}` |
 | `member.remove` | success | user | user | `{role}` |
 | `invitation.create` | success | user | invitation | `{email, role}` |
@@ -51,6 +52,32 @@ def record(
         org_id=org_id,
         actor_type="user",
         actor_id=principal.user_id,
+        action=action,
+        outcome="success",
+        reason="",
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+
+
+def record_by_service(
+    s: Session,
+    service: str,
+    action: str,
+    *,
+    org_id: str | None,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """A successful state change by a service (the service token), in the caller's transaction;
+    `service` is the name it gave (`X-Gatewright-Service`), a label, not a proof."""
+    return outbox.record(
+        s,
+        org_id=org_id,
+        actor_type="service",
+        actor_id=service,
         action=action,
         outcome="success",
         reason="",

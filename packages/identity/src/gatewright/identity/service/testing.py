@@ -5,7 +5,8 @@ permissions (servicekit's `JWKSVerifier` and `IdentityAuthorizer`). This stand-i
 with identity's own `TokenIssuer` (on a fresh key) and decides with identity's own permission
 matrix (`permissions.decide`), so a service's tests see identity's real claims, matrix and
 reasons; the roles are whatever the test puts in `roles`. `mounted(base_url)` answers both
-endpoints and `GET /v1/orgs/{id}` (the orgs in `orgs` or named by a role) through respx (a test
+endpoints, `GET /v1/orgs/{id}` (the orgs in `orgs` or named by a role) and a service's
+`POST /v1/orgs` naming an owner among `users` (decision 12) through respx (a test
 dependency of the caller, imported only there). In-process, the fake is also servicekit's
 `TokenVerifier`, `Authorizer` and `OrgDirectory` (`verify`, `check`, `exists`), for provider
 tests that swap those seams with `app.dependency_overrides` and accept a pact's
@@ -49,6 +50,9 @@ class FakeIdentity:
     authz_calls: int = 0
     # Accepted as they are, for a pact's fixed example tokens (a pact cannot hold a real JWT).
     example_tokens: dict[str, str] = field(default_factory=dict)  # token -> user_id
+    # Accounts a service may name as an org's owner (`POST /v1/orgs`): email -> user_id.
+    users: dict[str, str] = field(default_factory=dict)
+    org_names: dict[str, str] = field(default_factory=dict)  # org_id -> name, for created orgs
 
     def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
         """An access token for `user_id`; `ttl` < 0 makes it expired, `key` forges it."""
@@ -101,10 +105,28 @@ class FakeIdentity:
             for (user, org), role in self.roles.items()
             if org == org_id
         ]
+        name = self.org_names.get(org_id, org_id)
         return httpx.Response(
-            200,
-            json={"id": org_id, "name": org_id, "created_at": created, "members": members},
+            200, json={"id": org_id, "name": name, "created_at": created, "members": members}
         )
+
+    def create_org(self, request: httpx.Request) -> httpx.Response:
+        """`POST /v1/orgs` as a service calls it: the owner named by `owner_email` (one of
+        `users`) owns the new org, as identity does it (decision 12)."""
+        if self.down:
+            return _error(503, "unavailable", "identity is down (FakeIdentity.down)")
+        if request.headers.get("Authorization") != f"Bearer {self.service_token}":
+            return _error(401, "unauthenticated", "FakeIdentity expects the service token")
+        body = json.loads(request.content)
+        owner = self.users.get(str(body.get("owner_email", "")).lower())
+        if owner is None:
+            return _error(422, "owner_not_found", f"No user with email {body.get('owner_email')}.")
+        org_id = f"org_fake{len(self.org_names) + 1:04d}"
+        self.org_names[org_id] = body["name"]
+        self.orgs.add(org_id)
+        self.roles[(owner, org_id)] = "owner"
+        created = {"id": org_id, "name": body["name"], "created_at": "2026-01-01T00:00:00Z"}
+        return httpx.Response(201, json=created)
 
     def _decide(self, subject: str, org_id: str, permission: str) -> permissions.Decision:
         return permissions.decide(
@@ -145,6 +167,7 @@ class FakeIdentity:
             )
             mock.post("/v1/authz/check").mock(side_effect=self.authz)
             mock.get(url__regex=r"/v1/orgs/[^/]+$").mock(side_effect=self.get_org)
+            mock.post("/v1/orgs").mock(side_effect=self.create_org)
             yield self
 
 

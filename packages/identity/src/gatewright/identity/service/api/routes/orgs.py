@@ -1,4 +1,9 @@
-"""Orgs: create (creator becomes owner), list the caller's orgs, read with members, delete."""
+"""Orgs: create (creator becomes owner), list the caller's orgs, read with members, delete.
+
+A service (the service token) may also create an org, naming its owner, an existing user, by
+`owner_email` (gitops applying an `Org` manifest; decision 12): the org then has an owner like
+any other, and the event's actor is the service.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,33 @@ from fastapi import APIRouter, Request, Response
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, org_not_found
-from gatewright.identity.service.api.deps import DB, CurrentUser, Principal, ServiceOrUser
+from gatewright.identity.service.api.deps import (
+    DB,
+    CurrentUser,
+    Principal,
+    ServiceCaller,
+    ServiceOrUser,
+)
 from gatewright.identity.service.revocations import notify_revoked
-from gatewright.servicekit import ERROR_RESPONSES
+from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit.access import service_name
 
 log = logging.getLogger("gatewright.identity.orgs")
 router = APIRouter(prefix="/v1/orgs", tags=["orgs"], responses=ERROR_RESPONSES)
 
 
 @router.post("", operation_id="create_org", status_code=201, response_model=Org)
-def create_org(body: OrgCreate, principal: CurrentUser, db: DB) -> Org:
+def create_org(body: OrgCreate, caller: ServiceOrUser, db: DB, request: Request) -> Org:
+    if isinstance(caller, ServiceCaller):
+        return _create_org_for_owner(body, db, request)
+    principal = caller
+    if body.owner_email is not None:
+        raise ServiceError(
+            400,
+            "invalid_request",
+            "owner_email is for services only: a user creates an org they own.",
+            details={"field": "owner_email"},
+        )
     with db.session() as s, s.begin():
         org = store.create_org(s, name=body.name, owner_id=principal.user_id)
         events.record(
@@ -31,6 +53,37 @@ def create_org(body: OrgCreate, principal: CurrentUser, db: DB) -> Org:
             details={"name": org.name},
         )
     log.info("org created", extra={"org_id": org.id, "user_id": principal.user_id})
+    return org
+
+
+def _create_org_for_owner(body: OrgCreate, db: Database, request: Request) -> Org:
+    if body.owner_email is None:
+        raise ServiceError(
+            422,
+            "validation_failed",
+            "A service creating an org must name its owner (owner_email): an org always has one.",
+            details={"field": "owner_email"},
+        )
+    with db.session() as s, s.begin():
+        owner = store.get_credentials(s, email=body.owner_email)
+        if owner is None:
+            raise ServiceError(
+                422,
+                "owner_not_found",
+                f"No user with email {body.owner_email}: an org's owner must have an account.",
+                details={"field": "owner_email", "owner_email": body.owner_email},
+            )
+        org = store.create_org(s, name=body.name, owner_id=owner.user_id)
+        events.record_by_service(
+            s,
+            service_name(request),
+            "org.create",
+            org_id=org.id,
+            target_type="org",
+            target_id=org.id,
+            details={"name": org.name, "owner_id": owner.user_id},
+        )
+    log.info("org created by a service", extra={"org_id": org.id, "user_id": owner.user_id})
     return org
 
 

@@ -1,0 +1,71 @@
+"""Gatewright gitops client: `Client` / `AsyncClient`, wire models, and pact names.
+
+The service lives in `gatewright.gitops.service` and needs the `[service]` extra; nothing here
+imports it, FastAPI, servicekit or GitPython.
+"""
+
+from gatewright.gitops._client import (
+    DEFAULT_WAIT_TIMEOUT,
+    Applications,
+    AsyncApplications,
+    AsyncClient,
+    Client,
+    SyncFailed,
+    SyncTimeout,
+    WaitError,
+)
+from gatewright.gitops.contract import (
+    CONSUMER,
+    PROVIDER,
+    STATE_APPLICATION_EXISTS,
+    STATE_SERVICE_TOKEN,
+)
+from gatewright.gitops.models import (
+    HEALTH_STATUSES,
+    KINDS,
+    SYNC_STATUSES,
+    Application,
+    ApplicationList,
+    ApplicationStatus,
+    Condition,
+    FieldDiff,
+    HealthStatus,
+    InventoryEntry,
+    Kind,
+    Operation,
+    RefreshAccepted,
+    ResourceStatus,
+    SyncPolicy,
+    SyncStatus,
+)
+
+__all__ = [
+    "CONSUMER",
+    "DEFAULT_WAIT_TIMEOUT",
+    "HEALTH_STATUSES",
+    "KINDS",
+    "PROVIDER",
+    "STATE_APPLICATION_EXISTS",
+    "STATE_SERVICE_TOKEN",
+    "SYNC_STATUSES",
+    "Application",
+    "ApplicationList",
+    "ApplicationStatus",
+    "Applications",
+    "AsyncApplications",
+    "AsyncClient",
+    "Client",
+    "Condition",
+    "FieldDiff",
+    "HealthStatus",
+    "InventoryEntry",
+    "Kind",
+    "Operation",
+    "RefreshAccepted",
+    "ResourceStatus",
+    "SyncFailed",
+    "SyncPolicy",
+    "SyncStatus",
+    "SyncTimeout",
+    "WaitError",
+]

@@ -1,0 +1,18 @@
+"""Pact participant names and provider-state names, shared by the consumer and provider tests.
+
+Both test files import these, so a renamed state or participant breaks both sides at once
+instead of silently verifying nothing.
+"""
+
+from typing import Final
+
+CONSUMER: Final = "gitops-client"
+PROVIDER: Final = "gitops"
+
+# Provider states. Each takes parameters (fixed names, the service token) named in the pact.
+STATE_SERVICE_TOKEN: Final = "the caller holds the service token"  # noqa: S105 - a name
+"""params: service_token — no Application exists yet."""
+STATE_APPLICATION_EXISTS: Final = "an application exists"
+"""params: service_token, name, repo_url, branch, path — reconciled once at `revision`."""
+
+ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS)

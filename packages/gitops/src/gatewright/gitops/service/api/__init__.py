@@ -1,0 +1,1 @@
+"""The HTTP surface: dependencies (`deps`) and one router per resource (`routes`)."""

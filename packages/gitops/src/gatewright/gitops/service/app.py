@@ -1,0 +1,95 @@
+"""`create_app(settings, live=None, clock=None)`: the gitops FastAPI app. Nothing runs at import.
+
+At startup (lifespan) the app creates its tables and, unless `reconcile_loop` is off, starts the
+scheduler (`scheduler.Scheduler`), which reconciles every Application on its poll interval and
+at once on a create, change or refresh, each reconcile in a worker thread. `live` (default: the
+identity, budgets and gateway clients with the service token, `live.client_live_factory`) is how
+a reconcile reads and writes live state; `clock` (default: UTC now) stamps statuses. Tests pass
+both. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for its
+own events (`events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from gatewright.gitops.service import store
+from gatewright.gitops.service.api.deps import IdentityAdminCheck
+from gatewright.gitops.service.api.routes import applications
+from gatewright.gitops.service.config import GitopsSettings
+from gatewright.gitops.service.gitrepo import RepoCache
+from gatewright.gitops.service.live import LiveFactory, client_live_factory
+from gatewright.gitops.service.reconcile import reconcile_by_name
+from gatewright.gitops.service.scheduler import Scheduler
+from gatewright.servicekit import Database, create_service_app
+from gatewright.servicekit.db import utcnow
+
+VERSION = "0.1.0"
+
+
+def create_app(
+    settings: GitopsSettings,
+    *,
+    live: LiveFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    db = Database(settings.database_url_for("gitops"))
+    the_clock = clock or utcnow
+    repos = RepoCache(
+        settings.repos_dir,
+        timeout_seconds=settings.git_timeout_seconds,
+        max_file_bytes=settings.max_manifest_bytes,
+        max_files=settings.max_manifest_files,
+    )
+    the_live = live or client_live_factory(
+        identity_url=settings.identity_url.rstrip("/"),
+        budgets_url=settings.budgets_url.rstrip("/"),
+        gateway_url=settings.gateway_url.rstrip("/"),
+        service_token=settings.service_token.get_secret_value(),
+    )
+
+    def run(name: str, trigger: str) -> bool:
+        return reconcile_by_name(
+            name, db=db, repos=repos, live=the_live, trigger=trigger, clock=the_clock
+        )
+
+    def schedule() -> list[tuple[str, int]]:
+        with db.session() as s:
+            return [(a.name, a.poll_interval_seconds) for a in store.list_schedule(s)]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.create_all, store.metadata)
+        if settings.reconcile_loop:
+            scheduler = Scheduler(run, schedule, max_parallel=settings.max_parallel_reconciles)
+            app.state.scheduler = scheduler
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if app.state.scheduler is not None:
+                await app.state.scheduler.stop()
+
+    return create_service_app(
+        service="gitops",
+        version=VERSION,
+        description="Applications: git repositories whose manifests are kept applied.",
+        routers=[applications.router],
+        db=db,
+        lifespan=lifespan,
+        audit_outbox=store.outbox,
+        settings=settings,
+        state={
+            "settings": settings,
+            "clock": the_clock,
+            "scheduler": None,
+            "repos": repos,
+            "reconcile": run,
+            "admin_check": IdentityAdminCheck(settings.identity_url.rstrip("/")),
+        },
+    )

@@ -1,0 +1,36 @@
+"""Gitops settings from `GATEWRIGHT_*` env vars (on top of servicekit's `ServiceSettings`, which
+carries `GATEWRIGHT_IDENTITY_URL` and `GATEWRIGHT_SERVICE_TOKEN`).
+
+- `GATEWRIGHT_BUDGETS_URL` (default `http://127.0.0.1:8002`), `GATEWRIGHT_GATEWAY_URL`
+  (default `http://127.0.0.1:8003`): where live budgets and routes are read and applied.
+- `GATEWRIGHT_RECONCILE_LOOP` (default true): run the background scheduler (polls, refreshes).
+  The provider contract test turns it off so that a status it seeded stays as it is.
+- `GATEWRIGHT_MAX_PARALLEL_RECONCILES` (default 4): different Applications reconcile in
+  parallel up to this many; one Application never overlaps itself.
+- `GATEWRIGHT_GIT_TIMEOUT_SECONDS` (default 60): a fetch that takes longer fails the reconcile.
+- `GATEWRIGHT_MAX_MANIFEST_BYTES` (default 1 MiB per file), `GATEWRIGHT_MAX_MANIFEST_FILES` (500).
+
+The cache clones live under `GATEWRIGHT_DATA_DIR/gitops-repos/`, one per repository URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from gatewright.servicekit import ServiceSettings
+
+
+class GitopsSettings(ServiceSettings):
+    budgets_url: str = "http://127.0.0.1:8002"
+    gateway_url: str = "http://127.0.0.1:8003"
+    reconcile_loop: bool = True
+    max_parallel_reconciles: int = Field(default=4, ge=1, le=64)
+    git_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    max_manifest_bytes: int = Field(default=1 << 20, ge=1024)
+    max_manifest_files: int = Field(default=500, ge=1)
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "gitops-repos"

@@ -1,0 +1,137 @@
+"""Live state: orgs, budgets and routes as identity, budgets and the gateway hold them.
+
+`LiveState` is the seam the reconciler reads and writes through; `ClientLive` implements it over
+the owners' client packages only (never another service's database), with the service token,
+`X-Gatewright-Service: gitops`, and ONE request ID for every call of one reconcile, so a
+reconcile can be followed across all services by that ID. Unit tests pass a fake `LiveState`.
+
+Errors are the clients' own (`gatewright.core` exceptions): the reconciler turns them into a
+failed resource and a condition, never a crash of the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gatewright.budgets import Client as BudgetsClient
+from gatewright.core import NotFound
+from gatewright.gateway import Client as GatewayClient
+from gatewright.identity import Client as IdentityClient
+from gatewright.servicekit.access import SERVICE_NAME_HEADER
+
+
+class LiveState(Protocol):
+    def org_exists(self, org_id: str) -> bool: ...
+
+    def create_org(self, name: str, *, owner_email: str) -> str:
+        """Create the org owned by `owner_email`; its ID."""
+        ...
+
+    def get_budget(self, org_id: str) -> dict[str, Any] | None:
+        """`{limit_micro_usd, period}` of the org's budget, or None when it has none."""
+        ...
+
+    def set_budget(self, org_id: str, *, limit_micro_usd: int, period: str) -> None: ...
+
+    def get_route(self, org_id: str, alias: str) -> dict[str, Any] | None:
+        """`{backends, input_micro_usd_per_mtok, output_micro_usd_per_mtok}` or None."""
+        ...
+
+    def put_route(self, org_id: str, alias: str, *, route: dict[str, Any]) -> None: ...
+
+
+LiveFactory = Callable[[str], AbstractContextManager[LiveState]]
+"""`factory(request_id)`: a `LiveState` whose every outbound call carries that request ID."""
+
+
+def route_fields(backends: list[Any], input_price: int, output_price: int) -> dict[str, Any]:
+    """A route's fields in the one normalized shape both sides of a diff use."""
+    return {
+        "backends": [
+            {
+                "url": b["url"].rstrip("/"),
+                "model": b["model"],
+                "timeout_seconds": float(b["timeout_seconds"]),
+            }
+            for b in backends
+        ],
+        "input_micro_usd_per_mtok": input_price,
+        "output_micro_usd_per_mtok": output_price,
+    }
+
+
+@dataclass
+class ClientLive:
+    identity: IdentityClient
+    budgets: BudgetsClient
+    gateway: GatewayClient
+
+    def org_exists(self, org_id: str) -> bool:
+        try:
+            self.identity.orgs.get(org_id)
+        except NotFound:
+            return False
+        return True
+
+    def create_org(self, name: str, *, owner_email: str) -> str:
+        return self.identity.orgs.create(name, owner_email=owner_email).id
+
+    def get_budget(self, org_id: str) -> dict[str, Any] | None:
+        try:
+            budget = self.budgets.budgets.get_org(org_id)
+        except NotFound:
+            return None
+        return {"limit_micro_usd": budget.limit_micro_usd, "period": budget.period}
+
+    def set_budget(self, org_id: str, *, limit_micro_usd: int, period: str) -> None:
+        self.budgets.budgets.set_org(
+            org_id,
+            limit_micro_usd=limit_micro_usd,
+            period=period,  # type: ignore[arg-type]  # validated as a Period by the manifest
+        )
+
+    def get_route(self, org_id: str, alias: str) -> dict[str, Any] | None:
+        try:
+            route = self.gateway.routes.get(alias, org_id=org_id)
+        except NotFound:
+            return None
+        return route_fields(
+            [b.model_dump() for b in route.backends],
+            route.input_micro_usd_per_mtok,
+            route.output_micro_usd_per_mtok,
+        )
+
+    def put_route(self, org_id: str, alias: str, *, route: dict[str, Any]) -> None:
+        self.gateway.routes.put(
+            alias,
+            org_id=org_id,
+            backends=route["backends"],
+            input_micro_usd_per_mtok=route["input_micro_usd_per_mtok"],
+            output_micro_usd_per_mtok=route["output_micro_usd_per_mtok"],
+        )
+
+
+def client_live_factory(
+    *, identity_url: str, budgets_url: str, gateway_url: str, service_token: str
+) -> LiveFactory:
+    """The production `LiveFactory`: the three clients, built per reconcile (cheap next to a
+    git fetch), all stamping that reconcile's request ID."""
+
+    @contextmanager
+    def factory(request_id: str) -> Iterator[LiveState]:
+        kwargs: dict[str, Any] = {
+            "token": service_token,
+            "request_id_factory": lambda: request_id,
+            "headers": {SERVICE_NAME_HEADER: "gitops"},
+        }
+        with (
+            IdentityClient(identity_url, **kwargs) as identity,
+            BudgetsClient(budgets_url, **kwargs) as budgets,
+            GatewayClient(gateway_url, **kwargs) as gateway,
+        ):
+            yield ClientLive(identity, budgets, gateway)
+
+    return factory

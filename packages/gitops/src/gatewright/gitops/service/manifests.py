@@ -1,0 +1,238 @@
+"""Manifests: parse and validate the whole set of YAML documents before anything is applied.
+
+A repository path holds `*.yaml` / `*.yml` files, any number of documents each:
+
+    kind: Org                     # Org | Budget | Route (Membership comes in a later slice)
+    metadata: {name: acme}        # a slug, unique per kind
+    spec: {owner: admin@example.com}
+
+    kind: Budget
+    metadata: {name: acme}
+    spec: {org: acme, limit_micro_usd: 5000000, period: monthly}
+
+    kind: Route
+    metadata: {name: acme-chat}
+    spec: {org: acme, alias: chat, backends: [{url: "http://...", model: sim-echo}],
+           input_micro_usd_per_mtok: 1000000, output_micro_usd_per_mtok: 2000000}
+
+The specs reuse the owners' wire rules (identity's `Email`, budgets' `Period` and limit, the
+gateway's `Backend`, `Alias` and `Price`), so Git accepts exactly what the services would. A set
+with any problem (YAML syntax, a YAML alias, unknown kind, missing or mistyped field, duplicate
+name, one org with two budgets or two routes with one alias, a reference to an org the set does
+not declare) yields no manifests at all and every `Problem` found, each naming the file, the
+document index (0-based, in the file), the field and a readable reason.
+
+YAML aliases (`*name`) are refused: they are how a small file expands into a huge one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gatewright.budgets.models import LimitMicroUsd, Period
+from gatewright.gateway.models import MAX_BACKENDS, Alias, Backend, Price
+from gatewright.gitops.models import KINDS, Kind, Slug
+from gatewright.identity.models import Email
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the set is invalid, and where."""
+
+    file: str
+    document: int | None
+    field: str | None
+    reason: str
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgSpec(_Spec):
+    """`owner`: the email of an existing user, who owns the org (decision 12)."""
+
+    owner: Email
+
+
+class BudgetSpec(_Spec):
+    org: Slug
+    limit_micro_usd: LimitMicroUsd
+    period: Period
+
+
+class RouteSpec(_Spec):
+    """`alias` defaults to the manifest's name."""
+
+    org: Slug
+    alias: Alias | None = None
+    backends: Annotated[list[Backend], Field(min_length=1, max_length=MAX_BACKENDS)]
+    input_micro_usd_per_mtok: Price
+    output_micro_usd_per_mtok: Price
+
+
+_SPECS: dict[Kind, type[_Spec]] = {"Org": OrgSpec, "Budget": BudgetSpec, "Route": RouteSpec}
+
+
+class _Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Slug
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    apiVersion: Literal["gatewright/v1"] | None = None  # noqa: N815 - the YAML key
+    kind: str
+    metadata: _Metadata
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    kind: Kind
+    name: str
+    spec: Any  # OrgSpec | BudgetSpec | RouteSpec, by kind
+    file: str
+    document: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.file} document {self.document}"
+
+
+@dataclass(frozen=True)
+class ManifestSet:
+    """A valid set, each kind in file order (files sorted by path)."""
+
+    orgs: list[Manifest]
+    budgets: list[Manifest]
+    routes: list[Manifest]
+
+    def __len__(self) -> int:
+        return len(self.orgs) + len(self.budgets) + len(self.routes)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, so no document expands beyond its file's size."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in manifests", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _field(prefix: str, loc: Iterable[Any]) -> str:
+    return ".".join([prefix, *(str(part) for part in loc)]) if prefix else ".".join(map(str, loc))
+
+
+def _yaml_problem(file: str, document: int, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return Problem(file, document, None, f"YAML syntax error{where}: {problem}")
+
+
+def _documents(file: str, text: str, problems: list[Problem]) -> list[tuple[int, Any]]:
+    found: list[tuple[int, Any]] = []
+    index = 0
+    loader = _NoAliasLoader(text)
+    try:
+        while loader.check_data():  # type: ignore[no-untyped-call]
+            data = loader.get_data()
+            if data is not None:  # an empty document (a trailing `---`) is not a manifest
+                found.append((index, data))
+            index += 1
+    except yaml.YAMLError as exc:
+        problems.append(_yaml_problem(file, index, exc))
+    finally:
+        loader.dispose()
+    return found
+
+
+def _manifest(file: str, index: int, data: Any, problems: list[Problem]) -> Manifest | None:
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(file, index, None, "a manifest must be a mapping (kind, metadata, spec)")
+        )
+        return None
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem(file, index, _field("", err["loc"]), err["msg"]))
+        return None
+    if doc.kind not in KINDS:
+        known = ", ".join(KINDS)
+        problems.append(Problem(file, index, "kind", f"unknown kind {doc.kind!r} (known: {known})"))
+        return None
+    kind: Kind = doc.kind
+    try:
+        spec = _SPECS[kind].model_validate(doc.spec)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem(file, index, _field("spec", err["loc"]), err["msg"]))
+        return None
+    return Manifest(kind, doc.metadata.name, spec, file, index)
+
+
+def _cross_check(manifests: list[Manifest], problems: list[Problem]) -> None:
+    seen: dict[tuple[str, str], Manifest] = {}
+    org_names = {m.name for m in manifests if m.kind == "Org"}
+    budget_of: dict[str, Manifest] = {}
+    route_of: dict[tuple[str, str], Manifest] = {}
+    for m in manifests:
+        first = seen.setdefault((m.kind, m.name), m)
+        if first is not m:
+            reason = f"duplicate {m.kind} {m.name!r} (first in {first.where})"
+            problems.append(Problem(m.file, m.document, "metadata.name", reason))
+            continue
+        if m.kind == "Org":
+            continue
+        org = m.spec.org
+        if org not in org_names:
+            reason = f"{m.kind} {m.name!r} names org {org!r}, which no Org manifest declares"
+            problems.append(Problem(m.file, m.document, "spec.org", reason))
+            continue
+        if m.kind == "Budget":
+            other = budget_of.setdefault(org, m)
+            if other is not m:
+                reason = f"org {org!r} has a Budget already ({other.name!r} in {other.where})"
+                problems.append(Problem(m.file, m.document, "spec.org", reason))
+        else:
+            alias = m.spec.alias or m.name
+            other = route_of.setdefault((org, alias), m)
+            if other is not m:
+                reason = f"org {org!r} has a Route with alias {alias!r} already ({other.where})"
+                problems.append(Problem(m.file, m.document, "spec.alias", reason))
+
+
+def parse(files: Iterable[tuple[str, bytes]]) -> tuple[ManifestSet | None, list[Problem]]:
+    """Every manifest of `(path, content)` files, or None and the problems found."""
+    problems: list[Problem] = []
+    manifests: list[Manifest] = []
+    for file, content in sorted(files):
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(file, None, None, f"not UTF-8 text (byte {exc.start})"))
+            continue
+        for index, data in _documents(file, text, problems):
+            manifest = _manifest(file, index, data, problems)
+            if manifest is not None:
+                manifests.append(manifest)
+    _cross_check(manifests, problems)
+    if problems:
+        return None, problems
+    by_kind = {kind: [m for m in manifests if m.kind == kind] for kind in KINDS}
+    return ManifestSet(by_kind["Org"], by_kind["Budget"], by_kind["Route"]), []

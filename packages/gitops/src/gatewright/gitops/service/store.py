@@ -1,0 +1,254 @@
+"""Gitops's tables (all prefixed `gitops_`) and keyword-only data functions.
+
+- `gitops_applications`: one row per Application: its spec, its last status (a JSON document,
+  written whole by each reconcile) and its refresh bookkeeping: `refresh_seq` counts refreshes
+  asked for, `requested_refresh` is the newest token. A reconcile reads the token when it starts
+  and, when it finishes, records it as `last_handled_refresh`: a refresh that arrives while it
+  runs has a newer token, so it is not marked handled and the scheduler runs once more.
+- `gitops_inventory`: what each Application created (kind, manifest name → live ID). Live IDs
+  of orgs come from here (identity names orgs by ID, Git by name); prune will only ever remove
+  entries of this table.
+
+Functions take an open `Session` and never commit; routes and the reconciler own transactions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gatewright.gitops.models import (
+    Application,
+    ApplicationCreate,
+    ApplicationStatus,
+    ApplicationUpdate,
+    InventoryEntry,
+    Kind,
+    SyncPolicy,
+)
+from gatewright.servicekit import ServiceError
+from gatewright.servicekit.audit import AuditOutbox
+from gatewright.servicekit.db import UTCDateTime
+
+metadata = MetaData()
+# Gitops's own audit events (`events`), shipped to audit by servicekit's deliverer.
+outbox = AuditOutbox("gitops", metadata)
+
+applications = Table(
+    "gitops_applications",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("repo_url", String(2000), nullable=False),
+    Column("branch", String(200), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("sync_policy", JSON, nullable=False),
+    Column("poll_interval_seconds", Integer, nullable=False),
+    Column("drift_check_interval_seconds", Integer),
+    Column("status", JSON, nullable=False),
+    Column("refresh_seq", Integer, nullable=False, default=0),
+    Column("requested_refresh", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+inventory = Table(
+    "gitops_inventory",
+    metadata,
+    Column("app_id", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("live_id", String(200), nullable=False),
+    PrimaryKeyConstraint("app_id", "kind", "name"),
+)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def not_found(name: str) -> ServiceError:
+    return ServiceError(
+        404, "application_not_found", f"No Application named {name!r}.", details={"name": name}
+    )
+
+
+def _application(s: Session, row: Any) -> Application:
+    status = ApplicationStatus.model_validate(row.status)
+    status.inventory = list_inventory(s, app_id=row.id)
+    return Application(
+        id=row.id,
+        name=row.name,
+        repo_url=row.repo_url,
+        branch=row.branch,
+        path=row.path,
+        sync_policy=SyncPolicy.model_validate(row.sync_policy),
+        poll_interval_seconds=row.poll_interval_seconds,
+        drift_check_interval_seconds=row.drift_check_interval_seconds,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=status,
+    )
+
+
+def create_application(s: Session, *, body: ApplicationCreate, now: datetime) -> Application:
+    values = {
+        "id": new_id("app"),
+        "name": body.name,
+        "repo_url": body.repo_url,
+        "branch": body.branch,
+        "path": body.path,
+        "sync_policy": body.sync_policy.model_dump(),
+        "poll_interval_seconds": body.poll_interval_seconds,
+        "drift_check_interval_seconds": body.drift_check_interval_seconds,
+        "status": ApplicationStatus().model_dump(mode="json"),
+        "refresh_seq": 0,
+        "requested_refresh": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        with s.begin_nested():
+            s.execute(applications.insert().values(**values))
+    except IntegrityError:
+        raise ServiceError(
+            409,
+            "application_exists",
+            f"An Application named {body.name!r} exists already.",
+            details={"name": body.name},
+        ) from None
+    return get_application(s, name=body.name)
+
+
+def get_application(s: Session, *, name: str) -> Application:
+    row = s.execute(select(applications).where(applications.c.name == name)).first()
+    if row is None:
+        raise not_found(name)
+    return _application(s, row)
+
+
+def list_applications(s: Session) -> list[Application]:
+    rows = s.execute(select(applications).order_by(applications.c.name)).all()
+    return [_application(s, row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    name: str
+    poll_interval_seconds: int
+
+
+def list_schedule(s: Session) -> list[ScheduleEntry]:
+    """Name and poll interval of every Application (what the scheduler needs, nothing more)."""
+    rows = s.execute(
+        select(applications.c.name, applications.c.poll_interval_seconds).order_by(
+            applications.c.name
+        )
+    ).all()
+    return [ScheduleEntry(r.name, r.poll_interval_seconds) for r in rows]
+
+
+def update_application(
+    s: Session, *, name: str, body: ApplicationUpdate, now: datetime
+) -> Application:
+    changes: dict[str, Any] = {
+        field: value
+        for field, value in body.model_dump(exclude_unset=True).items()
+        # Only the interval for drift checks may be cleared (null = no drift checks).
+        if value is not None or field == "drift_check_interval_seconds"
+    }
+    if not changes:
+        return get_application(s, name=name)
+    result = s.execute(
+        update(applications).where(applications.c.name == name).values(**changes, updated_at=now)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise not_found(name)
+    return get_application(s, name=name)
+
+
+def delete_application(s: Session, *, name: str) -> None:
+    app = get_application(s, name=name)
+    s.execute(inventory.delete().where(inventory.c.app_id == app.id))
+    s.execute(applications.delete().where(applications.c.id == app.id))
+
+
+def request_refresh(s: Session, *, name: str) -> str:
+    """A new refresh token for `name` (tokens sort in the order they are issued)."""
+    row = s.execute(select(applications.c.refresh_seq).where(applications.c.name == name)).first()
+    if row is None:
+        raise not_found(name)
+    seq = int(row.refresh_seq) + 1
+    token = f"rfr_{seq:010d}_{secrets.token_hex(4)}"
+    s.execute(
+        update(applications)
+        .where(applications.c.name == name)
+        .values(refresh_seq=seq, requested_refresh=token)
+    )
+    return token
+
+
+def requested_refresh(s: Session, *, name: str) -> str | None:
+    row = s.execute(
+        select(applications.c.requested_refresh).where(applications.c.name == name)
+    ).first()
+    return None if row is None else row.requested_refresh
+
+
+def save_status(s: Session, *, app_id: str, status: ApplicationStatus) -> bool:
+    """Write a reconcile's status; False when the Application was deleted meanwhile."""
+    document = status.model_dump(mode="json", exclude={"inventory"})
+    result = s.execute(
+        update(applications).where(applications.c.id == app_id).values(status=document)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_inventory(s: Session, *, app_id: str) -> list[InventoryEntry]:
+    rows = s.execute(
+        select(inventory)
+        .where(inventory.c.app_id == app_id)
+        .order_by(inventory.c.kind, inventory.c.name)
+    ).all()
+    return [InventoryEntry(kind=r.kind, name=r.name, live_id=r.live_id) for r in rows]
+
+
+def inventory_id(s: Session, *, app_id: str, kind: Kind, name: str) -> str | None:
+    row = s.execute(
+        select(inventory.c.live_id).where(
+            inventory.c.app_id == app_id, inventory.c.kind == kind, inventory.c.name == name
+        )
+    ).first()
+    return None if row is None else str(row.live_id)
+
+
+def record_inventory(s: Session, *, app_id: str, kind: Kind, name: str, live_id: str) -> None:
+    s.execute(
+        inventory.delete().where(
+            inventory.c.app_id == app_id, inventory.c.kind == kind, inventory.c.name == name
+        )
+    )
+    s.execute(inventory.insert().values(app_id=app_id, kind=kind, name=name, live_id=live_id))
+
+
+def reset(s: Session) -> None:
+    """Delete every row (tests and provider states only)."""
+    s.execute(inventory.delete())
+    s.execute(applications.delete())
+    s.execute(outbox.table.delete())

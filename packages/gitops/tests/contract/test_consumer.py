@@ -1,0 +1,182 @@
+"""Consumer contract: what `gatewright.gitops.Client` needs from the gitops service.
+
+Every interaction is registered by a small builder right above the test that exercises it with the
+real sync `Client`; the module fixture (`testkit.pactconsumer`) serves them once, fails at
+teardown if any was never requested, then writes `<pact dir>/gitops-client-gitops.json` exactly
+once. Examples are fixed values (`pact_examples`), so the file is deterministic. Requests carry
+the service token under a regex matcher; the provider test is configured with that token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pact import Pact, match
+
+from gatewright.core import NotFound, RetryPolicy
+from gatewright.gitops import (
+    CONSUMER,
+    PROVIDER,
+    STATE_APPLICATION_EXISTS,
+    STATE_SERVICE_TOKEN,
+    Client,
+)
+from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
+
+from pact_examples import (  # isort: skip
+    APP_NAME,
+    BRANCH,
+    MISSING_APP,
+    ORG_ID,
+    ORG_NAME,
+    PATH,
+    REFRESH_TOKEN,
+    REPO_URL,
+    REVISION,
+    SERVICE_TOKEN,
+)
+
+JSON = "application/json"
+interaction = Interactions(CONSUMER, PROVIDER)
+SERVICE = {"service_token": SERVICE_TOKEN}
+EXISTING = {
+    **SERVICE,
+    "name": APP_NAME,
+    "repo_url": REPO_URL,
+    "branch": BRANCH,
+    "path": PATH,
+    "revision": REVISION,
+    "refresh_token": REFRESH_TOKEN,
+    "org_name": ORG_NAME,
+    "org_id": ORG_ID,
+}
+
+
+def application(status: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": match.regex("app_0123456789abcdef", regex=r"^app_[0-9a-f]{16}$"),
+        "name": APP_NAME,
+        "repo_url": REPO_URL,
+        "branch": BRANCH,
+        "path": PATH,
+        "sync_policy": {"automated": True, "self_heal": False, "prune": False},
+        "poll_interval_seconds": 60,
+        "created_at": timestamp(),
+        "updated_at": timestamp(),
+        "status": status,
+    }
+
+
+@pytest.fixture(scope="module")
+def mock_url() -> Iterator[str]:
+    with interaction.serve() as url:
+        yield url
+
+
+@pytest.fixture
+def service(mock_url: str) -> Iterator[Client]:
+    with Client(mock_url, token=SERVICE_TOKEN, retry=RetryPolicy(max_retries=0)) as client:
+        yield client
+
+
+@interaction
+def _create(pact: Pact) -> None:
+    (
+        pact.upon_receiving("an operator creating an Application")
+        .given(STATE_SERVICE_TOKEN, **SERVICE)
+        .with_request("POST", "/v1/applications")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body({"name": APP_NAME, "repo_url": REPO_URL, "branch": BRANCH, "path": PATH}, JSON)
+        .will_respond_with(201)
+        .with_body(application({"sync": "Unknown", "health": "Progressing"}), JSON)
+    )
+
+
+def test_create(service: Client) -> None:
+    app = service.applications.create(APP_NAME, repo_url=REPO_URL, branch=BRANCH, path=PATH)
+    assert (app.name, app.status.sync, app.status.health) == (APP_NAME, "Unknown", "Progressing")
+    assert app.sync_policy.automated
+
+
+@interaction
+def _get(pact: Pact) -> None:
+    status = {
+        "sync": "Synced",
+        "health": "Healthy",
+        "revision": REVISION,
+        "last_applied_revision": REVISION,
+        "last_handled_refresh": REFRESH_TOKEN,
+        "reconciled_at": timestamp(),
+        "resources": [
+            {
+                "kind": "Org",
+                "name": ORG_NAME,
+                "status": "Synced",
+                "action": "created",
+                "live_id": ORG_ID,
+            }
+        ],
+        "inventory": [{"kind": "Org", "name": ORG_NAME, "live_id": ORG_ID}],
+    }
+    (
+        pact.upon_receiving("a request for a reconciled Application")
+        .given(STATE_APPLICATION_EXISTS, **EXISTING)
+        .with_request("GET", f"/v1/applications/{APP_NAME}")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .will_respond_with(200)
+        .with_body(application(status), JSON)
+    )
+
+
+def test_get(service: Client) -> None:
+    app = service.applications.get(APP_NAME)
+    status = app.status
+    assert (status.sync, status.health, status.revision) == ("Synced", "Healthy", REVISION)
+    assert status.last_handled_refresh == REFRESH_TOKEN
+    assert [(e.kind, e.name, e.live_id) for e in status.inventory] == [("Org", ORG_NAME, ORG_ID)]
+
+
+@interaction
+def _refresh(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a refresh of an Application")
+        .given(STATE_APPLICATION_EXISTS, **EXISTING)
+        .with_request("POST", f"/v1/applications/{APP_NAME}/refresh")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .will_respond_with(202)
+        .with_body(
+            {
+                "application": APP_NAME,
+                "token": match.regex(
+                    "rfr_0000000002_0a0b0c0d", regex=r"^rfr_[0-9]{10}_[0-9a-f]{8}$"
+                ),
+            },
+            JSON,
+        )
+    )
+
+
+def test_refresh(service: Client) -> None:
+    accepted = service.applications.refresh(APP_NAME)
+    assert accepted.application == APP_NAME
+    assert accepted.token > REFRESH_TOKEN  # tokens sort in the order they were issued
+
+
+@interaction
+def _get_missing(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a request for an Application that does not exist")
+        .given(STATE_SERVICE_TOKEN, **SERVICE)
+        .with_request("GET", f"/v1/applications/{MISSING_APP}")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .will_respond_with(404)
+        .with_body(error_body(match.str("not_found_error"), "application_not_found"), JSON)
+    )
+
+
+def test_get_missing(service: Client) -> None:
+    with pytest.raises(NotFound) as missing:
+        service.applications.get(MISSING_APP)
+    assert missing.value.code == "application_not_found"

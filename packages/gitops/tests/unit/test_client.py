@@ -1,0 +1,170 @@
+"""The gitops client: every resource call on both clients (respx), `wait_for`'s three outcomes,
+the public API, and that importing it loads no service code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+import gatewright.gitops as gitops
+from gatewright.core import RetryPolicy
+from gatewright.core.testing import Runner, modules_loaded_by, public_methods, runner
+from gatewright.gitops import AsyncClient, Client, SyncFailed, SyncTimeout
+
+BASE = "http://gitops.test"
+T0 = "2026-01-02T00:00:00Z"
+SHA = "a" * 40
+
+
+def app_body(**status: Any) -> dict[str, Any]:
+    return {
+        "id": "app_1",
+        "name": "platform",
+        "repo_url": "/srv/config.git",
+        "branch": "main",
+        "path": ".",
+        "sync_policy": {"automated": True, "self_heal": False, "prune": False},
+        "poll_interval_seconds": 60,
+        "created_at": T0,
+        "updated_at": T0,
+        "status": status,
+        "added_by_a_newer_provider": True,
+    }
+
+
+SYNCED = app_body(
+    sync="Synced", health="Healthy", revision=SHA, last_handled_refresh="rfr_0000000002_aa"
+)
+PENDING = app_body(sync="Unknown", health="Progressing", last_handled_refresh="rfr_0000000001_aa")
+DEGRADED = app_body(
+    sync="Unknown",
+    health="Degraded",
+    revision=SHA,
+    last_handled_refresh="rfr_0000000002_aa",
+    conditions=[{"type": "InvalidManifest", "reason": "InvalidManifest", "message": "bad org"}],
+)
+
+
+@pytest.fixture(params=["sync", "async"])
+def run(request: pytest.FixtureRequest) -> Runner:
+    return runner(request.param, Client, AsyncClient, base_url=BASE, token="svc")
+
+
+def refresh_route(mock: respx.MockRouter) -> None:
+    mock.post("/v1/applications/platform/refresh").respond(
+        202, json={"application": "platform", "token": "rfr_0000000002_aa"}
+    )
+
+
+async def test_resource_calls_send_what_the_service_expects(run: Runner) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        created = mock.post("/v1/applications").respond(201, json=app_body())
+        mock.get("/v1/applications").respond(200, json={"data": [app_body()]})
+        patched = mock.patch("/v1/applications/platform").respond(200, json=app_body())
+        mock.delete("/v1/applications/platform").respond(204)
+        app = await run(lambda c: c.applications.create("platform", repo_url="/srv/config.git"))
+        assert app.status.health == "Progressing"  # an empty status has the defaults
+        listed = await run(lambda c: c.applications.list())
+        assert [a.name for a in listed.data] == ["platform"]
+        await run(lambda c: c.applications.update("platform", poll_interval_seconds=5))
+        assert await run(lambda c: c.applications.delete("platform")) is None
+    assert json.loads(created.calls[0].request.content) == {
+        "name": "platform",
+        "repo_url": "/srv/config.git",
+    }
+    assert json.loads(patched.calls[0].request.content) == {"poll_interval_seconds": 5}
+    assert created.calls[0].request.headers["Authorization"] == "Bearer svc"
+
+
+async def test_wait_for_polls_until_the_refresh_is_handled(run: Runner) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        refresh_route(mock)
+        mock.get("/v1/applications/platform").mock(
+            side_effect=[httpx.Response(200, json=PENDING), httpx.Response(200, json=SYNCED)]
+        )
+        app = await run(lambda c: c.applications.wait_for("platform", revision=SHA, timeout=10))
+    assert app.status.revision == SHA
+
+
+async def test_wait_for_fails_at_once_when_the_handled_reconcile_is_degraded(run: Runner) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        refresh_route(mock)
+        get = mock.get("/v1/applications/platform").respond(200, json=DEGRADED)
+        with pytest.raises(SyncFailed) as failed:
+            await run(lambda c: c.applications.wait_for("platform", timeout=30))
+    assert get.call_count == 1
+    assert "bad org" in str(failed.value)
+    assert failed.value.status is not None
+    assert failed.value.status.health == "Degraded"
+
+
+async def test_wait_for_times_out_with_what_it_last_saw(run: Runner) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        refresh_route(mock)
+        mock.get("/v1/applications/platform").respond(200, json=PENDING)
+        with pytest.raises(SyncTimeout) as timed_out:
+            await run(lambda c: c.applications.wait_for("platform", timeout=0.05))
+    assert "not handled yet" in str(timed_out.value)
+    assert isinstance(timed_out.value, TimeoutError)
+
+
+def test_the_public_api_is_pinned() -> None:
+    assert sorted(gitops.__all__) == sorted(
+        [
+            "CONSUMER",
+            "DEFAULT_WAIT_TIMEOUT",
+            "HEALTH_STATUSES",
+            "KINDS",
+            "PROVIDER",
+            "STATE_APPLICATION_EXISTS",
+            "STATE_SERVICE_TOKEN",
+            "SYNC_STATUSES",
+            "Application",
+            "ApplicationList",
+            "ApplicationStatus",
+            "Applications",
+            "AsyncApplications",
+            "AsyncClient",
+            "Client",
+            "Condition",
+            "FieldDiff",
+            "HealthStatus",
+            "InventoryEntry",
+            "Kind",
+            "Operation",
+            "RefreshAccepted",
+            "ResourceStatus",
+            "SyncFailed",
+            "SyncPolicy",
+            "SyncStatus",
+            "SyncTimeout",
+            "WaitError",
+        ]
+    )
+    for name in gitops.__all__:
+        assert hasattr(gitops, name), name
+
+
+def test_sync_and_async_resources_have_the_same_methods() -> None:
+    sync, async_ = Client(BASE), AsyncClient(BASE, retry=RetryPolicy(max_retries=0))
+    assert public_methods(sync.applications) == public_methods(async_.applications)
+    sync.close()
+
+
+def test_the_client_loads_no_service_code() -> None:
+    loaded = modules_loaded_by(
+        "gatewright.gitops",
+        (
+            "fastapi",
+            "gatewright.servicekit",
+            "gatewright.gitops.service",
+            "git",
+            "yaml",
+            "sqlalchemy",
+        ),
+    )
+    assert loaded == []

@@ -1,0 +1,108 @@
+"""Manifest validation: a valid set parses in dependency order; every kind of problem is found,
+named by file, document and field, and an invalid set yields no manifests at all."""
+
+from __future__ import annotations
+
+import pytest
+from gitops_fixtures import BUDGET, ORG, ROUTE
+
+from gatewright.gitops.service.manifests import Problem, parse
+
+
+def test_a_valid_set_parses_in_dependency_order_across_files() -> None:
+    manifests, problems = parse(
+        [
+            ("b/routes.yaml", ROUTE.encode()),
+            ("a/org.yaml", (BUDGET + "---\n" + ORG + "---\n").encode()),
+            ("README.yaml", b"# only a comment: no document\n"),
+        ]
+    )
+    assert problems == []
+    assert manifests is not None
+    assert [(m.kind, m.name, m.file, m.document) for m in manifests.orgs] == [
+        ("Org", "acme", "a/org.yaml", 1)
+    ]
+    assert [m.name for m in manifests.budgets] == ["acme"]
+    [route] = manifests.routes
+    assert route.spec.alias == "chat"
+    assert route.spec.backends[0].url == "http://modelsim.test"  # the gateway's own rule
+    assert len(manifests) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "document", "field", "reason"),
+    [
+        ("kind: Org\nmetadata: {name: acme\n", 0, None, "YAML syntax error at line"),
+        (ORG + "---\nkind: Membership\nmetadata: {name: m}\nspec: {}\n", 1, "kind", "unknown kind"),
+        ("kind: Org\nmetadata: {name: acme}\n", 0, "spec", "Field required"),
+        (
+            "kind: Org\nmetadata: {name: Acme Corp}\nspec: {owner: a@b.test}\n",
+            0,
+            "metadata.name",
+            "",
+        ),
+        ("kind: Org\nmetadata: {name: acme}\nspec: {owner: not-an-email}\n", 0, "spec.owner", ""),
+        (
+            "kind: Org\nmetadata: {name: acme}\nspec: {owner: a@b.test, typo: 1}\n",
+            0,
+            "spec.typo",
+            "",
+        ),
+        (ORG + "---\n" + BUDGET.replace("5000000", '"5000000"'), 1, "spec.limit_micro_usd", ""),
+        (ORG + "---\n" + BUDGET.replace("5000000", "5.5"), 1, "spec.limit_micro_usd", ""),
+        (ORG + "---\n" + BUDGET.replace("monthly", "weekly"), 1, "spec.period", ""),
+        (ORG + "---\n" + ORG, 1, "metadata.name", "duplicate Org 'acme'"),
+        (BUDGET, 0, "spec.org", "no Org manifest declares"),
+        (
+            ORG + "---\n" + BUDGET + "---\n" + BUDGET.replace("name: acme}", "name: again}"),
+            2,
+            "spec.org",
+            "has a Budget already",
+        ),
+        (
+            ORG + "---\n" + ROUTE.replace('url: "http://modelsim.test/"', "url: ftp://x.test"),
+            1,
+            "spec.backends.0.url",
+            "URL scheme",
+        ),
+        ("- just\n- a list\n", 0, None, "must be a mapping"),
+        (
+            "base: &b {owner: a@b.test}\nkind: Org\nmetadata: {name: acme}\nspec: *b\n",
+            0,
+            None,
+            "aliases",
+        ),
+    ],
+)
+def test_each_problem_names_its_place_and_nothing_is_returned(
+    text: str, document: int, field: str | None, reason: str
+) -> None:
+    manifests, problems = parse([("orgs/acme.yaml", text.encode())])
+    assert manifests is None
+    assert problems, "an invalid set must report at least one problem"
+    first = problems[0]
+    assert (first.file, first.document, first.field) == ("orgs/acme.yaml", document, field)
+    assert reason in first.reason
+
+
+def test_every_problem_of_the_set_is_reported_not_only_the_first() -> None:
+    _, problems = parse(
+        [
+            ("a.yaml", b"kind: Org\nmetadata: {name: acme}\nspec: {}\n"),
+            ("b.yaml", BUDGET.replace("org: acme", "org: other").encode()),
+            ("c.yaml", b"\xff\xfe not utf-8"),
+        ]
+    )
+    assert [(p.file, p.field) for p in problems] == [
+        ("a.yaml", "spec.owner"),
+        ("c.yaml", None),
+        ("b.yaml", "spec.org"),  # cross-checks run once every file is read
+    ]
+    assert isinstance(problems[0], Problem)
+    assert "UTF-8" in problems[1].reason
+
+
+def test_two_routes_with_one_alias_in_one_org_are_refused() -> None:
+    second = ROUTE.replace("name: acme-chat", "name: acme-chat-2")
+    _, problems = parse([("r.yaml", (ORG + "---\n" + ROUTE + "---\n" + second).encode())])
+    assert [(p.document, p.field) for p in problems] == [(2, "spec.alias")]
