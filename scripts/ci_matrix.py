@@ -48,7 +48,7 @@ DEPENDENTS = {
     "gitops": [],
 }
 # Mirrors noxfile.CONTRACT_DISTS: the packages with a `contracts(<dist>)` session.
-CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit"]
+CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit", "gitops"]
 EVERYTHING = ("shared/", "noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
 
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from gatewright.gitops import PROVIDER, STATE_APPLICATION_EXISTS, STATE_SERVICE_TOKEN
+from gatewright.gitops.contract import ALL_STATES
 from gatewright.gitops.models import ApplicationCreate, ApplicationStatus, ResourceStatus
 from gatewright.gitops.service import GitopsSettings, create_app, store
 from gatewright.servicekit.db import utcnow
@@ -93,4 +94,4 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
 
 def test_gitops_honours_its_pacts(provider: tuple[str, ProviderStates]) -> None:
     url, states = provider
-    verify_provider(PROVIDER, url, states.handlers())
+    verify_provider(PROVIDER, url, states.handlers(), declared=ALL_STATES)
