@@ -216,9 +216,14 @@ class RevocationHookCreate(_Request):
 
 
 # -- authorization ---------------------------------------------------------------------------
+MAX_ID_LENGTH = 100
+"""The longest subject or org ID the authorization check accepts: a service that asks about an
+ID from its own path must refuse a longer one itself (422), not pass identity's 422 on."""
+
+
 class AuthzCheckRequest(_Request):
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    org_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
     permission: Permission
 
 
@@ -231,6 +236,7 @@ class AuthzDecision(APIModel):
 
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "MAX_INVITATION_TTL_SECONDS",
     "ROLES",
     "AccessToken",
