@@ -486,3 +486,20 @@ def test_malformed_json_is_400(world: World, raw: bytes) -> None:
         )
     assert response.status_code == 400
     assert error(response)["code"] == "invalid_json"
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+def test_openapi_describes_the_completion_body_the_route_validates(world: World) -> None:
+    with world.http() as http:
+        spec = http.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/chat/completions"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["model", "messages"]
+    assert schema["additionalProperties"] is True  # fields it does not read pass through
+    assert schema["properties"]["messages"]["items"]["required"] == ["role"]
+    assert schema["properties"]["stream"]["type"] == "boolean"
+    responses = operation["responses"]
+    assert set(responses["200"]["content"]) == {"application/json", "text/event-stream"}
+    for status in ("400", "401", "402", "403", "404", "413", "415", "429", "502", "503", "504"):
+        envelope = responses[status]["content"]["application/json"]["schema"]
+        assert envelope == {"$ref": "#/components/schemas/ErrorEnvelope"}, status
