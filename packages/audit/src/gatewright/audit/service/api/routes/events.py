@@ -46,7 +46,7 @@ from gatewright.audit.service.api.deps import (
     SettingsDep,
 )
 from gatewright.audit.service.api.deps import authorize as check
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, Database, ServiceError
 from gatewright.servicekit.access import UserCaller
 from gatewright.servicekit.correlation import current_request_id
 
@@ -161,6 +161,7 @@ def ingest_events(body: EventBatchIn, _: Service, db: DB, now: Now) -> EventList
     "/v1/orgs/{org_id}/events",
     operation_id="list_events",
     response_model=EventPage,
+    responses=DEPENDENCY_RESPONSES,
 )
 def list_events(
     org_id: OrgId,
@@ -221,6 +222,7 @@ def events_by_request_id(
     "/v1/orgs/{org_id}/events/verify",
     operation_id="verify_chain",
     response_model=ChainVerification,
+    responses=DEPENDENCY_RESPONSES,
 )
 def verify_chain(
     org_id: OrgId,
