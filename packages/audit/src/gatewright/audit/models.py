@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,7 +42,7 @@ from pydantic import (
     field_validator,
 )
 
-from gatewright.core import APIModel
+from gatewright.core import APIModel, UTCDateTime
 
 ActorType = Literal["user", "api_key", "service", "anonymous"]
 ACTOR_TYPES: tuple[ActorType, ...] = ("user", "api_key", "service", "anonymous")
@@ -120,7 +119,7 @@ class EventIn(_Request):
     """An event as its emitter sends it; `id` is the emitter's idempotency key."""
 
     id: EventId
-    time: AwareDatetime
+    time: UTCDateTime
     service: ServiceName
     org_id: OrgId | None
     actor: Actor
@@ -137,11 +136,6 @@ class EventIn(_Request):
         if not isinstance(value, str | datetime):
             raise ValueError("time must be an RFC 3339 string with a timezone")
         return value
-
-    @field_validator("time")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
     @field_validator("org_id")
     @classmethod

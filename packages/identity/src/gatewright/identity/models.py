@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gatewright.core import APIModel
+from gatewright.core import APIModel, UTCDateTime
 
 Role = Literal["owner", "admin", "member", "viewer"]
 """A member's role in one org, most to least powerful."""
@@ -168,7 +168,7 @@ MAX_RATE_LIMIT_RPM = 1_000_000
 class ApiKeyCreate(_Request):
     name: Name
     models: list[ModelName] | None = Field(default=None, max_length=100)
-    expires_at: AwareDatetime | None = None
+    expires_at: UTCDateTime | None = None
     rate_limit_rpm: int | None = Field(
         default=None, ge=1, le=MAX_RATE_LIMIT_RPM, description="Requests per minute at the gateway."
     )

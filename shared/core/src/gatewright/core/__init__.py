@@ -27,7 +27,7 @@ from gatewright.core.errors import (
     ValidationFailed,
     make_status_error,
 )
-from gatewright.core.models import APIModel
+from gatewright.core.models import APIModel, UTCDateTime
 from gatewright.core.resources import AsyncResource, Call, SyncResource, json_body, path_segment
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "ServiceUnavailable",
     "SyncAPIClient",
     "SyncResource",
+    "UTCDateTime",
     "ValidationFailed",
     "json_body",
     "make_status_error",

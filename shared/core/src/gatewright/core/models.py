@@ -1,8 +1,29 @@
-"""Base for wire models: tolerant of fields a newer provider adds, and carrying the request ID."""
+"""Base for wire models (tolerant of fields a newer provider adds, carrying the request ID), and
+`UTCDateTime`, the type of every time a request sends.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PrivateAttr
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:59:59-23:59 is in year 10000 in UTC, which no datetime holds.
+        raise ValueError(
+            f"{value.isoformat()} is outside the times this service can hold "
+            "(years 1 to 9999 in UTC)"
+        ) from None
+
+
+UTCDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""An RFC 3339 time with its offset, as UTC; one that UTC cannot hold (years 1 to 9999) is a
+validation error, never an `OverflowError` in whatever compares or stores it later."""
 
 
 class APIModel(BaseModel):

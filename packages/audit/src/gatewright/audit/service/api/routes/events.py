@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.audit.models import (
@@ -46,6 +45,7 @@ from gatewright.audit.service.api.deps import (
     SettingsDep,
 )
 from gatewright.audit.service.api.deps import authorize as check
+from gatewright.core import UTCDateTime
 from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, Database, ServiceError
 from gatewright.servicekit.access import UserCaller
 from gatewright.servicekit.correlation import current_request_id
@@ -173,8 +173,8 @@ def list_events(
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN)] = None,
     actor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=_PRINTABLE)] = None,
     outcome: Outcome | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UTCDateTime | None = None,
+    until: UTCDateTime | None = None,
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> EventPage:
