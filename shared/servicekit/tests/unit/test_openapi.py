@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from gatewright.servicekit import Database, create_service_app
-from gatewright.servicekit.openapi import inline_schema, json_body
+from gatewright.servicekit.openapi import inline_schema, openapi_body
 
 
 class Part(BaseModel):
@@ -34,7 +34,7 @@ class Node(BaseModel):
 router = APIRouter()
 
 
-@router.post("/v1/raw", operation_id="raw", openapi_extra=json_body(ChatBody))
+@router.post("/v1/raw", operation_id="raw", openapi_extra=openapi_body(ChatBody))
 async def raw(request: Request) -> dict[str, int]:
     return {"bytes": len(await request.body())}
 

@@ -1,8 +1,8 @@
-"""OpenAPI for a route that reads its own body: `json_body(Model)` documents what it validates.
+"""OpenAPI for a route that reads its own body: `openapi_body(Model)` documents what it validates.
 
 A route that parses the raw body itself (the gateway's completions keep the client's fields
 untouched and answer OpenAI-style errors) still validates it with a pydantic model; passing
-`openapi_extra=json_body(Model)` puts that model's JSON schema in the operation, so clients and
+`openapi_extra=openapi_body(Model)` puts that model's JSON schema in the operation, so clients and
 schema-driven fuzzers see the real body instead of `{"type": "object"}`. The schema is inlined
 (no `$defs`), since an operation's `openapi_extra` cannot add components.
 """
@@ -39,7 +39,7 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return inlined
 
 
-def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+def openapi_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     """`openapi_extra` documenting an `application/json` request body that `model` validates."""
     return {
         "requestBody": {

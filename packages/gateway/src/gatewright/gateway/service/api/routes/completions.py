@@ -13,7 +13,7 @@ from gatewright.core import ErrorEnvelope
 from gatewright.gateway.models import ChatCompletion, ChatCompletionRequest, ModelList
 from gatewright.gateway.service.api.deps import ApiKey, CompletionKey, GatewayDep
 from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
-from gatewright.servicekit.openapi import json_body
+from gatewright.servicekit.openapi import openapi_body
 
 router = APIRouter(tags=["completions"], responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES})
 
@@ -61,7 +61,7 @@ def _invalid(exc: ValidationError) -> ServiceError:
     responses=COMPLETION_RESPONSES,
     # The route parses the raw body itself (fields it does not read pass through untouched);
     # the schema is the model it validates with.
-    openapi_extra=json_body(ChatCompletionRequest),
+    openapi_extra=openapi_body(ChatCompletionRequest),
 )
 async def create_chat_completion(
     request: Request, key: CompletionKey, gateway: GatewayDep
