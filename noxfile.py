@@ -1,7 +1,8 @@
 """Every Gatewright workflow is a Nox session.
 
     nox -s contracts e2e     # the main job: Pact round trips, then the full flows on a local stack
-    nox                      # every default session: lint, typecheck, unit, contracts, e2e
+    nox -s fuzz              # Schemathesis and hostile bodies against a local stack (~2 min)
+    nox                      # every default session: lint, typecheck, unit, contracts, e2e, fuzz
     nox -l                   # list sessions with their descriptions
 
 Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
@@ -19,7 +20,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres"]
+nox.options.sessions = ["lint", "typecheck", "unit", "contracts", "e2e", "e2e_postgres", "fuzz"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -36,6 +37,9 @@ TEST_TOOLS = [
     "respx>=0.21",
 ]
 CONTRACT_TOOLS = ["pact-python>=3,<5"]
+# Schemathesis' fixture-loaded schemas (its pytest integration) break on pytest 9.2, which
+# changed how a node keeps its ID; decision 8.
+FUZZ_TOOLS = ["schemathesis>=4.32,<5", "hypothesis>=6.150", "pytest>=8.4,<9.2"]
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,11 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every distribution and the noxfile itself."""
-    session.install("mypy", "nox", *TEST_TOOLS, *CONTRACT_TOOLS, "openai>=1.40")
+    session.install("mypy", "nox", *TEST_TOOLS, *CONTRACT_TOOLS, *FUZZ_TOOLS, "openai>=1.40")
     install_dists(session, *DISTS)
     packages = [arg for name in DISTS for arg in ("-p", f"gatewright.{name}")]
     session.run("mypy", *packages)
-    session.run("mypy", "noxfile.py", "scripts")
+    session.run("mypy", "noxfile.py", "scripts", "fuzz")
 
 
 @nox.session(python=PYTHON)
@@ -245,6 +249,36 @@ def e2e_postgres(session: nox.Session) -> None:
         run_flows(session, name="e2e-postgres", run_id=f"p{secrets.token_hex(3)}", env=env)
     finally:
         session.run("python", "scripts/pg_schema.py", "drop", schema)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis over every service's OpenAPI, then hostile raw bodies, on a local stack."""
+    session.install(*TEST_TOOLS, *FUZZ_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    # One seed decides everything the stage draws; it is printed so a failure can be replayed.
+    seed = os.environ.get("GATEWRIGHT_SEED") or secrets.token_hex(4)
+    session.log(f"fuzz seed {seed}: rerun this exact stage with GATEWRIGHT_SEED={seed} nox -s fuzz")
+    run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"f{secrets.token_hex(3)}"
+    targeted = os.environ.get("GATEWRIGHT_TARGET_FILE") or any(
+        arg.startswith("--gw-target") for arg in session.posargs
+    )
+    # On the local stack the test process talks to loopback only (the services are kept there
+    # by the stage's hooks); pointed at a deployment, to its hosts.
+    guard = [] if targeted else ["--allow-hosts=127.0.0.1,::1"]
+    run_pytest(
+        session,
+        "fuzz",
+        "-p",
+        "no:randomly",  # the order is fixed and the seed is the stage's own
+        f"--gw-seed={seed}",
+        *guard,
+        junit="fuzz",
+        env={"GATEWRIGHT_RUN_ID": run_id},
+    )
+    session.run(
+        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-fuzz.xml"
+    )
 
 
 @nox.session(python=PYTHON, default=False)
