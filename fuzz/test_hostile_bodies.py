@@ -2,8 +2,9 @@
 
 Each property starts from `bodies.templates` (one valid request per operation) and spoils it:
 
-- hostile values in one leaf at a time (`strategies.hostile_values`): answered 2xx or 4xx,
-  never 5xx;
+- hostile values in one leaf at a time (`strategies.hostile_values`), and every edge of each
+  kind (times UTC cannot hold, 2^63, NUL, 100k characters...) in every leaf of every template
+  and in every query parameter of the live OpenAPI: answered 2xx or 4xx, never 5xx;
 - lone surrogates in each string, `NaN`/`Infinity` in each number or in an extra field, a few
   KB of nesting, a body sent as `text/plain`, a body over the size limit (declared or chunked):
   refused with the status that says so.
