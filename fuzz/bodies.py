@@ -6,8 +6,9 @@ carries the credential its operation needs), past the lookups (the world's real 
 completions, on to the backend. `test_every_body_operation_has_a_template` compares the list
 with the live OpenAPI, so a new operation with a body cannot be left out.
 
-Writes stay out of the world's way: budgets and reservations go to the world's side org, audit
-events to a chain of their own, route writes use the scratch alias, and no template revokes or
+Writes stay out of the world's way and out of Schemathesis' (which is handed the world's main
+IDs only): completions use the side org's key, budgets and reservations the side org, audit
+events a chain of their own, route writes use the scratch alias, and no template revokes or
 deletes what the world needs.
 """
 
@@ -180,9 +181,9 @@ def templates(world: World) -> list[Template]:
             "budgets",
             "commit_reservation",
             "POST",
-            f"/v1/reservations/{world.reservation_id}/commit",
+            f"/v1/reservations/{world.side_reservation_id}/commit",
             lambda: {"actual_micro_usd": 1},
-            (200, 409),  # the world's reservation: committed once, then a conflict
+            (200, 409),  # the side reservation: committed once, then a conflict
         ),
         # gateway
         (

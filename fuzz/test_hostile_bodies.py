@@ -75,7 +75,7 @@ class Prober:
         refused: bool,
     ) -> httpx.Response:
         headers = {"Content-Type": content_type, "X-Request-ID": self.gw.request_ids()}
-        token = self.world.token(template.credential)
+        token = self.world.token(template.credential, side=True)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         url = self.world.url(template.service) + template.path

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.budgets.models import MAX_TTL_SECONDS
@@ -79,27 +79,31 @@ class World:
     """The run's credentials and resources (secrets stay in memory, registered for redaction)."""
 
     target: Target
-    admin_token: str
+    admin_token: str = field(repr=False)
     admin_user_id: str
-    service_token: str
+    service_token: str = field(repr=False)
     org_id: str
     key_id: str
-    key_secret: str
+    key_secret: str = field(repr=False)
     alias: str  # an org route over modelsim `sim-echo`; completions use it
     scratch_alias: str  # the alias route writes may overwrite (never `alias`)
     reservation_id: str
-    # An org and key of their own for the hostile-input writes (budgets, audit events).
+    # The hostile-input properties' own org, key (with a route `alias` of its own) and held
+    # reservation, out of Schemathesis' reach (it is handed only the IDs above).
     side_org_id: str
     side_key_id: str
+    side_key_secret: str = field(repr=False)
+    side_reservation_id: str
     # An audit chain no service writes to (audit takes any org ID), for the ingest templates.
     audit_chain: str
 
-    def token(self, credential: Credential) -> str | None:
+    def token(self, credential: Credential, *, side: bool = False) -> str | None:
+        """The bearer token for `credential` (`side`: the API key of the side org)."""
         return {
             Credential.NONE: None,
             Credential.ADMIN: self.admin_token,
             Credential.SERVICE: self.service_token,
-            Credential.API_KEY: self.key_secret,
+            Credential.API_KEY: self.side_key_secret if side else self.key_secret,
         }[credential]
 
     def headers(self, service: str, operation_id: str, request_id: str) -> dict[str, str]:
@@ -118,14 +122,16 @@ class World:
         with GatewayClient(self.url("gateway"), token=self.service_token) as gateway:
             for alias, org_id in (
                 (self.alias, self.org_id),
+                (self.alias, self.side_org_id),
                 (self.scratch_alias, self.org_id),
                 (self.scratch_alias, None),
             ):
                 with _absent_ok():
                     gateway.routes.delete(alias, org_id=org_id)
         with BudgetsClient(self.url("budgets"), token=self.service_token) as budgets:
-            with _absent_ok():
-                budgets.reservations.release(self.reservation_id)
+            for reservation_id in (self.reservation_id, self.side_reservation_id):
+                with _absent_ok():
+                    budgets.reservations.release(reservation_id)
             with _absent_ok():
                 budgets.budgets.delete_key(self.side_org_id, self.side_key_id)
             with _absent_ok():
@@ -165,23 +171,27 @@ def provision(target: Target, name: str) -> World:
     alias = f"{name}-echo"
     backends = [{"url": target.url("modelsim"), "model": ECHO_MODEL, "timeout_seconds": 5.0}]
     with GatewayClient(target.url("gateway"), token=login.access_token) as gateway:
-        gateway.routes.put(
-            alias,
-            org_id=org.id,
-            backends=backends,
-            input_micro_usd_per_mtok=1_000_000,
-            output_micro_usd_per_mtok=2_000_000,
-        )
+        for org_id in (org.id, side.id):
+            gateway.routes.put(
+                alias,
+                org_id=org_id,
+                backends=backends,
+                input_micro_usd_per_mtok=1_000_000,
+                output_micro_usd_per_mtok=2_000_000,
+            )
     with BudgetsClient(target.url("budgets"), token=target.service_token) as budgets:
-        held = budgets.reservations.create(
-            org_id=org.id,
-            key_id=key.id,
-            amount_micro_usd=1,
-            request_id=f"{name}-held",
-            ttl_seconds=MAX_TTL_SECONDS,  # held for the whole run
-        )
-    register_secret(login.access_token)
-    register_secret(key.secret)
+        held = [
+            budgets.reservations.create(
+                org_id=org_id,
+                key_id=key_id,
+                amount_micro_usd=1,
+                request_id=f"{name}-held-{org_id}",
+                ttl_seconds=MAX_TTL_SECONDS,  # held for the whole run
+            )
+            for org_id, key_id in ((org.id, key.id), (side.id, side_key.id))
+        ]
+    for secret in (login.access_token, key.secret, side_key.secret):
+        register_secret(secret)
     return World(
         target=target,
         admin_token=login.access_token,
@@ -192,8 +202,10 @@ def provision(target: Target, name: str) -> World:
         key_secret=key.secret,
         alias=alias,
         scratch_alias=f"{name}-scratch",
-        reservation_id=held.id,
+        reservation_id=held[0].id,
         side_org_id=side.id,
         side_key_id=side_key.id,
+        side_key_secret=side_key.secret,
+        side_reservation_id=held[1].id,
         audit_chain=f"chain_{name}",
     )
