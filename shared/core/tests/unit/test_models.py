@@ -1,4 +1,5 @@
-"""`UTCDateTime`: request times as UTC, and a 422-shaped refusal for those UTC cannot hold."""
+"""`UTCDateTime`: request times are RFC 3339 strings, read as UTC; those UTC cannot hold and
+numbers are a validation error."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ def test_a_time_outside_what_utc_can_hold_is_a_validation_error(edge: str) -> No
 @pytest.mark.parametrize("edge", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
 def test_the_edges_of_the_calendar_in_utc_are_fine(edge: str) -> None:
     assert Stamp.model_validate({"at": edge}).at.tzinfo is not None
+
+
+@pytest.mark.parametrize("number", [0.5, 1700000000, "1700000000", "0.5", True, "now"])
+def test_seconds_since_1970_are_not_a_time_on_the_wire(number: object) -> None:
+    """Found by the fuzz stage (Schemathesis' negative data): audit took `until=0.5`."""
+    with pytest.raises(ValidationError, match="RFC 3339"):
+        Stamp.model_validate({"at": number})
 
 
 def test_a_time_without_an_offset_is_still_refused() -> None:

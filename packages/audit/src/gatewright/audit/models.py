@@ -130,13 +130,6 @@ class EventIn(_Request):
     request_id: RequestId = ""
     details: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("time", mode="before")
-    @classmethod
-    def _rfc3339(cls, value: Any) -> Any:
-        if not isinstance(value, str | datetime):
-            raise ValueError("time must be an RFC 3339 string with a timezone")
-        return value
-
     @field_validator("org_id")
     @classmethod
     def _not_platform(cls, value: str | None) -> str | None:
