@@ -1,8 +1,9 @@
 """Schemathesis over each service's live `/openapi.json`: every operation, bounded examples.
 
 A case fails on a 5xx (`not_a_server_error`), a status its operation does not document
-(`status_code_conformance`), a content type it does not document (`content_type_conformance`)
-or a body that does not match the documented schema (`response_schema_conformance`). Each
+(`status_code_conformance`), a content type it does not document (`content_type_conformance`),
+a body that does not match the documented schema (`response_schema_conformance`), or a 2xx to a
+request the schema says is invalid (`negative_data_rejection`: bad input always gets a 4xx). Each
 operation is a subtest (`test_openapi[<service>][<METHOD> <path>]`); a failure prints the
 request as a curl line and the seed that reproduces it.
 """
@@ -27,6 +28,7 @@ CHECKS = (
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "negative_data_rejection",
 )
 REQUEST_TIMEOUT = 10.0
 
