@@ -57,7 +57,10 @@ Name = Annotated[
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 # A login never rejects a password for its shape: every wrong password is the same 401.
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Opaque = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+MAX_SECRET_LENGTH = 512
+"""The longest API-key secret or invitation token identity reads: a service that passes on what
+a caller sent must refuse a longer one itself, as identity would refuse it."""
+Opaque = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SECRET_LENGTH)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
 
 MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600
@@ -238,6 +241,7 @@ class AuthzDecision(APIModel):
 __all__ = [
     "MAX_ID_LENGTH",
     "MAX_INVITATION_TTL_SECONDS",
+    "MAX_SECRET_LENGTH",
     "ROLES",
     "AccessToken",
     "ApiKey",
