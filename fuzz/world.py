@@ -56,6 +56,8 @@ SERVICE_ONLY = frozenset(
     }
 )
 API_KEY_ONLY = frozenset({("gateway", "create_chat_completion"), ("gateway", "list_models")})
+# Operations anyone may call (health, login, accepting an invitation, the signing keys).
+PUBLIC_OPERATIONS = frozenset({"healthz", "readyz", "login", "accept_invitation", "get_jwks"})
 # Every other operation of these services takes the admin's access token; modelsim takes none.
 DEFAULT_CREDENTIAL = {
     "identity": Credential.ADMIN,
@@ -67,6 +69,8 @@ DEFAULT_CREDENTIAL = {
 
 
 def credential_for(service: str, operation_id: str) -> Credential:
+    if operation_id in PUBLIC_OPERATIONS:
+        return Credential.NONE
     if (service, operation_id) in SERVICE_ONLY:
         return Credential.SERVICE
     if (service, operation_id) in API_KEY_ONLY:
