@@ -13,6 +13,7 @@ Values (each is a strategy):
   object, a boolean);
 - `lone_surrogates`: strings holding an unpaired UTF-16 surrogate such as "\\ud800";
 - `deep_json`: a few KB of `[[[[...]]]]`, `{"a":{"a":...}}` or both, as raw bytes;
+- `nested_values`: 400 to 900 levels of arrays or objects, as a value (parsers take it);
 - `non_finite`: the tokens `NaN`, `Infinity`, `-Infinity` (not JSON, but Python's parser takes
   them).
 
@@ -109,6 +110,20 @@ deep_json: st.SearchStrategy[bytes] = st.builds(
 )
 
 non_finite: st.SearchStrategy[str] = st.sampled_from(NON_FINITE)
+
+
+def _nested(shape: str, depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if shape == "array" else {"a": value}
+    return value
+
+
+# Nesting a JSON parser still takes (Python's gives up near 1000 levels) but that some code
+# behind it may not: as a value inside an otherwise valid body.
+nested_values: st.SearchStrategy[Any] = st.builds(
+    _nested, st.sampled_from(["array", "object"]), st.integers(400, 900)
+)
 
 
 def leaves(body: Any, path: Path = ()) -> Iterator[Path]:

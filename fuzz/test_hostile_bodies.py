@@ -18,7 +18,7 @@ is the run's (see conftest).
 Known open classes are strict xfails, so the stage stays green and turns red the moment a fix
 lands (remove the mark then): `BODY_MIDDLEWARE` is servicekit's request-body middleware, being
 built elsewhere (lone surrogates, nesting depth, NaN/Infinity, non-JSON content types, chunked
-bodies over the limit).
+bodies over the limit); audit's ingest bounds on event `details` are being built elsewhere too.
 """
 
 from __future__ import annotations
@@ -258,6 +258,26 @@ def _schema_of(param: dict[str, Any]) -> dict[str, Any]:
         if branch.get("type") != "null":
             return dict(branch)
     return schema
+
+
+@pytest.mark.parametrize(
+    "service",
+    xfail_for("audit", reason="nesting in event details: fixed by the audit ingest bounds"),
+)
+@given(nested=hs.nested_values)
+def test_deep_values_inside_a_body_are_answered_2xx_or_4xx(
+    world: World, gw: Harness, http: httpx.Client, fuzz_budget: Budget, service: str, nested: Any
+) -> None:
+    """Every leaf of every template, in turn, replaced by hundreds of nested levels."""
+    fuzz_budget.check()
+    probe = Prober(world, service, gw, http)
+    for template in for_service(world, service):
+        body = template.body()
+        for path in hs.leaves(body):
+            spoiled = planted(world, template, hs.replace(body, path, nested))
+            if hs.get(spoiled, path) != nested:  # a URL `loopback_only` put back
+                continue
+            probe.send(template, hs.encode(spoiled, ascii=True), refused=False)
 
 
 # -- the classes the body middleware refuses ---------------------------------------------------
