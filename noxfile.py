@@ -1,6 +1,7 @@
 """Every Gatewright workflow is a Nox session.
 
     nox -s contracts e2e     # the main job: Pact round trips, then the full flows on a local stack
+    nox -s fuzz              # Schemathesis and hostile bodies against a local stack (~2 min)
     nox                      # every default session (what .ci/run runs; `nox -l` marks them)
     nox -l                   # list sessions with their descriptions
 
@@ -33,6 +34,7 @@ nox.options.sessions = [
     "e2e_postgres",
     "report_browser",
     "docs",
+    "fuzz",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -55,6 +57,9 @@ CONTRACT_TOOLS = ["pact-python>=3,<5"]
 # The report's browser test drives Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_TOOLS = ["playwright>=1.45"]
+# Schemathesis' fixture-loaded schemas (its pytest integration) break on pytest 9.2, which
+# changed how a node keeps its ID; decision 13.
+FUZZ_TOOLS = ["schemathesis>=4.32,<5", "hypothesis>=6.150", "pytest>=8.4,<9.2"]
 
 
 @dataclass(frozen=True)
@@ -210,11 +215,13 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every distribution and the noxfile itself."""
-    session.install("mypy", "nox", "types-PyYAML", *TEST_TOOLS, *CONTRACT_TOOLS, "openai>=1.40")
+    session.install(
+        "mypy", "nox", "types-PyYAML", *TEST_TOOLS, *CONTRACT_TOOLS, *FUZZ_TOOLS, "openai>=1.40"
+    )
     install_dists(session, *DISTS)
     packages = [arg for name in DISTS for arg in ("-p", f"gatewright.{name}")]
     session.run("mypy", *packages)
-    session.run("mypy", "noxfile.py", "scripts")
+    session.run("mypy", "noxfile.py", "scripts", "fuzz")
 
 
 @nox.session(python=PYTHON)
@@ -406,6 +413,36 @@ def docs(session: nox.Session) -> None:
     # The nox running this noxfile runs the commands (scripts/check_doc_commands.py says how):
     # their flows with --collect-only, and the contract stage once beside all their posargs.
     session.run(sys.executable, "scripts/check_doc_commands.py", external=True)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis over every service's OpenAPI, then hostile raw bodies, on a local stack."""
+    session.install(*TEST_TOOLS, *FUZZ_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    # One seed decides everything the stage draws; it is printed so a failure can be replayed.
+    seed = os.environ.get("GATEWRIGHT_SEED") or secrets.token_hex(4)
+    session.log(f"fuzz seed {seed}: rerun this exact stage with GATEWRIGHT_SEED={seed} nox -s fuzz")
+    run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"f{secrets.token_hex(3)}"
+    targeted = os.environ.get("GATEWRIGHT_TARGET_FILE") or any(
+        arg.startswith("--gw-target") for arg in session.posargs
+    )
+    # On the local stack the test process talks to loopback only (the services are kept there
+    # by the stage's hooks); pointed at a deployment, to its hosts.
+    guard = [] if targeted else ["--allow-hosts=127.0.0.1,::1"]
+    run_pytest(
+        session,
+        "fuzz",
+        "-p",
+        "no:randomly",  # the order is fixed and the seed is the stage's own
+        f"--gw-seed={seed}",
+        *guard,
+        junit="fuzz",
+        env={"GATEWRIGHT_RUN_ID": run_id},
+    )
+    session.run(
+        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-fuzz.xml"
+    )
 
 
 @nox.session(python=PYTHON, default=False)

@@ -301,3 +301,22 @@ def test_local_stack_is_started_once_by_the_controller(
     assert len(urls) == 1  # both workers talked to the one stack
     log = (artifacts / "rstack1" / "services" / "identity.log").read_text()
     assert "listening" in log
+
+
+SEED_CONFTEST = """
+from gatewright.testkit.plugin import run_seed
+
+def pytest_configure(config):
+    config.seen_seed = run_seed(config)
+
+def pytest_report_header(config):
+    return [f"conftest saw seed {config.seen_seed}"]
+"""
+
+
+def test_run_seed_is_the_gw_seed_for_a_conftest(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SEED_CONFTEST)
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess(*QUIET, "--gw-seed=abc123")
+    result.assert_outcomes(passed=1)
+    assert "conftest saw seed abc123" in result.stdout.str()

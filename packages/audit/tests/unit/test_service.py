@@ -436,6 +436,10 @@ BAD_EVENTS: list[Any] = [
     event(time="2026-03-14T12:00:00"),
     event(time="yesterday"),
     event(time=1700000000),
+    event(time="1700000000"),  # seconds since 1970 are not RFC 3339
+    # times UTC cannot hold (year 10000, year 0): found by the fuzz stage, they were a 500
+    event(time="9999-12-31T23:59:59-23:59"),
+    event(time="0001-01-01T00:00:00+23:59"),
     event(service=""),
     event(service="s" * 41),
     event(org_id=""),
@@ -483,8 +487,11 @@ BAD_QUERIES = [
     "outcome=maybe",
     "action=Bad Action",
     "since=yesterday",
+    "until=0.5",  # found by the fuzz stage: read as seconds since 1970, and accepted
     "since=2026-03-14T12:00:00",
     "until=2026-13-01T00:00:00Z",
+    "since=9999-12-31T23:59:59-23:59",
+    "until=0001-01-01T00:00:00%2B23:59",
     "since=2026-03-15T00:00:00Z&until=2026-03-14T00:00:00Z",
     "actor=",
     "request_id=" + "r" * 201,

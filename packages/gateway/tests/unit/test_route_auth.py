@@ -238,3 +238,33 @@ def test_route_writes_and_denials_are_audited(client: TestClient, identity: Fake
     assert e["action"] == "route.delete"
     assert e["actor"] == {"type": "service", "id": "gitops"}
     assert SERVICE_TOKEN not in json.dumps(list(events.values()))
+
+
+@pytest.mark.parametrize(
+    "org_id",
+    [
+        pytest.param("o" * 101, id="longer-than-identity-accepts"),
+        pytest.param("%19L", id="control-character"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("PUT", "/routes/chat"),
+        ("GET", "/routes/chat"),
+        ("DELETE", "/routes/chat"),
+        ("GET", "/routes"),
+    ],
+)
+def test_an_org_id_identity_or_audit_would_refuse_is_422_before_asking(
+    client: TestClient, identity: FakeIdentity, org_id: str, method: str, suffix: str
+) -> None:
+    """Found by the fuzz stage: such IDs were a 503 (identity's 422 passed on) or a 500 (the
+    audit event refused the org ID inside the write)."""
+    body = ROUTE if method == "PUT" else None
+    response = client.request(
+        method, f"/v1/orgs/{org_id}{suffix}", json=body, headers=as_user(identity, "owner")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_failed"
+    assert identity.checks == []

@@ -41,6 +41,23 @@ def test_invalid_key_is_401_and_touches_nothing(world: World) -> None:
     assert world.backend_log.requests == []
 
 
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/models"])
+def test_a_key_longer_than_identity_reads_is_401_without_asking_identity(
+    world: World, path: str
+) -> None:
+    """Found by the fuzz stage: it was a 503 identity_unavailable (identity's 422 passed on)."""
+    world.route("m", "sim-echo")
+    with world.http("gwk_" + "a" * 600) as http:
+        if path == "/v1/models":
+            response = http.get(path)
+        else:
+            response = http.post(path, json={"model": "m", "messages": MESSAGES})
+    assert response.status_code == 401, response.text
+    assert error(response)["code"] == "invalid_api_key"
+    assert world.identity.keys.verify_calls == 0
+    assert world.budgets.reservations.created == []
+
+
 def test_missing_key_is_401(world: World) -> None:
     with world.http() as http:
         response = http.post("/v1/chat/completions", json={"model": "m", "messages": MESSAGES})
@@ -540,3 +557,20 @@ def test_malformed_json_is_400(world: World, raw: bytes) -> None:
         )
     assert response.status_code == 400
     assert error(response)["code"] == "invalid_json"
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+def test_openapi_describes_the_completion_body_the_route_validates(world: World) -> None:
+    with world.http() as http:
+        spec = http.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/chat/completions"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["model", "messages"]
+    assert schema["additionalProperties"] is True  # fields it does not read pass through
+    assert schema["properties"]["messages"]["items"]["required"] == ["role"]
+    assert schema["properties"]["stream"]["type"] == "boolean"
+    responses = operation["responses"]
+    assert set(responses["200"]["content"]) == {"application/json", "text/event-stream"}
+    for status in ("400", "401", "402", "403", "404", "413", "415", "429", "502", "503", "504"):
+        envelope = responses[status]["content"]["application/json"]["schema"]
+        assert envelope == {"$ref": "#/components/schemas/ErrorEnvelope"}, status

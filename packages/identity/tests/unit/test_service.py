@@ -488,6 +488,22 @@ def test_key_verify_reasons_and_service_only(
     assert_envelope(past, 422, "validation_failed")
 
 
+@pytest.mark.parametrize("edge", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_key_expiry_utc_cannot_hold_is_422_and_creates_no_key(
+    app: FastAPI, client: TestClient, world: World, edge: str
+) -> None:
+    """Found by the fuzz stage: the year-10000 one was a 500 (an OverflowError on the write)."""
+    before = snapshot(app)
+    response = client.post(
+        f"/v1/orgs/{world.org_id}/keys",
+        json={"name": "edge", "expires_at": edge},
+        headers=world.h("owner"),
+    )
+    error = assert_envelope(response, 422, "validation_failed")
+    assert "outside the times this service can hold" in error["message"]
+    assert snapshot(app) == before
+
+
 def test_authz_check_rules(client: TestClient, world: World) -> None:
     body = {"subject": world.users["viewer"], "org_id": world.org_id, "permission": "keys:read"}
     assert_envelope(

@@ -28,6 +28,7 @@ def test_all_is_pinned() -> None:
             "PermissionDenied",
             "RateLimited",
             "RetryPolicy",
+            "UTCDateTime",
             "ServiceUnavailable",
             "SyncAPIClient",
             "ValidationFailed",

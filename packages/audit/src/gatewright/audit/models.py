@@ -43,7 +43,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,7 +51,7 @@ from pydantic import (
     field_validator,
 )
 
-from gatewright.core import APIModel
+from gatewright.core import APIModel, UTCDateTime
 
 ActorType = Literal["user", "api_key", "service", "anonymous"]
 ACTOR_TYPES: tuple[ActorType, ...] = ("user", "api_key", "service", "anonymous")
@@ -198,7 +197,7 @@ class EventIn(_Request):
     """An event as its emitter sends it; `id` is the emitter's idempotency key."""
 
     id: EventId
-    time: AwareDatetime
+    time: UTCDateTime
     service: ServiceName
     org_id: OrgId | None
     actor: Actor
@@ -208,18 +207,6 @@ class EventIn(_Request):
     reason: Reason = ""
     request_id: RequestId = ""
     details: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("time", mode="before")
-    @classmethod
-    def _rfc3339(cls, value: Any) -> Any:
-        if not isinstance(value, str | datetime):
-            raise ValueError("time must be an RFC 3339 string with a timezone")
-        return value
-
-    @field_validator("time")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
     @field_validator("org_id")
     @classmethod

@@ -13,9 +13,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gatewright.core import APIModel
+from gatewright.core import APIModel, UTCDateTime
 
 Role = Literal["owner", "admin", "member", "viewer"]
 """A member's role in one org, most to least powerful."""
@@ -82,7 +82,10 @@ Name = Annotated[
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 # A login never rejects a password for its shape: every wrong password is the same 401.
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Opaque = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+MAX_SECRET_LENGTH = 512
+"""The longest API-key secret or invitation token identity reads: a service that passes on what
+a caller sent must refuse a longer one itself, as identity would refuse it."""
+Opaque = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SECRET_LENGTH)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
 
 MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600
@@ -198,7 +201,7 @@ MAX_RATE_LIMIT_RPM = 1_000_000
 class ApiKeyCreate(_Request):
     name: Name
     models: list[ModelName] | None = Field(default=None, max_length=100)
-    expires_at: AwareDatetime | None = None
+    expires_at: UTCDateTime | None = None
     rate_limit_rpm: int | None = Field(
         default=None, ge=1, le=MAX_RATE_LIMIT_RPM, description="Requests per minute at the gateway."
     )
@@ -246,9 +249,14 @@ class RevocationHookCreate(_Request):
 
 
 # -- authorization ---------------------------------------------------------------------------
+MAX_ID_LENGTH = 100
+"""The longest subject or org ID the authorization check accepts: a service that asks about an
+ID from its own path must refuse a longer one itself (422), not pass identity's 422 on."""
+
+
 class AuthzCheckRequest(_Request):
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    org_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
     permission: Permission
 
 
@@ -261,7 +269,9 @@ class AuthzDecision(APIModel):
 
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "MAX_INVITATION_TTL_SECONDS",
+    "MAX_SECRET_LENGTH",
     "ROLES",
     "AccessToken",
     "ApiKey",

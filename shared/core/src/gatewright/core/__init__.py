@@ -28,7 +28,7 @@ from gatewright.core.errors import (
     ValidationFailed,
     make_status_error,
 )
-from gatewright.core.models import APIModel
+from gatewright.core.models import APIModel, UTCDateTime
 from gatewright.core.resources import AsyncResource, Call, SyncResource, json_body, path_segment
 from gatewright.core.streaming import SSE_DONE, AsyncStream, SSEDecoder, Stream
 
@@ -65,6 +65,7 @@ __all__ = [
     "Stream",
     "SyncAPIClient",
     "SyncResource",
+    "UTCDateTime",
     "ValidationFailed",
     "json_body",
     "make_status_error",

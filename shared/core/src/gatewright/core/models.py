@@ -1,8 +1,50 @@
-"""Base for wire models: tolerant of fields a newer provider adds, and carrying the request ID."""
+"""Base for wire models (tolerant of fields a newer provider adds, carrying the request ID), and
+`UTCDateTime`, the type of every time a request sends.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PrivateAttr,
+)
+
+_RFC3339_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339(value: Any) -> Any:
+    """On the wire a time is an RFC 3339 string: not a number, nor a string of one (pydantic
+    would read either as seconds since 1970)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise ValueError("must be an RFC 3339 time with its offset, like 2026-01-02T03:04:05Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:59:59-23:59 is in year 10000 in UTC, which no datetime holds.
+        raise ValueError(
+            f"{value.isoformat()} is outside the times this service can hold "
+            "(years 1 to 9999 in UTC)"
+        ) from None
+
+
+UTCDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc)]
+"""An RFC 3339 time with its offset (not seconds since 1970), as UTC; one that UTC cannot hold
+(years 1 to 9999) is a validation error, never an `OverflowError` in whatever compares or stores
+it later."""
 
 
 class APIModel(BaseModel):

@@ -3,10 +3,11 @@
 from gatewright.servicekit.app import create_service_app
 from gatewright.servicekit.correlation import current_request_id, outbound_request_id
 from gatewright.servicekit.db import Database
-from gatewright.servicekit.errors import ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.errors import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
 from gatewright.servicekit.settings import ServiceSettings
 
 __all__ = [
+    "DEPENDENCY_RESPONSES",
     "ERROR_RESPONSES",
     "Database",
     "ServiceError",

@@ -206,7 +206,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("Unknown resource."),
     409: _doc("Conflicts with the current state."),
     413: _doc("Request body too large."),
-    415: _doc("Request body is not JSON (Content-Type)."),
+    415: _doc("Request body that is not JSON (its Content-Type)."),
     422: _doc("Well-formed but invalid request."),
     500: _doc("Unexpected server error (a bug)."),
+}
+
+# Documented, in addition, on every operation that asks another service before it answers
+# (identity's key verification or authorization check, say).
+DEPENDENCY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: _doc("A service this one depends on cannot answer right now (retry later)."),
 }

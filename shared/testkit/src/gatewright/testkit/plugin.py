@@ -117,6 +117,17 @@ def require_stack(config: pytest.Config, services: Iterable[str] = DEFAULT_SERVI
     state.services.update(services)
 
 
+def run_seed(config: pytest.Config) -> str:
+    """This run's seed (`--gw-seed`, `GATEWRIGHT_SEED` or a fresh one; the same on every xdist
+    worker), for a conftest whose own generators must follow it, e.g. a Hypothesis seed.
+
+    Fixed by the plugin's `pytest_configure` (tryfirst): call it from a later hook."""
+    seed = _state(config).seed
+    if not seed:
+        raise RuntimeError("run_seed() was called before the gatewright plugin configured the run")
+    return seed
+
+
 # -- options and configuration ----------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gatewright", "Gatewright harness")

@@ -48,6 +48,7 @@ from gatewright.gateway.service.upstream import (
     parse_usage,
 )
 from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.identity.models import MAX_SECRET_LENGTH
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.audit import AuditOutbox
 from gatewright.servicekit.correlation import current_request_id, outbound_headers
@@ -179,12 +180,12 @@ class Gateway:
 
     # 1. the API key
     async def authenticate(self, secret: str) -> KeyVerification:
+        if len(secret) > MAX_SECRET_LENGTH:  # identity would refuse it (422), so it is no key
+            raise _invalid_key()
         try:
             return await self.keys.get(secret, self.identity.keys.verify)
         except AuthenticationError as exc:
-            raise ServiceError(
-                401, "invalid_api_key", "The API key is not valid (unknown, revoked or expired)."
-            ) from exc
+            raise _invalid_key() from exc
         except (APIConnectionError, APIStatusError) as exc:
             raise ServiceError(
                 503, "identity_unavailable", f"Cannot verify the API key right now: {exc}"
@@ -673,3 +674,9 @@ class MeteredStream(_SettlesWhenSent, StreamingResponse):
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self.on_close = on_close
         self.headers["Cache-Control"] = "no-cache"
+
+
+def _invalid_key() -> ServiceError:
+    return ServiceError(
+        401, "invalid_api_key", "The API key is not valid (unknown, revoked or expired)."
+    )

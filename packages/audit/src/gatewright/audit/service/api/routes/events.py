@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Annotated, Unpack
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.audit.models import (
@@ -43,7 +42,8 @@ from gatewright.audit.service.api.deps import (
     SettingsDep,
 )
 from gatewright.audit.service.api.deps import authorize as check
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.core import UTCDateTime
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, Database, ServiceError
 from gatewright.servicekit.access import UserCaller
 from gatewright.servicekit.audit import EventFields, build_event, record_denial
 
@@ -152,6 +152,7 @@ def ingest_events(body: EventBatchIn, _: Service, db: DB, now: Now) -> EventList
     "/v1/orgs/{org_id}/events",
     operation_id="list_events",
     response_model=EventPage,
+    responses=DEPENDENCY_RESPONSES,
 )
 def list_events(
     org_id: OrgId,
@@ -163,8 +164,8 @@ def list_events(
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN)] = None,
     actor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=_PRINTABLE)] = None,
     outcome: Outcome | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UTCDateTime | None = None,
+    until: UTCDateTime | None = None,
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> EventPage:
@@ -212,6 +213,7 @@ def events_by_request_id(
     "/v1/orgs/{org_id}/events/verify",
     operation_id="verify_chain",
     response_model=ChainVerification,
+    responses=DEPENDENCY_RESPONSES,
 )
 def verify_chain(
     org_id: OrgId,

@@ -25,9 +25,13 @@ from gatewright.budgets.service.api.deps import (
     require_org,
 )
 from gatewright.budgets.service.api.deps import authorize as check
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, Database, ServiceError
 
-router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["budgets"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/orgs/{org_id}",
+    tags=["budgets"],
+    responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES},
+)
 
 
 @router.put("/budget", operation_id="set_org_budget", response_model=Budget)

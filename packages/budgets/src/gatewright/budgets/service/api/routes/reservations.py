@@ -37,7 +37,7 @@ from gatewright.budgets.service.api.deps import (
 )
 from gatewright.budgets.service.api.deps import authorize as check
 from gatewright.core import ErrorEnvelope
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, Database, ServiceError
 
 log = logging.getLogger("gatewright.budgets.reservations")
 
@@ -124,6 +124,7 @@ def release_reservation(reservation_id: ReservationId, _: Service, db: DB, now: 
     "/v1/orgs/{org_id}/reservations",
     operation_id="list_reservations",
     response_model=ReservationList,
+    responses=DEPENDENCY_RESPONSES,
 )
 def list_reservations(
     org_id: OrgId,

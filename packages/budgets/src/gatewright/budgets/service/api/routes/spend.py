@@ -8,9 +8,13 @@ from gatewright.budgets.models import Spend
 from gatewright.budgets.service import store
 from gatewright.budgets.service.api.deps import DB, AuthorizerDep, CallerDep, Now, OrgId
 from gatewright.budgets.service.api.deps import authorize as check
-from gatewright.servicekit import ERROR_RESPONSES
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES
 
-router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["spend"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/orgs/{org_id}",
+    tags=["spend"],
+    responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES},
+)
 
 
 @router.get("/spend", operation_id="get_spend", response_model=Spend)

@@ -8,22 +8,34 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from gatewright.gateway.models import ChatCompletion, ModelList
+from gatewright.core import ErrorEnvelope
+from gatewright.gateway.models import ChatCompletion, ChatCompletionRequest, ModelList
 from gatewright.gateway.service.api.deps import ApiKey, CompletionKey, GatewayDep
-from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.openapi import openapi_body
 from gatewright.servicekit.requestbody import json_body
 
-router = APIRouter(tags=["completions"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["completions"], responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES})
 
-COMPLETION_ERRORS: dict[int | str, dict[str, Any]] = {
-    402: {"description": "The org's or key's budget would be exceeded (budget_exceeded)."},
-    429: {"description": "The key's rate limit is reached (rate_limited, Retry-After)."},
-    502: {
-        "description": "Every backend failed (backends_failed, details.attempts), or one "
-        "refused the request (backend_rejected; 400 when it refused its content)."
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+COMPLETION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ChatCompletion,
+        "description": "The completion; with `stream: true` a `text/event-stream` of chunks.",
+        "content": {"text/event-stream": {}},
     },
-    503: {"description": "Identity or budgets unreachable."},
-    504: {"description": "Every backend timed out (backends_timeout)."},
+    402: _error("The org's or key's budget would be exceeded (budget_exceeded)."),
+    429: _error("The key's rate limit is reached (rate_limited, Retry-After)."),
+    502: _error(
+        "Every backend failed (backends_failed, details.attempts), or one "
+        "refused the request (backend_rejected; 400 when it refused its content)."
+    ),
+    503: _error("Identity or budgets unreachable."),
+    504: _error("Every backend timed out (backends_timeout)."),
 }
 
 
@@ -46,13 +58,10 @@ def _invalid(exc: ValidationError) -> ServiceError:
     "/v1/chat/completions",
     operation_id="create_chat_completion",
     response_model=ChatCompletion,
-    responses=COMPLETION_ERRORS,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
+    responses=COMPLETION_RESPONSES,
+    # The route parses the raw body itself (fields it does not read pass through untouched);
+    # the schema is the model it validates with.
+    openapi_extra=openapi_body(ChatCompletionRequest),
 )
 async def create_chat_completion(
     request: Request, key: CompletionKey, gateway: GatewayDep

@@ -22,12 +22,15 @@ from gatewright.gateway.service.api.deps import (
     actor,
     authorize,
 )
-from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+from gatewright.identity.models import MAX_ID_LENGTH
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
 
 router = APIRouter(tags=["routes"], responses=ERROR_RESPONSES)
 
 AliasPath = Path(pattern=ALIAS_PATTERN, description="1..100 characters of [A-Za-z0-9._:-]")
-OrgPath = Path(min_length=1, max_length=200)
+# An org ID goes to identity's authz check and into audit events: within identity's bound and
+# printable (audit's rule), so a bad one is this route's 422, never a failure further on.
+OrgPath = Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f/]+$")
 
 
 def _not_found(alias: str, org_id: str | None) -> ServiceError:
@@ -126,7 +129,12 @@ async def _delete(
     return Response(status_code=204)
 
 
-@router.put("/v1/orgs/{org_id}/routes/{alias}", operation_id="put_org_route", response_model=Route)
+@router.put(
+    "/v1/orgs/{org_id}/routes/{alias}",
+    operation_id="put_org_route",
+    response_model=Route,
+    responses=DEPENDENCY_RESPONSES,
+)
 async def put_org_route(
     body: RouteUpsert,
     caller: ServiceOrUser,
@@ -141,7 +149,12 @@ async def put_org_route(
     return await _put(db, gateway, org_id, alias, body, request, caller)
 
 
-@router.get("/v1/orgs/{org_id}/routes/{alias}", operation_id="get_org_route", response_model=Route)
+@router.get(
+    "/v1/orgs/{org_id}/routes/{alias}",
+    operation_id="get_org_route",
+    response_model=Route,
+    responses=DEPENDENCY_RESPONSES,
+)
 async def get_org_route(
     caller: ServiceOrUser,
     authz: AsyncAuthorizerDep,
@@ -154,7 +167,12 @@ async def get_org_route(
     return await _get(db, org_id, alias)
 
 
-@router.delete("/v1/orgs/{org_id}/routes/{alias}", operation_id="delete_org_route", status_code=204)
+@router.delete(
+    "/v1/orgs/{org_id}/routes/{alias}",
+    operation_id="delete_org_route",
+    status_code=204,
+    responses=DEPENDENCY_RESPONSES,
+)
 async def delete_org_route(
     caller: ServiceOrUser,
     authz: AsyncAuthorizerDep,
@@ -168,7 +186,12 @@ async def delete_org_route(
     return await _delete(db, gateway, org_id, alias, request, caller)
 
 
-@router.get("/v1/orgs/{org_id}/routes", operation_id="list_org_routes", response_model=RouteList)
+@router.get(
+    "/v1/orgs/{org_id}/routes",
+    operation_id="list_org_routes",
+    response_model=RouteList,
+    responses=DEPENDENCY_RESPONSES,
+)
 async def list_org_routes(
     caller: ServiceOrUser,
     authz: AsyncAuthorizerDep,
