@@ -5,6 +5,7 @@ import gatewright.servicekit as servicekit
 
 def test_all_is_pinned() -> None:
     assert sorted(servicekit.__all__) == [
+        "DEPENDENCY_RESPONSES",
         "Database",
         "ERROR_RESPONSES",
         "ServiceError",
