@@ -174,6 +174,7 @@ def templates(world: World) -> list[Template]:
                 "key_id": side_key,
                 "amount_micro_usd": 1,
                 "request_id": fresh("hostile-"),
+                "idempotency_key": fresh("idk-hostile-"),
                 "ttl_seconds": MAX_TTL_SECONDS,  # never expires while the test compares state
             },
         ),

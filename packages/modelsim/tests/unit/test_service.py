@@ -535,3 +535,19 @@ def test_settings_refuse_out_of_range_values(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.removeprefix("GATEWRIGHT_").lower()):
         ModelsimSettings()
+
+
+def test_a_refused_hostile_body_is_observed_and_the_observations_still_serve(
+    client: TestClient,
+) -> None:
+    # Raw surrogate bytes and a lone surrogate escape in the model name: refused at the door,
+    # recorded without the unreadable fields, and the listing stays a 200.
+    for body in (
+        b'{"model": "\xed\xa0\x80", "messages": []}',
+        b'{"model": "\\ud800", "messages": []}',
+    ):
+        r = client.post(CHAT, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        seen = client.get("/v1/observations", params={"request_id": r.headers["x-request-id"]})
+        assert seen.status_code == 200, seen.text
+        assert [(o["status"], o["model"]) for o in seen.json()["data"]] == [(400, None)]

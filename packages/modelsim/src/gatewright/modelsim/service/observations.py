@@ -12,7 +12,6 @@ Everything runs on the event loop (async handlers only), so the buffer needs no 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -26,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gatewright.servicekit import ServiceError, current_request_id
+from gatewright.servicekit.requestbody import BodyRejected, parse_json
 
 REDACTED = "***"
 _SECRET_NAME = re.compile(
@@ -62,9 +62,11 @@ class Entry:
 
 def _summary(body: bytes) -> dict[str, Any]:
     """model / stream / max_tokens / message_count from a body that may be anything."""
+    # servicekit's own check: a body it refused (a lone surrogate, deep nesting, NaN) yields no
+    # fields, so nothing that cannot be served back is ever stored.
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        doc = parse_json(body)
+    except BodyRejected:
         doc = None
     if not isinstance(doc, dict):
         return {"model": None, "stream": None, "max_tokens": None, "message_count": None}
