@@ -94,7 +94,8 @@ def test_a_completion_without_max_tokens_is_not_cut_short(
     """The SDK sends no max_tokens unless told: the gateway sends the route's maximum output
     (`DEFAULT_MAX_OUTPUT_TOKENS` here), never a silent small cap, and reserves for it."""
     url, _, budgets = sdk
-    completion = client(url).chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+    with client(url) as sdk_client:  # closed here: its pooled connection is not left to gc
+        completion = sdk_client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
     assert completion.usage is not None
     assert completion.usage.completion_tokens == DEFAULT_MAX_OUTPUT_TOKENS
     assert budgets.reservations.created[-1]["amount"] == (
