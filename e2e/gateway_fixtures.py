@@ -1,8 +1,10 @@
 """Fixtures for the routing and budget flows: routes, keys, budgets and the clients to use them.
 
 Prices are chosen so the arithmetic reads easily: 1 micro-USD per prompt token and 2 per
-completion token. modelsim answers exactly `max_tokens` words and counts prompt tokens with the
-tokenizer the gateway estimates with, so a request's reserved estimate equals its final cost.
+completion token. modelsim answers exactly `max_tokens` words and counts prompt tokens by words
+(`cost_of`), or by UTF-8 bytes for `sim-bytes` (`cost_of(..., tokens=count_prompt_bytes)`). The
+gateway reserves an upper bound of any tokenizer's count (`estimate_of`, decision 10), more than
+either, so a budget that must fit N requests fits N reservations (`exact_budget`).
 
 The gateway commits a completion's cost just after the answer went out (off the latency path),
 so a flow that reads the spend after a completion waits for it to settle (`settled_spend`).
@@ -21,6 +23,7 @@ from gatewright.budgets import Client as BudgetsClient
 from gatewright.budgets import Spend
 from gatewright.gateway import AsyncClient as AsyncGatewayClient
 from gatewright.gateway import Client as GatewayClient
+from gatewright.gateway import prompt_token_bound
 from gatewright.identity import Org
 from gatewright.modelsim import Client as ModelsimClient
 from gatewright.modelsim import count_prompt_tokens
@@ -32,9 +35,32 @@ INPUT_PRICE = 1_000_000  # micro-USD per million prompt tokens: 1 per token
 OUTPUT_PRICE = 2_000_000  # micro-USD per million completion tokens: 2 per token
 
 
-def cost_of(messages: list[dict[str, Any]], max_tokens: int) -> int:
-    """What one completion costs on a test route (estimate and final cost alike)."""
-    return count_prompt_tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
+Tokenizer = Callable[[list[dict[str, Any]]], int]
+
+
+def cost_of(
+    messages: list[dict[str, Any]], max_tokens: int, *, tokens: Tokenizer = count_prompt_tokens
+) -> int:
+    """What one completion is charged on a test route: modelsim's usage (words, or `tokens`)."""
+    return tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
+
+
+def estimate_of(alias: str, messages: list[dict[str, Any]], max_tokens: int) -> int:
+    """What the gateway reserves for `chat.completions.create(model=alias, messages=messages,
+    max_tokens=max_tokens)`: the bound of any backend's count (decision 10), the client's body."""
+    body = {"model": alias, "messages": messages, "max_tokens": max_tokens}
+    return prompt_token_bound(body) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
+
+
+def exact_budget(n: int, estimate: int, cost: int) -> int:
+    """A limit that serves exactly `n` of any number of concurrent requests, whatever the timing:
+    n reservations fit at once, and once n are charged another reservation does not.
+
+    Needs `(n - 1) * estimate < n * cost`; a request with a longer completion (`max_tokens`)
+    makes the bound's fixed slack small enough."""
+    limit = n * estimate
+    assert limit < n * cost + estimate, f"no limit serves exactly {n}: pick a larger max_tokens"
+    return limit
 
 
 def raw_completion(
@@ -109,7 +135,12 @@ RouteMaker = Callable[..., str]
 def make_route(gw: Harness, org: Org, gateway_admin: GatewayClient) -> RouteMaker:
     """`make_route(*upstream_models)`: an org route alias over modelsim backends, in order."""
 
-    def _make(*models: str, timeout_seconds: float = 5.0, label: str = "alias") -> str:
+    def _make(
+        *models: str,
+        timeout_seconds: float = 5.0,
+        label: str = "alias",
+        max_output_tokens: int | None = None,
+    ) -> str:
         alias = gw.names.name(label)
         backends = [
             {"url": gw.url("modelsim"), "model": m, "timeout_seconds": timeout_seconds}
@@ -122,6 +153,7 @@ def make_route(gw: Harness, org: Org, gateway_admin: GatewayClient) -> RouteMake
                 backends=backends,
                 input_micro_usd_per_mtok=INPUT_PRICE,
                 output_micro_usd_per_mtok=OUTPUT_PRICE,
+                max_output_tokens=max_output_tokens,
             )
         return alias
 

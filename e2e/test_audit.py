@@ -16,7 +16,7 @@ from gatewright.testkit import AuditTrail, Harness
 
 from .actors import Actor, Join
 from .audit_fixtures import denied, events_of
-from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, say
+from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, estimate_of, say
 
 pytestmark = pytest.mark.audit
 
@@ -62,6 +62,10 @@ def test_the_happy_path_is_correlated_across_services(
         )
         assert completion_event.actor.id == key.id
         assert completion_event.details["cost_micro_usd"] == cost_of(say("audit me"), 3)
+        # what was held for it, and that the backend charged no more (decision 10)
+        reserved = estimate_of(alias, say("audit me"), 3)
+        assert completion_event.details["reserved_micro_usd"] == reserved
+        assert completion_event.details["overrun_micro_usd"] == 0
     with gw.then("the harness's audit trail (what audit.json holds) has all three services"):
         trail = AuditTrail(gw.target).fetch(gw.recorder.request_ids)
         assert isinstance(trail, dict)

@@ -6,6 +6,7 @@ import pytest
 
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.core import RetryPolicy, ServiceUnavailable
+from gatewright.gateway import DEFAULT_MAX_OUTPUT_TOKENS
 from gatewright.gateway import Client as GatewayClient
 from gatewright.identity import Client, Org
 from gatewright.modelsim import Client as ModelsimClient
@@ -50,6 +51,33 @@ def test_new_member_gets_a_completion_and_the_org_is_charged(
         assert [(o.model, o.max_tokens) for o in seen] == [("sim-echo", 6)]
     with gw.then("the org's spend is the completion's cost, with nothing left reserved"):
         settled_spend(budgets_admin, org.id, cost_of(messages, 6))
+
+
+@pytest.mark.happy
+@pytest.mark.parametrize("route_max", [None, 300], ids=["platform default", "route's own"])
+def test_a_request_without_max_tokens_gets_the_routes_whole_output(
+    gw: Harness,
+    org: Org,
+    make_route: RouteMaker,
+    make_key: KeyMaker,
+    budgets_admin: BudgetsClient,
+    modelsim: ModelsimClient,
+    route_max: int | None,
+) -> None:
+    """An official-SDK user who never sets max_tokens must not get answers cut at 16 tokens."""
+    expected = route_max or DEFAULT_MAX_OUTPUT_TOKENS
+    alias = make_route("sim-echo", max_output_tokens=route_max)
+    key = make_key()
+    messages = say("tell me everything")
+    with gw.when("a completion is requested without max_tokens"):
+        completion = key.gateway.chat.completions.create(model=alias, messages=messages)
+    with gw.then(f"the backend was asked for the route's maximum output, {expected} tokens"):
+        seen = modelsim.observations.list(request_id=completion.request_id).data
+        assert [o.max_tokens for o in seen] == [expected]
+        assert completion.usage is not None
+        assert completion.usage.completion_tokens == expected
+    with gw.then("the org is charged what was produced"):
+        settled_spend(budgets_admin, org.id, cost_of(messages, expected))
 
 
 @pytest.mark.happy

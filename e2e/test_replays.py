@@ -21,7 +21,16 @@ from gatewright.modelsim import Client as ModelsimClient
 from gatewright.testkit import Harness
 
 from .audit_fixtures import events_of
-from .gateway_fixtures import KeyMaker, RouteMaker, cost_of, raw_completion, say, settled_spend
+from .gateway_fixtures import (
+    KeyMaker,
+    RouteMaker,
+    cost_of,
+    estimate_of,
+    exact_budget,
+    raw_completion,
+    say,
+    settled_spend,
+)
 
 pytestmark = pytest.mark.budgets
 
@@ -52,11 +61,11 @@ def test_repeating_a_request_id_is_charged_like_a_new_request(
     alias = make_route("sim-echo")
     key = make_key()
     messages = say("one and only one")
-    cost = cost_of(messages, 4)
+    cost, estimate = cost_of(messages, 4), estimate_of(alias, messages, 4)
     body = json.dumps({"model": alias, "messages": messages, "max_tokens": 4}).encode()
     replayed_id = gw.request_ids()
-    with gw.given(f"an org budget of exactly one request ({cost} micro-USD)"):
-        budgets_admin.budgets.set_org(org.id, limit_micro_usd=cost, period="total")
+    with gw.given(f"an org budget of exactly one request's reservation ({estimate} micro-USD)"):
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=estimate, period="total")
     with gw.when(f"a completion is served under X-Request-ID {replayed_id}"):
         first = raw_completion(gw, key.secret, body, request_id=replayed_id)
         assert first.status_code == 200, first.text
@@ -84,12 +93,15 @@ def test_concurrent_requests_sharing_a_request_id_are_each_reserved(
     alias = make_route("sim-slow-50")
     key = make_key()
     messages = say("ten at once, one label")
-    cost = cost_of(messages, 6)
+    # A long completion, so that the reservation's fixed slack is small next to the charge and
+    # one limit serves exactly `fits`, whatever the timing (`exact_budget`).
+    cost, estimate = cost_of(messages, 200), estimate_of(alias, messages, 200)
     fits = 2
-    body = json.dumps({"model": alias, "messages": messages, "max_tokens": 6}).encode()
+    body = json.dumps({"model": alias, "messages": messages, "max_tokens": 200}).encode()
     shared_id = gw.request_ids()
     with gw.given(f"an org budget that fits exactly {fits} requests"):
-        budgets_admin.budgets.set_org(org.id, limit_micro_usd=fits * cost, period="total")
+        limit = exact_budget(fits, estimate, cost)
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=limit, period="total")
 
     async def burst() -> list[httpx.Response]:
         headers = {

@@ -348,8 +348,10 @@ def test_public_api_is_pinned() -> None:
     assert sorted(budgets.__all__) == sorted(
         [
             "CONSUMER",
+            "DEFAULT_TTL_SECONDS",
             "MAX_AMOUNT_MICRO_USD",
             "MAX_LIMIT_MICRO_USD",
+            "MAX_TTL_SECONDS",
             "PERIODS",
             "PROVIDER",
             "RESERVATION_STATUSES",

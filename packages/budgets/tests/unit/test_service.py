@@ -365,6 +365,24 @@ def test_sweep_expires_and_late_commit_still_charges(
     assert s["keys"][0]["spent_micro_usd"] == 250
 
 
+def test_a_late_commit_is_charged_in_full_even_when_its_money_was_reserved_again(
+    client: TestClient, clock: Clock
+) -> None:
+    """Why a caller must settle before its reservation expires (the gateway cuts a completion
+    short of its TTL, decision 10): once a hold lapses, its money can be reserved again, and the
+    late commit is still charged in full, so the org ends above its limit."""
+    set_budget(client, 1_000)
+    slow = reserve(client, 600, ttl=30).json()
+    clock.advance(seconds=31)
+    assert reserve(client, 1_000).status_code == 201  # the lapsed hold no longer counts
+    late = client.post(
+        f"/v1/reservations/{slow['id']}/commit", json={"actual_micro_usd": 600}, headers=SERVICE
+    )
+    assert (late.status_code, late.json()["status"]) == (200, "committed")
+    s = spend(client)
+    assert (s["spent_micro_usd"], s["reserved_micro_usd"]) == (600, 1_000)  # 1_600 > 1_000
+
+
 def test_background_sweep_runs_and_stops(
     tmp_path: Any, clock: Clock, identity: FakeIdentity
 ) -> None:

@@ -21,6 +21,7 @@ BACKEND_MODEL: Final = "sim-echo"
 INPUT_PRICE: Final = 1_000_000  # micro-USD per million tokens: 1 micro-USD a token
 OUTPUT_PRICE: Final = 2_000_000
 
+MAX_OUTPUT_TOKENS: Final = 8192  # a route's largest max_tokens (not the 4096 default)
 MAX_TOKENS: Final = 3
 PROMPT_TOKENS: Final = 10  # 4 words + 4 per message + 2 per request
 

@@ -9,7 +9,8 @@ exactly once. Examples are fixed values (`pact_examples`), so the file is determ
 
 Covered: a plain chat completion (the `X-Gatewright-*` headers, integer usage), the 402
 `budget_exceeded`, 404 `model_not_found` and 429 `rate_limited` (with `Retry-After`) envelopes,
-`models.list()`, and `routes.put` / `routes.get` of an org route with the service token.
+`models.list()`, and `routes.put` / `routes.get` of an org route with the service token (with its
+`max_output_tokens`).
 Streaming is deliberately not in this pact: the SSE shape is covered by the gateway->modelsim
 pact (`test_consumer_backend.py`) and by the service unit tests.
 
@@ -50,6 +51,7 @@ from pact_examples import (  # isort: skip
     KEY_SECRET,
     LIMITED_KEY_ID,
     LIMITED_KEY_SECRET,
+    MAX_OUTPUT_TOKENS,
     MAX_TOKENS,
     MISSING_ALIAS,
     NEW_ALIAS,
@@ -87,6 +89,7 @@ ROUTE_STATE = {
     "backend_model": BACKEND_MODEL,
     "input_price": INPUT_PRICE,
     "output_price": OUTPUT_PRICE,
+    "max_output_tokens": MAX_OUTPUT_TOKENS,
 }
 
 
@@ -103,6 +106,7 @@ def route_body(alias: str) -> dict[str, Any]:
         ],
         "input_micro_usd_per_mtok": INPUT_PRICE,
         "output_micro_usd_per_mtok": OUTPUT_PRICE,
+        "max_output_tokens": MAX_OUTPUT_TOKENS,
         "updated_at": timestamp(),
     }
 
@@ -335,6 +339,7 @@ def _put_route(pact: Pact) -> None:
                 "backends": [{"url": BACKEND_URL, "model": BACKEND_MODEL, "timeout_seconds": 30.0}],
                 "input_micro_usd_per_mtok": INPUT_PRICE,
                 "output_micro_usd_per_mtok": OUTPUT_PRICE,
+                "max_output_tokens": MAX_OUTPUT_TOKENS,
             },
             JSON,
         )
@@ -350,10 +355,12 @@ def test_put_route(service: Client) -> None:
         backends=[Backend(url=BACKEND_URL, model=BACKEND_MODEL)],
         input_micro_usd_per_mtok=INPUT_PRICE,
         output_micro_usd_per_mtok=OUTPUT_PRICE,
+        max_output_tokens=MAX_OUTPUT_TOKENS,
     )
     assert route.alias == NEW_ALIAS
     assert route.org_id == ORG_ID
     assert [(b.url, b.model) for b in route.backends] == [(BACKEND_URL, BACKEND_MODEL)]
+    assert route.max_output_tokens == MAX_OUTPUT_TOKENS
 
 
 @interaction
@@ -374,3 +381,4 @@ def test_get_route(service: Client) -> None:
     assert route.alias == ALIAS
     assert route.input_micro_usd_per_mtok == INPUT_PRICE
     assert route.output_micro_usd_per_mtok == OUTPUT_PRICE
+    assert route.max_output_tokens == MAX_OUTPUT_TOKENS

@@ -54,10 +54,10 @@ from gatewright.gateway import (
     STATE_SERVICE_TOKEN,
 )
 from gatewright.gateway.contract import ALL_STATES
-from gatewright.gateway.models import Backend
+from gatewright.gateway.models import DEFAULT_MAX_OUTPUT_TOKENS, Backend
 from gatewright.gateway.service import GatewaySettings, create_app, store
-from gatewright.gateway.service.pricing import prompt_tokens
 from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.modelsim import count_prompt_tokens
 from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
 from pact_examples import SERVICE_TOKEN  # isort: skip
@@ -74,7 +74,7 @@ def stub_backend() -> FastAPI:
     async def chat(request: Request) -> JSONResponse:
         body = await request.json()
         words = int(body.get("max_tokens", 16))
-        prompt = prompt_tokens(body["messages"])
+        prompt = count_prompt_tokens(body["messages"])
         return JSONResponse(
             {
                 "id": "chatcmpl-stub",
@@ -205,6 +205,7 @@ class ProviderStates:
                 backends=[backend],
                 input_price=params["input_price"],
                 output_price=params["output_price"],
+                max_output_tokens=params.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS),
             )
         self.gateway.routes.invalidate()
 

@@ -5,8 +5,10 @@
   `FakeBudgets` (`gatewright.budgets.service.testing`).
 - backends: `backend_app()`, a tiny FastAPI app with modelsim's behaviour by model name
   (`sim-echo`, `sim-fail-<status>`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
-  50 ms), served by uvicorn on a real socket, as is the gateway itself (streaming and client
-  disconnects need real sockets).
+  50 ms, `sim-bytes` counts prompt tokens as modelsim's `sim-bytes` does, `sim-greedy` reports
+  twice the completion tokens it was allowed: a backend that ignores `max_tokens`), served by
+  uvicorn on a real socket, as is the gateway itself (streaming and client disconnects need real
+  sockets). Usage is counted with modelsim's tokenizers.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from pydantic import SecretStr
 from gatewright.budgets.service.testing import FakeBudgets, FakeReservations
 from gatewright.core import AuthenticationError
 from gatewright.gateway.service import GatewaySettings, create_app
-from gatewright.gateway.service.pricing import count_tokens, prompt_tokens
 from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.modelsim import count_prompt_bytes, count_prompt_tokens
 
 SERVICE_TOKEN = "unit-service-token"
 ORG = "org_unit"
@@ -88,10 +90,13 @@ def backend_app(log: BackendLog) -> FastAPI:
         log.headers.append(dict(request.headers))
         model = body["model"]
         words = int(body.get("max_tokens", 16))
+        count = count_prompt_bytes if model == "sim-bytes" else count_prompt_tokens
+        prompt = count(body["messages"])
+        reported = 2 * words if model == "sim-greedy" else words
         usage = {
-            "prompt_tokens": prompt_tokens(body["messages"]),
-            "completion_tokens": words,
-            "total_tokens": prompt_tokens(body["messages"]) + words,
+            "prompt_tokens": prompt,
+            "completion_tokens": reported,
+            "total_tokens": prompt + reported,
         }
         if model.startswith("sim-fail-"):  # sim-fail-<status>: that status, an OpenAI error body
             status = int(model.removeprefix("sim-fail-"))
@@ -248,6 +253,7 @@ class World:
         out: int = 2_000_000,
         timeout: float = 5.0,
         backend: str | None = None,
+        max_output_tokens: int | None = None,
     ) -> None:
         models = [models] if isinstance(models, str) else models
         path = f"/v1/orgs/{org_id}/routes/{alias}" if org_id else f"/v1/routes/{alias}"
@@ -259,6 +265,8 @@ class World:
             "input_micro_usd_per_mtok": inp,
             "output_micro_usd_per_mtok": out,
         }
+        if max_output_tokens is not None:
+            body["max_output_tokens"] = max_output_tokens
         with self.http(SERVICE_TOKEN) as http:
             response = http.put(path, json=body)
         assert response.status_code == 200, response.text
@@ -297,6 +305,3 @@ def world(stack: World) -> World:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-__all__ = ["count_tokens"]

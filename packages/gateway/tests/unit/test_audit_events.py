@@ -70,6 +70,8 @@ def test_a_completion_records_one_success_event(world: World) -> None:
     assert d["prompt_tokens"] == usage["prompt_tokens"]
     assert d["completion_tokens"] == usage["completion_tokens"]
     assert d["cost_micro_usd"] == world.budgets.reservations.committed[0][1]
+    assert d["reserved_micro_usd"] == world.budgets.reservations.created[0]["amount"]
+    assert d["overrun_micro_usd"] == 0
     assert d["attempts"] == 2
     assert [a["model"] for a in d["failed_attempts"]] == ["sim-fail-503"]
     assert d["stream"] is False
@@ -84,6 +86,28 @@ def test_a_streamed_completion_records_its_cost(world: World) -> None:
     assert e["outcome"] == "success"
     assert e["details"]["stream"] is True
     assert e["details"]["cost_micro_usd"] == world.budgets.reservations.committed[0][1]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_backend_charging_past_the_reservation_is_charged_and_the_overrun_recorded(
+    world: World, stream: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Decision 10: `sim-greedy` reports twice the completion tokens it was allowed (a backend
+    ignoring max_tokens). Refusing to pay is impossible after the fact: budgets is charged the
+    actual cost, and the event and a warning say by how much it passed the reservation."""
+    world.route("m", "sim-greedy", inp=IN, out=OUT)
+    options = {"stream_options": {"include_usage": True}} if stream else {}
+    response, rid = chat(world, world.key(), max_tokens=500, stream=stream, **options)
+    assert response.status_code == 200
+    [e] = recorded(world, rid)
+    d = e["details"]
+    reserved = world.budgets.reservations.created[0]["amount"]
+    actual = PROMPT * 1 + 1000 * 2
+    assert world.budgets.reservations.committed == [("res_1", actual)]
+    assert (d["cost_micro_usd"], d["reserved_micro_usd"]) == (actual, reserved)
+    assert d["overrun_micro_usd"] == actual - reserved > 0
+    assert e["outcome"] == "success"
+    assert f"exceeds its reservation of {reserved} by {actual - reserved}" in caplog.text
 
 
 @pytest.mark.parametrize("stream", [False, True])

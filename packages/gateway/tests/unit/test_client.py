@@ -1,5 +1,6 @@
 """The gateway client with respx, each case on both clients; plus pinned public names, the
-tokenizer's parity with modelsim, and the backend pact's state names matching modelsim's."""
+reservation's token bounds against modelsim's tokenizers, and the backend pact's state names
+matching modelsim's."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from gatewright.gateway.contract import (
     STATE_BACKEND_MODEL_EXISTS,
     STATE_BACKEND_MODEL_FAILS_503,
 )
-from gatewright.gateway.service.pricing import cost, prompt_tokens
+from gatewright.gateway.service.pricing import cost, streamed_token_bound
 
 BASE = "http://gateway.test"
 COMPLETION = {
@@ -199,7 +200,21 @@ async def test_routes(mock: respx.MockRouter, kind: str, org_id: str | None, pat
         org_id=org_id,
     )
     assert route.alias == "chat"
-    assert json.loads(put.calls[0].request.content)["backends"][0]["timeout_seconds"] == 30.0
+    sent = json.loads(put.calls[0].request.content)
+    assert sent["backends"][0]["timeout_seconds"] == 30.0
+    assert "max_output_tokens" not in sent  # the gateway's default applies, stated once there
+    assert route.max_output_tokens == gateway.DEFAULT_MAX_OUTPUT_TOKENS  # an older gateway's
+    await call(
+        kind,
+        "routes.put",
+        "chat",
+        backends=backends,
+        input_micro_usd_per_mtok=1,
+        output_micro_usd_per_mtok=2,
+        max_output_tokens=8192,
+        org_id=org_id,
+    )
+    assert json.loads(put.calls[1].request.content)["max_output_tokens"] == 8192
     assert (await call(kind, "routes.get", "chat", org_id=org_id)).backends[0].model == "sim-echo"
     assert await call(kind, "routes.delete", "chat", org_id=org_id) is None
 
@@ -217,6 +232,10 @@ def test_public_names_are_pinned() -> None:
         "BACKEND_HEADER",
         "BACKEND_MODEL_HEADER",
         "CONSUMER",
+        "DEFAULT_MAX_OUTPUT_TOKENS",
+        "MAX_OUTPUT_TOKENS",
+        "MESSAGE_OVERHEAD_TOKENS",
+        "PROMPT_OVERHEAD_TOKENS",
         "PROVIDER",
         "STATE_API_KEY",
         "STATE_BUDGET_EXHAUSTED",
@@ -243,6 +262,8 @@ def test_public_names_are_pinned() -> None:
         "RouteList",
         "Routes",
         "Usage",
+        "completion_token_bound",
+        "prompt_token_bound",
     ]
     assert sorted(gateway.__all__) == sorted(expected)
     for name in expected:
@@ -266,9 +287,105 @@ MESSAGE_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("messages", MESSAGE_TABLE)
-def test_prompt_tokens_match_modelsim(messages: list[dict[str, Any]]) -> None:
-    assert prompt_tokens(messages) == modelsim.count_prompt_tokens(messages)
+# Text that real tokenizers split far finer than words: code, non-Latin scripts, emoji, escapes.
+HARD_TEXT = [
+    "",
+    "def f(x):\n    return {k: v**2 for k, v in x.items()}  # 🚀",
+    "東京都の天気は晴れのち曇りでしょう。",
+    "Привет, как дела? Ελληνικά. עברית. العربية. हिन्दी.",
+    '\u0000\t"quoted" \\ back\\slash \U0001f468\u200d\U0001f469\u200d\U0001f467',
+    "a" * 5000,
+]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _bodies() -> list[dict[str, Any]]:
+    bodies: list[dict[str, Any]] = [{"model": "m", "messages": m} for m in MESSAGE_TABLE]
+    for text in HARD_TEXT:
+        bodies.append({"model": "m", "messages": [{"role": "user", "content": text}]})
+        bodies.append(
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": text},
+                    {
+                        "role": "user",
+                        "name": "ünïcode",
+                        "content": [{"type": "text", "text": text}],
+                    },
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {
+                                    "name": "lookup",
+                                    "arguments": json.dumps({"q": text}),
+                                },
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "call_1", "content": text},
+                ],
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "lookup",
+                            "description": text,
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"q": {"type": "string"}},
+                            },
+                        },
+                    }
+                ],
+            }
+        )
+    return bodies
+
+
+@pytest.mark.parametrize("body", _bodies())
+def test_the_prompt_bound_is_above_any_byte_level_count(body: dict[str, Any]) -> None:
+    bound = gateway.prompt_token_bound(body)
+    messages = body["messages"]
+    # modelsim's counts: words (what the gateway once reserved for) and one token per byte
+    assert bound >= modelsim.count_prompt_tokens(messages)
+    assert bound >= modelsim.count_prompt_bytes(messages)
+    # every string the request holds (roles, names, text, tool arguments, tool schemas) at one
+    # token per UTF-8 byte, plus the template's tokens: what no byte-level tokenizer exceeds
+    text_bytes = sum(len(s.encode("utf-8", "surrogatepass")) for s in _strings(body))
+    overhead = gateway.PROMPT_OVERHEAD_TOKENS + gateway.MESSAGE_OVERHEAD_TOKENS * len(messages)
+    assert bound >= text_bytes + overhead
+
+
+def test_the_prompt_bound_is_the_documented_formula() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "héllo"}]}
+    as_json = '{"model": "m", "messages": [{"role": "user", "content": "héllo"}]}'
+    assert gateway.prompt_token_bound(body) == 64 + 8 + len(as_json.encode())
+    assert gateway.prompt_token_bound({"messages": [{"role": "user", "content": "\ud800"}]}) > 0
+
+
+def test_the_completion_bound_is_max_tokens_per_choice() -> None:
+    assert gateway.completion_token_bound(100) == 100
+    assert gateway.completion_token_bound(100, 3) == 300
+
+
+def test_a_stream_without_usage_is_bounded_by_its_bytes_and_the_reservation() -> None:
+    assert streamed_token_bound(["w0", " w1"], 100) == 5
+    assert streamed_token_bound(["日本"], 100) == 6
+    assert streamed_token_bound(["x" * 500], 100) == 100
 
 
 def test_cost_rounds_up() -> None:

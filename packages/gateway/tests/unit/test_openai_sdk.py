@@ -15,6 +15,7 @@ import openai
 import pytest
 from pydantic import SecretStr
 
+from gatewright.gateway import DEFAULT_MAX_OUTPUT_TOKENS, prompt_token_bound
 from gatewright.gateway.service import GatewaySettings, create_app
 from gatewright.identity import KeyVerification
 from gatewright.modelsim import count_prompt_tokens
@@ -85,6 +86,21 @@ def test_plain_completion(sdk: tuple[str, FakeIdentity, FakeBudgets]) -> None:
     assert len((completion.choices[0].message.content or "").split()) == 4
     eventually(lambda: budgets.reservations.committed)
     assert budgets.reservations.committed[-1][1] == count_prompt_tokens(MESSAGES) + 4
+
+
+def test_a_completion_without_max_tokens_is_not_cut_short(
+    sdk: tuple[str, FakeIdentity, FakeBudgets],
+) -> None:
+    """The SDK sends no max_tokens unless told: the gateway sends the route's maximum output
+    (`DEFAULT_MAX_OUTPUT_TOKENS` here), never a silent small cap, and reserves for it."""
+    url, _, budgets = sdk
+    with client(url) as sdk_client:  # closed here: its pooled connection is not left to gc
+        completion = sdk_client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == DEFAULT_MAX_OUTPUT_TOKENS
+    assert budgets.reservations.created[-1]["amount"] == (
+        prompt_token_bound({"model": "chat", "messages": MESSAGES}) + DEFAULT_MAX_OUTPUT_TOKENS
+    )
 
 
 def test_streamed_completion(sdk: tuple[str, FakeIdentity, FakeBudgets]) -> None:

@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
 import pytest
 from starlette.types import Message
 
+from gatewright.gateway import DEFAULT_MAX_OUTPUT_TOKENS, prompt_token_bound
 from gatewright.gateway.service.engine import SettlingJSONResponse
+from gatewright.modelsim import count_prompt_bytes
 
 from gateway_fixtures import ORG, OTHER_ORG, SERVICE_TOKEN, World, eventually  # isort: skip
 
 MESSAGES = [{"role": "user", "content": "one two three"}]
-PROMPT = 9  # 3 words + 4 per message + 2 per request
+PROMPT = 9  # what the backend reports: 3 words + 4 per message + 2 per request
 IN, OUT = 1_000_000, 2_000_000  # 1 and 2 micro-USD per token
 
 
+def payload_of(**body: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": MESSAGES, **body}
+
+
+def bound(**body: Any) -> int:
+    """The prompt tokens the gateway reserves for `chat(world, secret, **body)` (decision 10)."""
+    return prompt_token_bound(payload_of(**body))
+
+
 def chat(world: World, secret: str, **body: Any) -> httpx.Response:
-    payload = {"model": "m", "messages": MESSAGES, **body}
     with world.http(secret) as http:
-        return http.post("/v1/chat/completions", json=payload)
+        return http.post("/v1/chat/completions", json=payload_of(**body))
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
@@ -146,15 +157,33 @@ def test_org_route_wins_over_global(world: World) -> None:
 
 
 # -- 5. max_tokens and the estimate ------------------------------------------------------------
-def test_default_max_tokens_is_sent_upstream_and_priced(world: World) -> None:
-    world.route("m", "sim-echo", inp=IN, out=OUT)
+@pytest.mark.parametrize(("route_max", "sent"), [(None, DEFAULT_MAX_OUTPUT_TOKENS), (300, 300)])
+def test_a_request_without_max_tokens_gets_the_routes_maximum_output(
+    world: World, route_max: int | None, sent: int
+) -> None:
+    """An SDK user who never sets max_tokens gets a whole answer, not a silent 16-token cut."""
+    world.route("m", "sim-echo", inp=IN, out=OUT, max_output_tokens=route_max)
     response = chat(world, world.key())
     assert response.status_code == 200
-    assert world.backend_log.requests[0]["max_tokens"] == 16
-    assert world.budgets.reservations.created[0]["amount"] == PROMPT * 1 + 16 * 2
+    assert world.backend_log.requests[0]["max_tokens"] == sent
+    assert response.json()["usage"]["completion_tokens"] == sent
+    assert world.budgets.reservations.created[0]["amount"] == bound() + sent * 2
 
 
-@pytest.mark.parametrize("value", [0, -1, 32_769, 10**12])
+def test_max_tokens_above_the_routes_maximum_output_is_400(world: World) -> None:
+    world.route("m", "sim-echo", max_output_tokens=300)
+    assert chat(world, world.key(), max_tokens=300).status_code == 200
+    response = chat(world, world.key(), max_tokens=301)
+    assert response.status_code == 400
+    err = error(response)
+    assert err["code"] == "invalid_request"
+    assert "between 1 and 300" in err["message"]
+    assert "max_output_tokens" in err["message"]
+    assert err["details"] == {"max_tokens": 301, "max_output_tokens": 300}
+    assert len(world.budgets.reservations.created) == 1  # the refused one reserved nothing
+
+
+@pytest.mark.parametrize("value", [0, -1, DEFAULT_MAX_OUTPUT_TOKENS + 1, 10**12])
 def test_max_tokens_out_of_range_is_400(world: World, value: int) -> None:
     world.route("m", "sim-echo")
     response = chat(world, world.key(), max_tokens=value)
@@ -166,9 +195,39 @@ def test_max_tokens_out_of_range_is_400(world: World, value: int) -> None:
 def test_estimate_rounds_up(world: World) -> None:
     world.route("m", "sim-echo", inp=1, out=1)
     assert chat(world, world.key(), max_tokens=1).status_code == 200
-    assert world.budgets.reservations.created[0]["amount"] == 1  # ceil(10 / 1e6)
+    assert world.budgets.reservations.created[0]["amount"] == 1  # ceil((bound + 1) / 1e6)
     eventually(lambda: world.budgets.reservations.committed)
     assert world.budgets.reservations.committed[0][1] == 1
+
+
+def test_the_reservation_bounds_a_backend_that_counts_every_byte(world: World) -> None:
+    """Real tokenizers count code and non-Latin text far above one token per word; the
+    reservation holds what a one-token-per-byte backend charges, so an org never ends above
+    its limit through a completion."""
+    world.route("m", "sim-bytes", inp=IN, out=OUT)
+    messages = [{"role": "user", "content": "東京の天気: print(f'{x!r:>10}') 🚀"}]
+    response = chat(world, world.key(), messages=messages, max_tokens=5)
+    assert response.status_code == 200
+    charged = count_prompt_bytes(messages) + 5 * 2
+    eventually(lambda: world.budgets.reservations.committed)
+    assert world.budgets.reservations.committed == [("res_1", charged)]
+    reserved = world.budgets.reservations.created[0]["amount"]
+    assert charged <= reserved == bound(messages=messages, max_tokens=5) + 5 * 2
+
+
+def test_n_choices_reserve_max_tokens_each(world: World) -> None:
+    world.route("m", "sim-echo", inp=IN, out=OUT)
+    assert chat(world, world.key(), max_tokens=5, n=3).status_code == 200
+    assert world.budgets.reservations.created[0]["amount"] == bound(max_tokens=5, n=3) + 3 * 10
+
+
+@pytest.mark.parametrize("n", [0, 129, "2", 1.5])
+def test_a_bad_n_is_400(world: World, n: object) -> None:
+    world.route("m", "sim-echo")
+    response = chat(world, world.key(), max_tokens=1, n=n)
+    assert response.status_code == 400
+    assert error(response)["code"] == "invalid_request"
+    assert world.budgets.reservations.created == []
 
 
 # -- 6. budgets --------------------------------------------------------------------------------
@@ -180,7 +239,7 @@ def test_budget_denial_is_402_and_no_backend_is_called(world: World) -> None:
     body = error(response)
     assert body["code"] == "budget_exceeded"
     assert "limit 5" in body["message"]
-    assert body["details"]["requested_micro_usd"] == PROMPT + 10
+    assert body["details"]["requested_micro_usd"] == bound(max_tokens=5) + 10
     assert world.backend_log.requests == []
 
 
@@ -362,7 +421,9 @@ async def test_a_plain_answer_is_settled_even_when_the_client_hung_up() -> None:
     async def receive() -> Message:
         return {"type": "http.disconnect"}
 
-    response = SettlingJSONResponse({"id": "chatcmpl-1"}, headers={}, on_close=on_close)
+    response = SettlingJSONResponse(
+        {"id": "chatcmpl-1"}, headers={}, on_close=on_close, deadline=time.monotonic() + 60
+    )
     with pytest.raises(OSError, match="hung up"):
         await response({"type": "http"}, receive, send)
     assert settled == ["committed"]
@@ -384,10 +445,13 @@ def test_client_disconnect_mid_stream_bills_what_was_streamed(world: World) -> N
                     break
     eventually(lambda: world.budgets.reservations.committed)
     ((_, amount),) = world.budgets.reservations.committed
-    words = amount - PROMPT  # 1 micro-USD per prompt token, 2 per completion word
-    assert words % 2 == 0
-    streamed = words // 2
-    assert 3 <= streamed < 200
+    # The backend reported no usage: billed the bound of what was sent and streamed, one token
+    # per byte (1 micro-USD per prompt token, 2 per completion token), never the whole hold.
+    streamed_bytes, odd = divmod(amount - bound(max_tokens=200, stream=True), 2)
+    assert odd == 0
+    streamed = [len(" ".join(f"w{i}" for i in range(k))) for k in range(3, 200)]
+    assert streamed_bytes in streamed
+    assert amount < world.budgets.reservations.created[0]["amount"]
     assert world.budgets.reservations.released == []
     eventually(lambda: "sim-drip" in world.backend_log.stream_closed)  # upstream closed too
 

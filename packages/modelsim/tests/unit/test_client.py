@@ -19,6 +19,8 @@ from gatewright.modelsim import (
     ChatCompletionChunk,
     Client,
     content_text,
+    count_bytes,
+    count_prompt_bytes,
     count_prompt_tokens,
     count_tokens,
 )
@@ -315,6 +317,19 @@ def test_tokenizer_formula() -> None:
     assert count_prompt_tokens(two) == (2 + 4) + (0 + 4) + 2
 
 
+def test_byte_tokenizer_formula() -> None:
+    assert count_bytes("") == 0
+    assert count_bytes("héllo") == 6
+    assert count_bytes("日本") == 6
+    assert count_prompt_bytes([]) == 2
+    two = [{"role": "system", "content": "be brief"}, {"role": "user", "content": None}]
+    assert count_prompt_bytes(two) == (6 + 8 + 4) + (4 + 0 + 4) + 2
+    parts = [
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "é"}]}
+    ]
+    assert count_prompt_bytes(parts) == (4 + len("a é".encode()) + 4) + 2
+
+
 # -- the public surface ----------------------------------------------------------------------
 def test_public_api_is_pinned() -> None:
     assert sorted(modelsim.__all__) == sorted(
@@ -343,6 +358,8 @@ def test_public_api_is_pinned() -> None:
             "Observations",
             "Usage",
             "content_text",
+            "count_bytes",
+            "count_prompt_bytes",
             "count_prompt_tokens",
             "count_tokens",
         ]

@@ -19,6 +19,7 @@ from gatewright.modelsim import (
     ChatCompletion,
     ChatCompletionChunk,
     Client,
+    count_prompt_bytes,
     count_prompt_tokens,
 )
 from gatewright.modelsim.service import ModelsimSettings
@@ -182,6 +183,33 @@ def test_sim_echo_cycles_the_last_user_message(
         CHAT, json={"model": "sim-echo", "messages": messages, "max_tokens": max_tokens}
     ).json()
     assert doc["choices"][0]["message"]["content"] == content
+
+
+@pytest.mark.parametrize("max_tokens", [1, 2, 5, 37, 4096])
+def test_sim_bytes_counts_one_token_per_utf8_byte(client: TestClient, max_tokens: int) -> None:
+    messages = [
+        {"role": "system", "content": "Réponds en français."},
+        {"role": "user", "content": "数える: def f(x): return x**2"},
+    ]
+    body = {"model": "sim-bytes", "messages": messages, "max_tokens": max_tokens}
+    doc = client.post(CHAT, json=body).json()
+    prompt = count_prompt_bytes(messages)
+    # far more than the word count: what real tokenizers do to code and non-Latin text
+    assert prompt == (6 + 22 + 4) + (4 + 32 + 4) + 2 > 2 * count_prompt_tokens(messages)
+    content = doc["choices"][0]["message"]["content"]
+    assert len(content.encode()) == max_tokens
+    assert content == content.strip()
+    assert doc["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": max_tokens,
+        "total_tokens": prompt + max_tokens,
+    }
+    assert doc["choices"][0]["finish_reason"] == "length"
+    assert client.post(CHAT, json=body).content == client.post(CHAT, json=body).content
+    chunks = stream_of(client, {**body, "stream_options": {"include_usage": True}})
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert streamed == content
+    assert chunks[-1]["usage"] == doc["usage"]
 
 
 # -- streaming -------------------------------------------------------------------------------

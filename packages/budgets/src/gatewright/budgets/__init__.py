@@ -25,8 +25,10 @@ from gatewright.budgets.contract import (
     STATE_USER_CAN_MANAGE_BUDGETS,
 )
 from gatewright.budgets.models import (
+    DEFAULT_TTL_SECONDS,
     MAX_AMOUNT_MICRO_USD,
     MAX_LIMIT_MICRO_USD,
+    MAX_TTL_SECONDS,
     PERIODS,
     RESERVATION_STATUSES,
     Budget,
@@ -41,8 +43,10 @@ from gatewright.core import BudgetExceeded
 
 __all__ = [
     "CONSUMER",
+    "DEFAULT_TTL_SECONDS",
     "MAX_AMOUNT_MICRO_USD",
     "MAX_LIMIT_MICRO_USD",
+    "MAX_TTL_SECONDS",
     "PERIODS",
     "PROVIDER",
     "RESERVATION_STATUSES",

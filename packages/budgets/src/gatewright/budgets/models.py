@@ -31,7 +31,10 @@ MAX_LIMIT_MICRO_USD = 10**15
 MAX_AMOUNT_MICRO_USD = 10**12
 """Largest single reservation or charge (one million USD)."""
 MAX_TTL_SECONDS = 3600
+"""Longest reservation `ttl_seconds` budgets accepts. Callers that hold reservations (the gateway's
+`GATEWRIGHT_RESERVATION_TTL_SECONDS`) import this limit instead of restating it."""
 DEFAULT_TTL_SECONDS = 300
+"""The `ttl_seconds` of a reservation created without one."""
 
 # IDs come from other services (orgs, keys) or callers (request IDs): printable, bounded.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"

@@ -1,9 +1,16 @@
-"""Gatewright gateway client: `Client` / `AsyncClient`, wire models, and pact names.
+"""Gatewright gateway client: `Client` / `AsyncClient`, wire models, pact names, and the token
+bounds a completion reserves (`prompt_token_bound`, `completion_token_bound`; decision 10).
 
 The service lives in `gatewright.gateway.service` and needs the `[service]` extra; nothing here
 imports it, FastAPI or servicekit.
 """
 
+from gatewright.gateway._bounds import (
+    MESSAGE_OVERHEAD_TOKENS,
+    PROMPT_OVERHEAD_TOKENS,
+    completion_token_bound,
+    prompt_token_bound,
+)
 from gatewright.gateway._client import (
     ATTEMPTS_HEADER,
     BACKEND_HEADER,
@@ -31,6 +38,8 @@ from gatewright.gateway.contract import (
     STATE_SERVICE_TOKEN,
 )
 from gatewright.gateway.models import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    MAX_OUTPUT_TOKENS,
     Backend,
     ChatCompletion,
     ChatCompletionChunk,
@@ -46,6 +55,10 @@ __all__ = [
     "BACKEND_HEADER",
     "BACKEND_MODEL_HEADER",
     "CONSUMER",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
+    "MAX_OUTPUT_TOKENS",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "PROMPT_OVERHEAD_TOKENS",
     "PROVIDER",
     "STATE_API_KEY",
     "STATE_BUDGET_EXHAUSTED",
@@ -72,4 +85,6 @@ __all__ = [
     "RouteList",
     "Routes",
     "Usage",
+    "completion_token_bound",
+    "prompt_token_bound",
 ]

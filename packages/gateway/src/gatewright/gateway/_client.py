@@ -85,15 +85,20 @@ class _RoutesRequests:
         backends: Sequence[Backend | dict[str, Any]],
         input_micro_usd_per_mtok: int,
         output_micro_usd_per_mtok: int,
+        max_output_tokens: int | None,
         org_id: str | None,
     ) -> Call[Route]:
-        body = {
+        body: dict[str, Any] = {
             "backends": [
                 b.model_dump(mode="json") if isinstance(b, Backend) else dict(b) for b in backends
             ],
             "input_micro_usd_per_mtok": input_micro_usd_per_mtok,
             "output_micro_usd_per_mtok": output_micro_usd_per_mtok,
         }
+        # Left out when not given: the gateway applies its documented default, so a client
+        # never restates it.
+        if max_output_tokens is not None:
+            body["max_output_tokens"] = max_output_tokens
         return Call("PUT", _route_path(alias, org_id), Route, body)
 
     @staticmethod
@@ -234,7 +239,10 @@ class AsyncModels(AsyncResource):
 
 
 class Routes(SyncResource):
-    """The route table: org routes (`org_id=`) or global ones (service token only)."""
+    """The route table: org routes (`org_id=`) or global ones (service token only).
+
+    `max_output_tokens` (optional) is the route's largest `max_tokens`, sent upstream when a
+    request sets none (default `DEFAULT_MAX_OUTPUT_TOKENS`)."""
 
     def put(
         self,
@@ -243,6 +251,7 @@ class Routes(SyncResource):
         backends: Sequence[Backend | dict[str, Any]],
         input_micro_usd_per_mtok: int,
         output_micro_usd_per_mtok: int,
+        max_output_tokens: int | None = None,
         org_id: str | None = None,
     ) -> Route:
         return self._send(
@@ -251,6 +260,7 @@ class Routes(SyncResource):
                 backends=backends,
                 input_micro_usd_per_mtok=input_micro_usd_per_mtok,
                 output_micro_usd_per_mtok=output_micro_usd_per_mtok,
+                max_output_tokens=max_output_tokens,
                 org_id=org_id,
             )
         )
@@ -273,6 +283,7 @@ class AsyncRoutes(AsyncResource):
         backends: Sequence[Backend | dict[str, Any]],
         input_micro_usd_per_mtok: int,
         output_micro_usd_per_mtok: int,
+        max_output_tokens: int | None = None,
         org_id: str | None = None,
     ) -> Route:
         return await self._send(
@@ -281,6 +292,7 @@ class AsyncRoutes(AsyncResource):
                 backends=backends,
                 input_micro_usd_per_mtok=input_micro_usd_per_mtok,
                 output_micro_usd_per_mtok=output_micro_usd_per_mtok,
+                max_output_tokens=max_output_tokens,
                 org_id=org_id,
             )
         )

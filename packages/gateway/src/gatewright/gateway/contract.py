@@ -16,7 +16,8 @@ STATE_API_KEY: Final = "an api key exists"
 """params: secret, key_id, org_id, models (list or null), rate_limit_rpm (int or null)."""
 STATE_ROUTE_EXISTS: Final = "a route exists"
 """params: alias, org_id (or null for a global route), backend_url, backend_model, input_price,
-output_price — the route's single backend answers completions like modelsim's `sim-echo`."""
+output_price, and optionally max_output_tokens (default the gateway's) — the route's single
+backend answers completions like modelsim's `sim-echo`."""
 STATE_NO_ROUTE: Final = "no route exists"
 """params: alias, org_id (null for global) — that route does not exist."""
 STATE_BUDGET_EXHAUSTED: Final = "the org's budget is exhausted"

@@ -41,9 +41,17 @@ from gatewright.core.chat import (
 ALIAS_PATTERN = r"^[A-Za-z0-9._:\-]{1,100}$"
 MAX_PRICE = 10**9
 MAX_BACKENDS = 5
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+"""A route's `max_output_tokens` when none is set: what every current chat model accepts as
+`max_tokens`, and long enough that an answer the caller never capped is not cut short."""
+MAX_OUTPUT_TOKENS = 1_000_000
+"""The largest `max_output_tokens` a route may set."""
+MAX_CHOICES = 128
+"""The largest `n` (choices per completion) the gateway accepts, as OpenAI does."""
 
 Alias = Annotated[str, StringConstraints(pattern=ALIAS_PATTERN)]
 Price = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE)]
+OutputTokens = Annotated[StrictInt, Field(ge=1, le=MAX_OUTPUT_TOKENS)]
 
 
 class _Strict(BaseModel):
@@ -71,11 +79,17 @@ class Backend(_Strict):
 
 
 class RouteUpsert(_Strict):
-    """`PUT /v1/orgs/{org_id}/routes/{alias}` and `PUT /v1/routes/{alias}`."""
+    """`PUT /v1/orgs/{org_id}/routes/{alias}` and `PUT /v1/routes/{alias}`.
+
+    `max_output_tokens` is the route's largest `max_tokens`: what the gateway sends upstream
+    (and reserves) when a request sets none, and the most a request may ask for (more is 400,
+    as OpenAI answers a `max_tokens` above a model's limit). Set it to the backends' own
+    output limit; `DEFAULT_MAX_OUTPUT_TOKENS` when not given."""
 
     backends: Annotated[list[Backend], Field(min_length=1, max_length=MAX_BACKENDS)]
     input_micro_usd_per_mtok: Price
     output_micro_usd_per_mtok: Price
+    max_output_tokens: OutputTokens = DEFAULT_MAX_OUTPUT_TOKENS
 
 
 class Route(APIModel):
@@ -84,6 +98,7 @@ class Route(APIModel):
     backends: list[Backend]
     input_micro_usd_per_mtok: int
     output_micro_usd_per_mtok: int
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     updated_at: datetime
 
 
@@ -121,6 +136,7 @@ class ChatCompletionRequest(BaseModel):
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=10_000)]
     max_tokens: StrictInt | None = None
     max_completion_tokens: StrictInt | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_CHOICES)] | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
 
@@ -162,7 +178,10 @@ def jsonable(value: Any) -> Any:
 
 __all__ = [
     "ALIAS_PATTERN",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
     "MAX_BACKENDS",
+    "MAX_CHOICES",
+    "MAX_OUTPUT_TOKENS",
     "MAX_PRICE",
     "AssistantMessage",
     "Backend",

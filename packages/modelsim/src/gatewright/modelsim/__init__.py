@@ -1,8 +1,9 @@
-"""Gatewright modelsim client: `Client` / `AsyncClient`, wire models, the tokenizer, pact names.
+"""Gatewright modelsim client: `Client` / `AsyncClient`, wire models, the tokenizers, pact names.
 
 The service lives in `gatewright.modelsim.service` and needs the `[service]` extra; nothing here
-imports it, FastAPI or servicekit. `count_prompt_tokens` is modelsim's tokenizer (see
-`gatewright.modelsim._tokenizer`), exported so the gateway and tests compute the same numbers.
+imports it, FastAPI or servicekit. `count_prompt_tokens` (words) and `count_prompt_bytes`
+(`sim-bytes`) are modelsim's tokenizers (see `gatewright.modelsim._tokenizer`), exported so tests
+compute the numbers modelsim reports.
 """
 
 from gatewright.modelsim._client import (
@@ -20,6 +21,8 @@ from gatewright.modelsim._client import (
 from gatewright.modelsim._tokenizer import (
     DEFAULT_MAX_TOKENS,
     content_text,
+    count_bytes,
+    count_prompt_bytes,
     count_prompt_tokens,
     count_tokens,
 )
@@ -65,6 +68,8 @@ __all__ = [
     "Observations",
     "Usage",
     "content_text",
+    "count_bytes",
+    "count_prompt_bytes",
     "count_prompt_tokens",
     "count_tokens",
 ]

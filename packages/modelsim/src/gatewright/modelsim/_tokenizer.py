@@ -1,6 +1,6 @@
-"""modelsim's tokenizer: a pure word count that the gateway reuses to estimate cost.
+"""modelsim's tokenizers: a word count (every `sim-*` model) and a byte count (`sim-bytes`).
 
-The formula is part of modelsim's contract and must stay exactly this:
+The formulas are part of modelsim's contract and must stay exactly these:
 
 ```
 tokens(text)       = len(text.split())            # whitespace-separated words
@@ -10,6 +10,16 @@ content_text(m)    = m.content                     if it is a string
 prompt_tokens      = sum(tokens(content_text(m)) + 4 for m in messages) + 2
 completion_tokens  = max_tokens (default 16): the completion is exactly that many words
 ```
+
+`sim-bytes` counts like the worst byte-level tokenizer, one token per UTF-8 byte:
+
+```
+prompt_tokens      = sum(bytes(m.role) + bytes(content_text(m)) + 4 for m in messages) + 2
+completion_tokens  = max_tokens: the completion is exactly that many bytes (ASCII)
+```
+
+The word count equals the gateway's old estimate and undercounts every real tokenizer; the byte
+count is what a test of the gateway's reservation bound (decision 10) runs against.
 
 Nothing here imports the service, FastAPI or servicekit; it accepts plain dicts (what a client
 sends) as well as objects with `.content` attributes (the wire models).
@@ -47,6 +57,24 @@ def content_text(content: Any) -> str:
             if isinstance(text, str):
                 texts.append(text)
     return " ".join(texts)
+
+
+def count_bytes(text: str) -> int:
+    """Tokens in `text` for `sim-bytes`: its UTF-8 bytes."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def count_prompt_bytes(messages: Iterable[Mapping[str, Any] | Any]) -> int:
+    """`prompt_tokens` `sim-bytes` reports for these messages (dicts or message models)."""
+    return (
+        sum(
+            count_bytes(str(_get(m, "role") or ""))
+            + count_bytes(content_text(_get(m, "content")))
+            + PER_MESSAGE_TOKENS
+            for m in messages
+        )
+        + PER_REQUEST_TOKENS
+    )
 
 
 def count_prompt_tokens(messages: Iterable[Mapping[str, Any] | Any]) -> int:

@@ -7,6 +7,16 @@ backend is called and is always settled exactly once: committed with the backend
 the answer is out (streamed or not; off the latency path), or released (every backend failed,
 or anything raised after reserving).
 
+The reservation bounds what the completion can cost (decision 10): the prompt by the bytes of
+the request body, the completion by the `max_tokens` sent upstream (the route's
+`max_output_tokens` when the request sets none) times `n`. A completion also never outlives its
+reservation: no backend attempt starts after `Plan.deadline` (the reservation TTL less the time
+the commit needs), each attempt's timeout is clamped to it, a stream is cut (an error event,
+billed for what was streamed) once its next read could end past it, and the sending of an
+answer stops at it (a client that stopped reading); so the commit reaches budgets while the
+money is still held. A backend that reports more than was reserved is charged in full, logged,
+and recorded on the audit event (`overrun_micro_usd`).
+
 Audit (`store.outbox`, shipped by servicekit's deliverer): every completion that reached the
 backend stage records ONE `completion.create` event, outcome `success` (model alias, backend,
 upstream model, tokens, cost, attempts, stream) or `error` (every backend failed, with the
@@ -18,6 +28,7 @@ event of that request. Actor: `{type: api_key, id: key_id}`; org: the key's org.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -32,7 +43,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gatewright.core import APIConnectionError, APIStatusError, AuthenticationError, BudgetExceeded
-from gatewright.gateway.models import ChatCompletionRequest, Route
+from gatewright.gateway.models import Backend, ChatCompletionRequest, Route
 from gatewright.gateway.service import pricing, store
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.keycache import KeyCache
@@ -142,12 +153,24 @@ class Plan:
     alias: str
     route: Route
     payload: dict[str, Any]
-    prompt_tokens: int
-    max_tokens: int
+    prompt_tokens: int  # the bound reserved for, not a count
+    max_tokens: int  # sent upstream
+    completion_tokens: int  # the bound reserved for: max_tokens times n
     estimate: int
+    deadline: float  # time.monotonic() by which the completion must be settled
     reservation_id: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     refusal: AttemptFailed | None = None  # a backend refused the request: no fallback
+    out_of_time: bool = False  # the deadline shortened or stopped the attempts
+
+    def target(self, backend: Backend) -> Target | None:
+        """The backend's next attempt, its timeout clamped to the deadline; None past it."""
+        left = self.deadline - time.monotonic()
+        if left < backend.timeout_seconds:
+            self.out_of_time = True
+        if left <= 0:
+            return None
+        return Target(backend.url, backend.model, min(backend.timeout_seconds, left))
 
     def cost(self, usage: Usage) -> int:
         return pricing.cost(
@@ -245,18 +268,22 @@ class Gateway:
                     ),
                     model=alias,
                 )
-        max_tokens = self._max_tokens(req)
-        prompt = pricing.prompt_tokens(req.messages)
+        max_tokens = self._max_tokens(req, route)
+        prompt = pricing.prompt_token_bound(body)
+        completion = pricing.completion_token_bound(max_tokens, req.n)
         estimate = pricing.cost(
             prompt,
-            max_tokens,
+            completion,
             input_price=route.input_micro_usd_per_mtok,
             output_price=route.output_micro_usd_per_mtok,
         )
         payload = dict(body)
         payload.pop("max_completion_tokens", None)
         payload["max_tokens"] = max_tokens
-        plan = Plan(key, alias, route, payload, prompt, max_tokens, estimate)
+        # Counted from before budgets is asked, so this deadline is never later than the
+        # reservation's own expiry.
+        deadline = time.monotonic() + self.settings.completion_seconds
+        plan = Plan(key, alias, route, payload, prompt, max_tokens, completion, estimate, deadline)
         plan.reservation_id = await self._reserve(plan)
         return plan
 
@@ -304,6 +331,7 @@ class Gateway:
         cost: int,
         error: ServiceError | None = None,
         broken: bool = False,
+        cut: bool = False,
     ) -> None:
         """`completion.create` (success or error) in its own short transaction (thread pool)."""
         details: dict[str, Any] = {"model": plan.alias, "stream": stream}
@@ -315,12 +343,18 @@ class Gateway:
                     "prompt_tokens": usage.prompt_tokens,
                     "completion_tokens": usage.completion_tokens,
                     "cost_micro_usd": cost,
+                    "reserved_micro_usd": plan.estimate,
+                    # What the backend charged past the reservation (decision 10): an org near
+                    # its limit may have ended above it by this much.
+                    "overrun_micro_usd": max(0, cost - plan.estimate),
                     "attempts": len(plan.attempts) + 1,
                     "failed_attempts": [a.as_dict() for a in plan.attempts],
                 }
             )
             if broken:
                 details["stream_broken"] = True
+            if cut:
+                details["stream_cut_at_deadline"] = True
         else:
             details["attempts"] = [a.as_dict() for a in plan.attempts]
             details["cost_micro_usd"] = 0
@@ -340,7 +374,10 @@ class Gateway:
         except Exception:
             log.exception("cannot record the completion.create audit event")
 
-    def _max_tokens(self, req: ChatCompletionRequest) -> int:
+    @staticmethod
+    def _max_tokens(req: ChatCompletionRequest, route: Route) -> int:
+        """The request's max_tokens, else the route's maximum output: never a silent cap below
+        what the backend would produce, and a known bound to reserve for."""
         given = [v for v in (req.max_tokens, req.max_completion_tokens) if v is not None]
         if len(set(given)) > 1:
             raise ServiceError(
@@ -348,14 +385,15 @@ class Gateway:
                 "invalid_request",
                 "max_tokens and max_completion_tokens disagree; send one of them.",
             )
-        value = given[0] if given else self.settings.default_max_tokens
-        limit = self.settings.max_tokens_limit
+        limit = route.max_output_tokens
+        value = given[0] if given else limit
         if not 1 <= value <= limit:
             raise ServiceError(
                 400,
                 "invalid_request",
-                f"max_tokens must be between 1 and {limit}; got {value}.",
-                details={"max_tokens": value, "max_tokens_limit": limit},
+                f"max_tokens must be between 1 and {limit} for model '{route.alias}' (the "
+                f"route's max_output_tokens); got {value}.",
+                details={"max_tokens": value, "max_output_tokens": limit},
             )
         return value
 
@@ -402,8 +440,26 @@ class Gateway:
         cost: int,
         stream: bool = False,
         broken: bool = False,
+        cut: bool = False,
     ) -> None:
         """After a served answer went out: commit its cost, then record `completion.create`."""
+        if cost > plan.estimate:
+            # Charged in full all the same: the backend was paid (decision 10).
+            log.warning(
+                "completion cost %d micro-USD exceeds its reservation of %d by %d: charged in "
+                "full; the backend reported more tokens than the gateway's bound",
+                cost,
+                plan.estimate,
+                cost - plan.estimate,
+                extra={
+                    "reservation_id": plan.reservation_id,
+                    "org_id": plan.key.org_id,
+                    "model": plan.alias,
+                    "backend": target.url,
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                },
+            )
         await self.commit(plan, cost)
         await self.db.call(
             self.record_completion,
@@ -413,6 +469,7 @@ class Gateway:
             usage=usage,
             cost=cost,
             broken=broken,
+            cut=cut,
         )
 
     async def release(self, plan: Plan) -> None:
@@ -421,20 +478,24 @@ class Gateway:
         except Exception:
             log.exception("release failed", extra={"reservation_id": plan.reservation_id})
 
-    @staticmethod
-    def _targets(plan: Plan) -> list[Target]:
-        return [Target(b.url, b.model, b.timeout_seconds) for b in plan.route.backends]
-
     def _failed(self, plan: Plan) -> ServiceError:
         if plan.refusal is not None:
             return self._refused(plan, plan.refusal)
         all_timeouts = all(a.outcome == "timeout" for a in plan.attempts)
         status, code = (504, "backends_timeout") if all_timeouts else (502, "backends_failed")
         outcomes = ", ".join(f"{a.backend} ({a.model}): {a.outcome}" for a in plan.attempts)
+        message = f"Every backend for model '{plan.alias}' failed ({outcomes or 'none tried'})"
+        if plan.out_of_time and all_timeouts:
+            message = (
+                f"The backends for model '{plan.alias}' did not answer within the "
+                f"{self.settings.completion_seconds:g} s a completion may take (its budget "
+                f"reservation lasts {self.settings.reservation_ttl_seconds} s; attempts: "
+                f"{outcomes or 'none'})"
+            )
         return ServiceError(
             status,
             code,
-            f"Every backend for model '{plan.alias}' failed ({outcomes}); nothing was charged.",
+            f"{message}; nothing was charged.",
             details={"model": plan.alias, "attempts": [a.as_dict() for a in plan.attempts]},
         )
 
@@ -478,7 +539,10 @@ class Gateway:
     async def run(self, plan: Plan) -> JSONResponse:
         try:
             headers = outbound_headers()
-            for target in self._targets(plan):
+            for backend in plan.route.backends:
+                target = plan.target(backend)
+                if target is None:
+                    break
                 started = time.perf_counter()
                 try:
                     body, usage = await complete(self.http, target, plan.payload, headers)
@@ -491,7 +555,10 @@ class Gateway:
                     self.settle, plan, target=target, usage=usage, cost=plan.cost(usage)
                 )
                 return SettlingJSONResponse(
-                    body, headers=self._headers(plan, target), on_close=settle
+                    body,
+                    headers=self._headers(plan, target),
+                    on_close=settle,
+                    deadline=plan.deadline,
                 )
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -504,7 +571,10 @@ class Gateway:
     async def run_stream(self, plan: Plan, include_usage: bool) -> StreamingResponse:
         try:
             headers = outbound_headers()
-            for target in self._targets(plan):
+            for backend in plan.route.backends:
+                target = plan.target(backend)
+                if target is None:
+                    break
                 started = time.perf_counter()
                 try:
                     upstream = await open_stream(self.http, target, plan.payload, headers)
@@ -512,7 +582,9 @@ class Gateway:
                     if self._may_fall_back(plan, target, failed, started):
                         continue
                     break
-                meter = Meter(plan, upstream, include_usage)
+                # Each read of the stream ends within the target's timeout, so one that starts
+                # before `cut_at` ends before the deadline.
+                meter = Meter(plan, upstream, include_usage, plan.deadline - target.timeout_seconds)
 
                 async def settle(meter: Meter = meter, target: Target = target) -> None:
                     await meter.close()
@@ -523,10 +595,15 @@ class Gateway:
                         cost=meter.actual(),
                         stream=True,
                         broken=meter.broken,
+                        cut=meter.cut,
                     )
 
                 return MeteredStream(
-                    meter.events(), on_close=settle, headers=self._headers(plan, target)
+                    meter.events(),
+                    on_close=settle,
+                    headers=self._headers(plan, target),
+                    deadline=plan.deadline,
+                    on_deadline=meter.stopped_at_deadline,
                 )
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -559,15 +636,22 @@ def _sse(data: Any) -> bytes:
 
 
 class Meter:
-    """Relays one upstream stream and remembers what it cost so far."""
+    """Relays one upstream stream and remembers what it cost so far.
 
-    def __init__(self, plan: Plan, upstream: UpstreamStream, include_usage: bool) -> None:
+    The relay stops at `cut_at` (time.monotonic()): a read started later could end past the
+    plan's deadline, when the reservation may have lapsed."""
+
+    def __init__(
+        self, plan: Plan, upstream: UpstreamStream, include_usage: bool, cut_at: float
+    ) -> None:
         self.plan = plan
         self.upstream = upstream
         self.include_usage = include_usage
+        self.cut_at = cut_at
         self.texts: list[str] = []
         self.usage: Usage | None = None
         self.broken = False
+        self.cut = False
         self._events: AsyncIterator[bytes] | None = None
 
     def events(self) -> AsyncIterator[bytes]:
@@ -591,6 +675,14 @@ class Meter:
                     chunk.pop("usage", None)
                 chunk["model"] = self.plan.alias
                 yield _sse(chunk)
+                if self.usage is None and time.monotonic() >= self.cut_at:
+                    self.stopped_at_deadline()
+                    log.warning(
+                        "stream cut: it would outlive its budget reservation",
+                        extra={"reservation_id": self.plan.reservation_id},
+                    )
+                    yield _sse(self._deadline_error())
+                    return
         except (AttemptFailed, httpx.HTTPError) as exc:
             self.broken = True
             log.warning("backend stream broke mid-way: %r", exc)
@@ -608,11 +700,29 @@ class Meter:
             return
         yield b"data: [DONE]\n\n"
 
+    def stopped_at_deadline(self) -> None:
+        self.cut = True
+
+    @staticmethod
+    def _deadline_error() -> dict[str, Any]:
+        return {
+            "error": {
+                "type": "api_error",
+                "code": "completion_deadline",
+                "message": "The completion was cut: it would have outlived its budget "
+                "reservation (GATEWRIGHT_RESERVATION_TTL_SECONDS); you are billed only for what "
+                "was streamed.",
+                "request_id": current_request_id(),
+            }
+        }
+
     def usage_so_far(self) -> Usage:
-        """The backend's usage, else the prompt estimate plus the tokens streamed so far."""
+        """The backend's usage, else the bounds of what was sent and streamed (decision 10):
+        never less than a backend bills for it, never more than was reserved."""
         if self.usage is not None:
             return self.usage
-        return Usage(self.plan.prompt_tokens, pricing.count_tokens("".join(self.texts)))
+        streamed = pricing.streamed_token_bound(self.texts, self.plan.completion_tokens)
+        return Usage(self.plan.prompt_tokens, streamed)
 
     def actual(self) -> int:
         return self.plan.cost(self.usage_so_far())
@@ -630,13 +740,28 @@ class Meter:
 
 class _SettlesWhenSent(Response):
     """Runs `on_close` (the bill) once the response is out, however the sending ended: done,
-    the client gone, or an error; shielded, so a cancelled request still settles."""
+    the client gone, or an error; shielded, so a cancelled request still settles.
+
+    The sending stops at `deadline` (time.monotonic()): a client that stops reading must not
+    hold the commit back until its reservation lapses. `on_deadline` runs when it did."""
 
     on_close: Callable[[], Awaitable[None]]
+    deadline: float
+    on_deadline: Callable[[], None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            # asyncio's own timeout: about half the cost of an anyio cancel scope, per response.
+            sending = asyncio.timeout(self.deadline - time.monotonic())
+            try:
+                async with sending:
+                    await super().__call__(scope, receive, send)
+            except TimeoutError:
+                if not sending.expired():
+                    raise
+                log.warning("stopped sending an answer at its reservation's deadline")
+                if self.on_deadline is not None:
+                    self.on_deadline()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.on_close()
@@ -655,9 +780,11 @@ class SettlingJSONResponse(_SettlesWhenSent, JSONResponse):
         *,
         on_close: Callable[[], Awaitable[None]],
         headers: dict[str, str],
+        deadline: float,
     ) -> None:
         super().__init__(content, headers=headers)
         self.on_close = on_close
+        self.deadline = deadline
 
 
 class MeteredStream(_SettlesWhenSent, StreamingResponse):
@@ -670,9 +797,13 @@ class MeteredStream(_SettlesWhenSent, StreamingResponse):
         *,
         on_close: Callable[[], Awaitable[None]],
         headers: dict[str, str],
+        deadline: float,
+        on_deadline: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self.on_close = on_close
+        self.deadline = deadline
+        self.on_deadline = on_deadline
         self.headers["Cache-Control"] = "no-cache"
 
 

@@ -10,7 +10,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, Text, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +42,8 @@ routes = Table(
     Column("backends", Text, nullable=False),
     Column("input_price", BigInteger, nullable=False),
     Column("output_price", BigInteger, nullable=False),
+    # The route's largest max_tokens, and what a request without one is sent (decision 10).
+    Column("max_output_tokens", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -47,6 +60,7 @@ def _route(row: Any) -> Route:
         backends=[Backend(**b) for b in json.loads(row.backends)],
         input_micro_usd_per_mtok=int(row.input_price),
         output_micro_usd_per_mtok=int(row.output_price),
+        max_output_tokens=int(row.max_output_tokens),
         updated_at=updated,
     )
 
@@ -73,6 +87,7 @@ def put_route(
     backends: list[Backend],
     input_price: int,
     output_price: int,
+    max_output_tokens: int,
 ) -> Route:
     values = {
         "scope": org_id or GLOBAL,
@@ -80,6 +95,7 @@ def put_route(
         "backends": json.dumps([b.model_dump(mode="json") for b in backends]),
         "input_price": input_price,
         "output_price": output_price,
+        "max_output_tokens": max_output_tokens,
         "updated_at": now(),
     }
     dialect = s.get_bind().dialect.name
@@ -88,7 +104,8 @@ def put_route(
     stmt = stmt.on_conflict_do_update(
         index_elements=[routes.c.scope, routes.c.alias],
         set_={
-            k: stmt.excluded[k] for k in ("backends", "input_price", "output_price", "updated_at")
+            k: stmt.excluded[k]
+            for k in ("backends", "input_price", "output_price", "max_output_tokens", "updated_at")
         },
     )
     s.execute(stmt)

@@ -3,9 +3,11 @@
 No randomness and no clock: everything in a completion derives from the sha256 of the
 request's canonical JSON (`model`, `messages` as validated, the effective `max_tokens`; fields
 modelsim ignores, such as `temperature` and `stream`, are left out, so a streamed and a plain
-request give the same completion). The tokenizer is `gatewright.modelsim._tokenizer`:
-`prompt_tokens = sum(len(content_text(m).split()) + 4 for m in messages) + 2`, and the completion
-is exactly `max_tokens` (default 16) words, so `finish_reason` is `length`.
+request give the same completion). The tokenizers are `gatewright.modelsim._tokenizer`: words,
+`prompt_tokens = sum(len(content_text(m).split()) + 4 for m in messages) + 2`, and a completion
+of exactly `max_tokens` (default 16) words, so `finish_reason` is `length`; for `sim-bytes`,
+one token per UTF-8 byte of each message's role and text (+ 4 per message, + 2) and a
+completion of exactly `max_tokens` bytes.
 
 Behaviours (by model name, so parallel tests never share a switch):
 
@@ -17,6 +19,7 @@ Behaviours (by model name, so parallel tests never share a switch):
 | `sim-slow-<ms>` (`ms` suffix allowed) | waits `<ms>` (at most 60 000) then answers; else 400 |
 | `sim-timeout` | waits `GATEWRIGHT_SIM_TIMEOUT_SECONDS` (30) then answers |
 | `sim-bad-json` | 200 whose body is not JSON (streamed: an event whose data is not JSON) |
+| `sim-bytes` | words drawn from `WORDS`, counted one token per UTF-8 byte (prompt and completion) |
 | any other `sim-*` | words drawn from `WORDS` by the request hash |
 | anything else | 404 `model_not_found` |
 """
@@ -30,7 +33,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from gatewright.modelsim._tokenizer import DEFAULT_MAX_TOKENS, content_text, count_prompt_tokens
+from gatewright.modelsim._tokenizer import (
+    DEFAULT_MAX_TOKENS,
+    content_text,
+    count_bytes,
+    count_prompt_bytes,
+    count_prompt_tokens,
+)
 from gatewright.modelsim.models import ChatCompletionRequest
 from gatewright.servicekit import ServiceError
 
@@ -58,6 +67,7 @@ LISTED_MODELS: Final = (
     "sim-slow-1000",
     "sim-timeout",
     "sim-bad-json",
+    "sim-bytes",
 )
 
 BAD_JSON_BODY: Final = b'{"id": "chatcmpl-bad-json", "object": "chat.completion", "choices": [{'
@@ -66,6 +76,7 @@ BAD_JSON_STREAM: Final = b'data: {"id": "chatcmpl-bad-json", "choices": [{\n\nda
 _SLOW = re.compile(r"^sim-slow-(\d{1,9})(?:ms)?$")
 
 Kind = Literal["answer", "echo", "fail", "bad_json"]
+Tokens = Literal["words", "bytes"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Behaviour:
     status: int = 200
     code: str = ""
     message: str = ""
+    tokens: Tokens = "words"  # how usage is counted
 
 
 def resolve(model: str, *, timeout_seconds: float) -> Behaviour:
@@ -99,6 +111,8 @@ def resolve(model: str, *, timeout_seconds: float) -> Behaviour:
         return Behaviour("answer", delay_seconds=timeout_seconds)
     if model == "sim-bad-json":
         return Behaviour("bad_json")
+    if model == "sim-bytes":
+        return Behaviour("answer", tokens="bytes")
     if model.startswith("sim-slow-"):
         m = _SLOW.match(model)
         if m is None or int(m.group(1)) > MAX_SLOW_MS:
@@ -129,18 +143,23 @@ class Completion:
     words: tuple[str, ...]
     prompt_tokens: int
     max_tokens: int
+    tokens: Tokens = "words"
 
     @property
     def content(self) -> str:
         return " ".join(self.words)
 
     @property
+    def completion_tokens(self) -> int:
+        return len(self.words) if self.tokens == "words" else count_bytes(self.content)
+
+    @property
     def finish_reason(self) -> str:
-        return "length" if len(self.words) == self.max_tokens else "stop"
+        return "length" if self.completion_tokens == self.max_tokens else "stop"
 
     @property
     def usage(self) -> dict[str, int]:
-        completion_tokens = len(self.words)
+        completion_tokens = self.completion_tokens
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -176,17 +195,32 @@ def _hashed_words(digest: bytes, n: int) -> tuple[str, ...]:
     return tuple(words[:n])
 
 
-def complete(request: ChatCompletionRequest, *, echo: bool) -> Completion:
+def _byte_words(digest: bytes, n: int) -> tuple[str, ...]:
+    """Hashed words whose text (joined by spaces) is exactly `n` bytes: ASCII, cut at `n`."""
+    # Every word is at least 4 letters, so n // 2 + 1 words are always more than n bytes.
+    text = " ".join(_hashed_words(digest, n // 2 + 1))[:n]
+    if text.endswith(" "):
+        text = text[:-1] + "-"  # no empty last word, and still n bytes
+    return tuple(text.split(" "))
+
+
+def complete(request: ChatCompletionRequest, *, echo: bool, tokens: Tokens = "words") -> Completion:
     max_tokens = request.effective_max_tokens or DEFAULT_MAX_TOKENS
     digest = hashlib.sha256(canonical_json(request, max_tokens)).digest()
-    words = _echo_words(request, max_tokens) if echo else _hashed_words(digest, max_tokens)
+    if tokens == "bytes":
+        words = _byte_words(digest, max_tokens)
+        prompt_tokens = count_prompt_bytes(request.messages)
+    else:
+        words = _echo_words(request, max_tokens) if echo else _hashed_words(digest, max_tokens)
+        prompt_tokens = count_prompt_tokens(request.messages)
     return Completion(
         id="chatcmpl-" + digest.hex()[:24],
         created=1_700_000_000 + int.from_bytes(digest[12:16], "big") % 100_000_000,
         model=request.model,
         words=words,
-        prompt_tokens=count_prompt_tokens(request.messages),
+        prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,
+        tokens=tokens,
     )
 
 

@@ -83,11 +83,13 @@ async def _put(
                 backends=body.backends,
                 input_price=body.input_micro_usd_per_mtok,
                 output_price=body.output_micro_usd_per_mtok,
+                max_output_tokens=body.max_output_tokens,
             )
             details = {
                 "backends": [{"url": b.url, "model": b.model} for b in route.backends],
                 "input_micro_usd_per_mtok": route.input_micro_usd_per_mtok,
                 "output_micro_usd_per_mtok": route.output_micro_usd_per_mtok,
+                "max_output_tokens": route.max_output_tokens,
             }
             _record(s, request, caller, "route.put", org_id, alias, details)
             return route
