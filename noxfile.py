@@ -58,7 +58,7 @@ CONTRACT_TOOLS = ["pact-python>=3,<5"]
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_TOOLS = ["playwright>=1.45"]
 # Schemathesis' fixture-loaded schemas (its pytest integration) break on pytest 9.2, which
-# changed how a node keeps its ID; decision 13.
+# changed how a node keeps its ID; decision 12.
 FUZZ_TOOLS = ["schemathesis>=4.32,<5", "hypothesis>=6.150", "pytest>=8.4,<9.2"]
 
 

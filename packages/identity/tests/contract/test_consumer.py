@@ -207,7 +207,7 @@ def test_create_org(anon: Client) -> None:
 
 @interaction
 def _create_org_for_owner(pact: Pact) -> None:
-    # gitops applying an Org manifest (decision 12): the service names the owner.
+    # gitops applying an Org manifest (decision 11): the service names the owner.
     (
         pact.upon_receiving("a service creating an org owned by a user it names")
         .given(STATE_USER_EXISTS, token=ALICE_TOKEN, **ALICE_STATE)

@@ -143,7 +143,7 @@ def test_org_lifecycle(client: TestClient, world: World) -> None:
 def test_a_service_creates_an_org_owned_by_the_user_it_names(
     client: TestClient, world: World
 ) -> None:
-    # gitops applies an Org manifest this way (decision 12): the org has a real owner.
+    # gitops applies an Org manifest this way (decision 11): the org has a real owner.
     body = {"name": "from-git", "owner_email": "ADMIN@gatewright.test"}
     created = client.post("/v1/orgs", json=body, headers=SERVICE)
     assert created.status_code == 201, created.text

@@ -121,7 +121,7 @@ class User(APIModel):
 class OrgCreate(_Request):
     """Body of `POST /v1/orgs`. A user creates an org for themself (they become its owner) and
     sends no `owner_email`; a service (the service token, e.g. gitops applying an `Org`
-    manifest) must name the owner, an existing user (decision 12)."""
+    manifest) must name the owner, an existing user (decision 11)."""
 
     name: Name
     owner_email: Email | None = None

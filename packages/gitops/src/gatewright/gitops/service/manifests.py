@@ -57,7 +57,7 @@ class _Spec(BaseModel):
 
 
 class OrgSpec(_Spec):
-    """`owner`: the email of an existing user, who owns the org (decision 12)."""
+    """`owner`: the email of an existing user, who owns the org (decision 11)."""
 
     owner: Email
 

@@ -6,7 +6,7 @@ with identity's own `TokenIssuer` (on a fresh key) and decides with identity's o
 matrix (`permissions.decide`), so a service's tests see identity's real claims, matrix and
 reasons; the roles are whatever the test puts in `roles`. `mounted(base_url)` answers both
 endpoints, `GET /v1/orgs/{id}` (the orgs in `orgs` or named by a role) and a service's
-`POST /v1/orgs` naming an owner among `users` (decision 12) through respx (a test
+`POST /v1/orgs` naming an owner among `users` (decision 11) through respx (a test
 dependency of the caller, imported only there). In-process, the fake is also servicekit's
 `TokenVerifier`, `Authorizer` and `OrgDirectory` (`verify`, `check`, `exists`), for provider
 tests that swap those seams with `app.dependency_overrides` and accept a pact's
@@ -112,7 +112,7 @@ class FakeIdentity:
 
     def create_org(self, request: httpx.Request) -> httpx.Response:
         """`POST /v1/orgs` as a service calls it: the owner named by `owner_email` (one of
-        `users`) owns the new org, as identity does it (decision 12)."""
+        `users`) owns the new org, as identity does it (decision 11)."""
         if self.down:
             return _error(503, "unavailable", "identity is down (FakeIdentity.down)")
         if request.headers.get("Authorization") != f"Bearer {self.service_token}":

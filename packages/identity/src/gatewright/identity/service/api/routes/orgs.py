@@ -1,7 +1,7 @@
 """Orgs: create (creator becomes owner), list the caller's orgs, read with members, delete.
 
 A service (the service token) may also create an org, naming its owner, an existing user, by
-`owner_email` (gitops applying an `Org` manifest; decision 12): the org then has an owner like
+`owner_email` (gitops applying an `Org` manifest; decision 11): the org then has an owner like
 any other, and the event's actor is the service.
 """
 
