@@ -314,12 +314,16 @@ def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, st
     install_dists(session, "testkit", *SERVICE_DISTS)
     flows = ("e2e", "-n", "auto", "-p", "randomly")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
-    # The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked.
+    scan_artifacts(session, run_id, junit=name)
+
+
+def scan_artifacts(session: nox.Session, run_id: str, *, junit: str) -> None:
+    """The run's artifacts, JUnit and service logs: nothing shaped like a secret, unmasked."""
     session.run(
         "python",
         "scripts/scan_artifacts.py",
         f"{ARTIFACTS}/{run_id}",
-        f"{ARTIFACTS}/junit-{name}.xml",
+        f"{ARTIFACTS}/junit-{junit}.xml",
     )
 
 
@@ -440,9 +444,7 @@ def fuzz(session: nox.Session) -> None:
         junit="fuzz",
         env={"GATEWRIGHT_RUN_ID": run_id},
     )
-    session.run(
-        "python", "scripts/scan_artifacts.py", f"artifacts/{run_id}", "artifacts/junit-fuzz.xml"
-    )
+    scan_artifacts(session, run_id, junit="fuzz")
 
 
 @nox.session(python=PYTHON, default=False)
