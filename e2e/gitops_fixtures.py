@@ -46,7 +46,7 @@ def gitops(gw: Harness) -> GitopsClient:
     token = gw.target.service_token
     assert token, "the target has no service token (GATEWRIGHT_SERVICE_TOKEN)"
     client = GitopsClient(**gw.client_kwargs("gitops", token=token))
-    gw.cleanup.add("close the gitops client", client.close)
+    gw.cleanup.release("close the gitops client", client.close)
     return client
 
 

@@ -46,7 +46,7 @@ def test_a_commit_converges_to_live_org_budget_and_route(
     token = gw.target.service_token
     budgets = BudgetsClient(**gw.client_kwargs("budgets", token=token))
     gateway = GatewayClient(**gw.client_kwargs("gateway", token=token))
-    gw.cleanup.add(
+    gw.cleanup.release(
         "close the budgets and gateway clients", lambda: (budgets.close(), gateway.close())
     )
     org_name, alias, app_name = gw.names.name("org"), gw.names.name("route"), gw.names.name("app")
