@@ -2,9 +2,11 @@
 
 `ConfigRepo` is a real git repository made with GitPython in a temp dir; `commit({...})` writes
 files and commits them, returning the SHA the service should report. `FakeLive` is the
-`LiveState` seam (orgs, budgets, routes) held in dicts: identity, budgets and the gateway are
-not running, and nothing here imports their services. It records every call with the request ID
-of the reconcile that made it, and can be told to fail a call (`fail_on`).
+`LiveState` seam (orgs with their members, invitations, budgets, routes) held in dicts: identity,
+budgets and the gateway are not running, and nothing here imports their services. It records
+every call with the request ID of the reconcile that made it (`writes()` picks the
+state-changing ones), can be told to fail a call (`fail_on`), and plays the invitee
+(`accept(email)`).
 
 The app runs with its scheduler (the TestClient runs the lifespan), so tests wait on refresh
 tokens through the real client's `wait_for`, never on time.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +28,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from gatewright.core import APIStatusError, RetryPolicy
+from gatewright.core import APIStatusError, NotFound, RetryPolicy
 from gatewright.gitops import Client
 from gatewright.gitops.service import GitopsSettings, create_app
 from gatewright.gitops.service.api.deps import get_admin_check
-from gatewright.gitops.service.live import LiveState
+from gatewright.gitops.service.live import WRITES, LiveMember, LiveState, SentInvitation
 from gatewright.servicekit import ServiceError
 
 SERVICE_TOKEN = "svc-test-token"
@@ -42,6 +45,11 @@ OWNER = "owner@example.test"
 ORG = f"""kind: Org
 metadata: {{name: acme}}
 spec: {{owner: {OWNER}}}
+"""
+MEMBER = "bob@example.test"
+MEMBERSHIP = """kind: Membership
+metadata: {name: acme-bob}
+spec: {org: acme, email: Bob@example.test, role: member}
 """
 BUDGET = """kind: Budget
 metadata: {name: acme}
@@ -91,6 +99,9 @@ class FakeLive:
 
     users: set[str] = field(default_factory=lambda: {OWNER})
     orgs: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {name, owner}
+    members: dict[str, dict[str, str]] = field(default_factory=dict)  # org id -> email -> role
+    invitations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> fields
+    invitation_ttl: timedelta = timedelta(days=7)
     budgets: dict[str, dict[str, Any]] = field(default_factory=dict)  # org id -> fields
     routes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (request ID, call)
@@ -98,6 +109,28 @@ class FakeLive:
 
     def view(self, request_id: str) -> _View:
         return _View(self, request_id)
+
+    def writes(self, request_id: str | None = None) -> list[str]:
+        """The state-changing calls made (by the reconcile with `request_id`, or any)."""
+        return [
+            call
+            for rid, call in self.calls
+            if call in WRITES and (request_id is None or rid == request_id)
+        ]
+
+    def org_id(self, name: str) -> str:
+        [org_id] = [i for i, org in self.orgs.items() if org["name"] == name]
+        return org_id
+
+    def accept(self, email: str) -> None:
+        """The invitee accepts every pending invitation to `email` (an account if new)."""
+        now = datetime.now(UTC)
+        for invitation in self.invitations.values():
+            pending = invitation["status"] == "pending" and invitation["expires_at"] > now
+            if invitation["email"] == email and pending:
+                invitation["status"] = "accepted"
+                self.users.add(email)
+                self.members[invitation["org_id"]][email] = invitation["role"]
 
     @contextmanager
     def factory(self, request_id: str) -> Iterator[LiveState]:
@@ -140,7 +173,58 @@ class _View:
             )
         org_id = f"org_{len(self.fake.orgs) + 1}"
         self.fake.orgs[org_id] = {"name": name, "owner": owner_email}
+        self.fake.members[org_id] = {owner_email: "owner"}
         return org_id
+
+    def _members_of(self, org_id: str) -> dict[str, str]:
+        if org_id not in self.fake.orgs:
+            raise NotFound(
+                f"404 org_not_found: No org {org_id}.",
+                status_code=404,
+                code="org_not_found",
+                request_id="",
+                body=None,
+            )
+        return self.fake.members[org_id]
+
+    def list_members(self, org_id: str) -> list[LiveMember]:
+        self._call("list_members")
+        return [LiveMember(f"usr_{e}", e, r) for e, r in self._members_of(org_id).items()]
+
+    def set_role(self, org_id: str, user_id: str, role: str) -> None:
+        self._call("set_role")
+        self._members_of(org_id)[user_id.removeprefix("usr_")] = role
+
+    def invite(self, org_id: str, *, email: str, role: str) -> SentInvitation:
+        self._call("invite")
+        self._members_of(org_id)
+        invitation_id = f"inv_{len(self.fake.invitations) + 1}"
+        expires_at = datetime.now(UTC) + self.fake.invitation_ttl
+        self.fake.invitations[invitation_id] = {
+            "org_id": org_id,
+            "email": email,
+            "role": role,
+            "status": "pending",
+            "expires_at": expires_at,
+        }
+        return SentInvitation(invitation_id, expires_at)
+
+    def remove_member(self, org_id: str, user_id: str) -> bool:
+        self._call("remove_member")
+        return self._members_of(org_id).pop(user_id.removeprefix("usr_"), None) is not None
+
+    def delete_org(self, org_id: str) -> bool:
+        self._call("delete_org")
+        self.fake.members.pop(org_id, None)
+        return self.fake.orgs.pop(org_id, None) is not None
+
+    def delete_budget(self, org_id: str) -> bool:
+        self._call("delete_budget")
+        return self.fake.budgets.pop(org_id, None) is not None
+
+    def delete_route(self, org_id: str, alias: str) -> bool:
+        self._call("delete_route")
+        return self.fake.routes.pop((org_id, alias), None) is not None
 
     def get_budget(self, org_id: str) -> dict[str, Any] | None:
         self._call("get_budget")

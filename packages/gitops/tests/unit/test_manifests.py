@@ -4,7 +4,7 @@ named by file, document and field, and an invalid set yields no manifests at all
 from __future__ import annotations
 
 import pytest
-from gitops_fixtures import BUDGET, ORG, ROUTE
+from gitops_fixtures import BUDGET, MEMBERSHIP, ORG, ROUTE
 
 from gatewright.gitops.service.manifests import Problem, parse
 
@@ -14,6 +14,7 @@ def test_a_valid_set_parses_in_dependency_order_across_files() -> None:
         [
             ("b/routes.yaml", ROUTE.encode()),
             ("a/org.yaml", (BUDGET + "---\n" + ORG + "---\n").encode()),
+            ("a/people.yaml", MEMBERSHIP.encode()),
             ("README.yaml", b"# only a comment: no document\n"),
         ]
     )
@@ -26,14 +27,42 @@ def test_a_valid_set_parses_in_dependency_order_across_files() -> None:
     [route] = manifests.routes
     assert route.spec.alias == "chat"
     assert route.spec.backends[0].url == "http://modelsim.test"  # the gateway's own rule
-    assert len(manifests) == 3
+    [member] = manifests.memberships
+    assert (member.spec.org, member.spec.email, member.spec.role) == (
+        "acme",
+        "bob@example.test",  # identity's own rule: emails compare in lower case
+        "member",
+    )
+    assert len(manifests) == 4
+    assert manifests.declared() == {
+        ("Org", "acme"),
+        ("Membership", "acme-bob"),
+        ("Budget", "acme"),
+        ("Route", "acme-chat"),
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "document", "field", "reason"),
     [
         ("kind: Org\nmetadata: {name: acme\n", 0, None, "YAML syntax error at line"),
-        (ORG + "---\nkind: Membership\nmetadata: {name: m}\nspec: {}\n", 1, "kind", "unknown kind"),
+        (ORG + "---\nkind: Team\nmetadata: {name: m}\nspec: {}\n", 1, "kind", "unknown kind"),
+        (MEMBERSHIP, 0, "spec.org", "no Org manifest declares"),
+        (ORG + "---\n" + MEMBERSHIP.replace("role: member", "role: boss"), 1, "spec.role", ""),
+        (ORG + "---\n" + MEMBERSHIP.replace("Bob@", "bob at "), 1, "spec.email", ""),
+        (ORG + "---\n" + MEMBERSHIP.replace("org: acme,", ""), 1, "spec.org", "Field required"),
+        (
+            ORG + "---\n" + MEMBERSHIP + "---\n" + MEMBERSHIP.replace("role: member", "role: admin"),
+            2,
+            "metadata.name",
+            "duplicate Membership 'acme-bob'",
+        ),
+        (
+            ORG + "---\n" + MEMBERSHIP + "---\n" + MEMBERSHIP.replace("acme-bob", "bob-again"),
+            2,
+            "spec.email",
+            "has a Membership of bob@example.test already",
+        ),
         ("kind: Org\nmetadata: {name: acme}\n", 0, "spec", "Field required"),
         (
             "kind: Org\nmetadata: {name: Acme Corp}\nspec: {owner: a@b.test}\n",

@@ -1,7 +1,7 @@
 """Wire models shared by the gitops client and the gitops service.
 
 An **Application** names a git repository, a branch and a path inside it, and a sync policy; the
-service keeps the orgs, budgets and routes that the YAML manifests there declare. Its status
+service keeps the orgs, memberships, budgets and routes that the YAML manifests there declare. Its status
 speaks Argo CD's vocabulary: `sync` (Synced | OutOfSync | Unknown) and `health` (Healthy |
 Progressing | Degraded), with the revision (commit SHA) it looked at, per-resource status and
 diff, conditions, and the recent operations.
@@ -32,14 +32,37 @@ SyncStatus = Literal["Synced", "OutOfSync", "Unknown"]
 """Does live state match Git at `revision`? Unknown: it could not be compared (no fetch yet, the
 repository unreachable, or the manifests invalid)."""
 HealthStatus = Literal["Healthy", "Progressing", "Degraded"]
-"""Progressing: not reconciled yet. Degraded: the last reconcile could not do its job (see the
-conditions: invalid manifests, a fetch or an apply that failed)."""
+"""Progressing: not reconciled yet, or applied but waiting (a Membership whose invitation is not
+accepted yet). Degraded: the last reconcile could not do its job (see the conditions: invalid
+manifests, a fetch or an apply that failed, a conflict with another Application)."""
 SYNC_STATUSES: tuple[SyncStatus, ...] = ("Synced", "OutOfSync", "Unknown")
 HEALTH_STATUSES: tuple[HealthStatus, ...] = ("Healthy", "Progressing", "Degraded")
 
-Kind = Literal["Org", "Budget", "Route"]
-"""The manifest kinds this slice applies, in dependency order (Membership comes later)."""
-KINDS: tuple[Kind, ...] = ("Org", "Budget", "Route")
+Kind = Literal["Org", "Membership", "Budget", "Route"]
+"""The manifest kinds, in dependency order (apply in this order, prune in the reverse one)."""
+KINDS: tuple[Kind, ...] = ("Org", "Membership", "Budget", "Route")
+
+ResourceSyncStatus = Literal["Synced", "OutOfSync", "Unknown", "Progressing"]
+"""One resource: a sync status, or Progressing (applied, waiting on someone: a Membership whose
+invitation is not accepted yet)."""
+ResourceAction = Literal[
+    "created",
+    "updated",
+    "unchanged",
+    "would_create",
+    "would_update",
+    "failed",
+    "invited",
+    "waiting",
+    "pruned",
+    "would_prune",
+    "requires_pruning",
+    "conflict",
+]
+"""What a reconcile did with one resource. `invited` / `waiting`: a Membership's invitation was
+sent now / earlier and is not accepted yet. `pruned`: it left Git and was deleted
+(`sync_policy.prune`); `requires_pruning`: it left Git and prune is off, so it stays;
+`conflict`: another Application manages it, so this one never applies it."""
 
 DEFAULT_POLL_INTERVAL_SECONDS = 60
 MAX_INTERVAL_SECONDS = 86_400
@@ -104,7 +127,8 @@ class _Request(BaseModel):
 class SyncPolicy(_Request):
     """`automated`: apply what Git changed (false: only report it). `self_heal`: also revert
     drift, a live change made outside Git after its source was applied (false: report it as
-    OutOfSync with message `drift`). `prune` is recorded; pruning comes in a later slice."""
+    OutOfSync with message `drift`). `prune`: delete what this Application manages (its
+    inventory) once its manifest left Git (false: report it as `requires_pruning`)."""
 
     automated: StrictBool = True
     self_heal: StrictBool = False
@@ -147,8 +171,8 @@ class ResourceStatus(APIModel):
 
     kind: Kind
     name: str
-    status: SyncStatus
-    action: Literal["created", "updated", "unchanged", "would_create", "would_update", "failed"]
+    status: ResourceSyncStatus
+    action: ResourceAction
     live_id: str | None = None
     diff: list[FieldDiff] = Field(default_factory=list)
     message: str = ""
@@ -168,7 +192,12 @@ class Condition(APIModel):
 class Operation(APIModel):
     """One reconcile: what triggered it, the revision, and the request ID every call it made
     carried. That ID is the wire field `request_id`, `reconcile_request_id` in Python (a
-    model's `.request_id` is the `X-Request-ID` of the response it came from)."""
+    model's `.request_id` is the `X-Request-ID` of the response it came from).
+
+    What it changed: `created`, `updated` and `pruned` name resources as `Kind/name` (a
+    Membership invited counts as created), and `writes` counts the state-changing calls it made
+    to identity, budgets and the gateway (failed ones too): a reconcile that found nothing to do
+    has `writes == 0`."""
 
     id: str
     trigger: str
@@ -178,10 +207,15 @@ class Operation(APIModel):
     message: str = ""
     started_at: datetime
     finished_at: datetime
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    pruned: list[str] = Field(default_factory=list)
+    writes: int = 0
 
 
 class InventoryEntry(APIModel):
-    """A resource this Application created (prune only ever removes these)."""
+    """A resource this Application created or manages (prune only ever removes these). `live_id`:
+    the org ID (Org, Budget), `<org ID>/<alias>` (Route), `<org ID>/<email>` (Membership)."""
 
     kind: Kind
     name: str
@@ -251,7 +285,9 @@ __all__ = [
     "Kind",
     "Operation",
     "RefreshAccepted",
+    "ResourceAction",
     "ResourceStatus",
+    "ResourceSyncStatus",
     "Slug",
     "SyncPolicy",
     "SyncStatus",

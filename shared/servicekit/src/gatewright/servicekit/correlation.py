@@ -8,11 +8,13 @@ so that streaming responses pass through untouched and the cost per request stay
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +35,17 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 def current_request_id() -> str:
     """The request ID of the request being served ('' outside one)."""
     return _request_id.get()
+
+
+@contextlib.contextmanager
+def request_id_scope(request_id: str) -> Iterator[None]:
+    """Work no request carries (a background job, e.g. a gitops reconcile) under its own
+    request ID: its log lines and audit events carry it, as a request's would."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 def current_traceparent() -> str:

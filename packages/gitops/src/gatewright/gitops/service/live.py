@@ -1,4 +1,4 @@
-"""Live state: orgs, budgets and routes as identity, budgets and the gateway hold them.
+"""Live state: orgs, memberships, budgets and routes as identity, budgets and the gateway hold them.
 
 `LiveState` is the seam the reconciler reads and writes through; `ClientLive` implements it over
 the owners' client packages only (never another service's database), with the service token,
@@ -7,6 +7,15 @@ reconcile can be followed across all services by that ID. Unit tests pass a fake
 
 Errors are the clients' own (`gatewright.core` exceptions): the reconciler turns them into a
 failed resource and a condition, never a crash of the loop.
+
+`WRITES` names the methods that change state: the reconciler counts every call to one of them
+on its operation (`Operation.writes`), so a reconcile that found nothing to do proves it made
+none. Deletes answer False when there was nothing to delete (a 404), never raise for it.
+
+Memberships go through identity only: the members come with the org (`GET /v1/orgs/{id}`),
+a role change is `PATCH .../members/{user}`, a newcomer gets an invitation (`POST
+.../invitations`). The invitation's token is dropped at once: it is a secret, and gitops
+neither stores nor logs it.
 """
 
 from __future__ import annotations
@@ -14,13 +23,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.core import NotFound
 from gatewright.gateway import Client as GatewayClient
 from gatewright.identity import Client as IdentityClient
+from gatewright.identity.models import Role
 from gatewright.servicekit.access import SERVICE_NAME_HEADER
+
+
+@dataclass(frozen=True)
+class LiveMember:
+    user_id: str
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    id: str
+    expires_at: datetime
 
 
 class LiveState(Protocol):
@@ -42,6 +66,37 @@ class LiveState(Protocol):
 
     def put_route(self, org_id: str, alias: str, *, route: dict[str, Any]) -> None: ...
 
+    def list_members(self, org_id: str) -> list[LiveMember]: ...
+
+    def set_role(self, org_id: str, user_id: str, role: Role) -> None: ...
+
+    def invite(self, org_id: str, *, email: str, role: Role) -> SentInvitation:
+        """Invite `email` into the org with `role` (its token is never kept)."""
+        ...
+
+    def delete_route(self, org_id: str, alias: str) -> bool: ...
+
+    def delete_budget(self, org_id: str) -> bool: ...
+
+    def remove_member(self, org_id: str, user_id: str) -> bool: ...
+
+    def delete_org(self, org_id: str) -> bool: ...
+
+
+WRITES = frozenset(
+    {
+        "create_org",
+        "set_budget",
+        "put_route",
+        "set_role",
+        "invite",
+        "delete_route",
+        "delete_budget",
+        "remove_member",
+        "delete_org",
+    }
+)
+"""The `LiveState` methods that change live state (the rest only read)."""
 
 LiveFactory = Callable[[str], AbstractContextManager[LiveState]]
 """`factory(request_id)`: a `LiveState` whose every outbound call carries that request ID."""
@@ -112,6 +167,38 @@ class ClientLive:
             input_micro_usd_per_mtok=route["input_micro_usd_per_mtok"],
             output_micro_usd_per_mtok=route["output_micro_usd_per_mtok"],
         )
+
+    def list_members(self, org_id: str) -> list[LiveMember]:
+        members = self.identity.orgs.get(org_id).members
+        return [LiveMember(m.user_id, m.email.lower(), m.role) for m in members]
+
+    def set_role(self, org_id: str, user_id: str, role: Role) -> None:
+        self.identity.members.update(org_id, user_id, role)
+
+    def invite(self, org_id: str, *, email: str, role: Role) -> SentInvitation:
+        sent = self.identity.invitations.create(org_id, email=email, role=role)
+        return SentInvitation(sent.id, sent.expires_at)
+
+    def delete_route(self, org_id: str, alias: str) -> bool:
+        return _gone(lambda: self.gateway.routes.delete(alias, org_id=org_id))
+
+    def delete_budget(self, org_id: str) -> bool:
+        return _gone(lambda: self.budgets.budgets.delete_org(org_id))
+
+    def remove_member(self, org_id: str, user_id: str) -> bool:
+        return _gone(lambda: self.identity.members.remove(org_id, user_id))
+
+    def delete_org(self, org_id: str) -> bool:
+        return _gone(lambda: self.identity.orgs.delete(org_id))
+
+
+def _gone(delete: Callable[[], None]) -> bool:
+    """True when `delete` deleted something, False when it was not there (404)."""
+    try:
+        delete()
+    except NotFound:
+        return False
+    return True
 
 
 def client_live_factory(

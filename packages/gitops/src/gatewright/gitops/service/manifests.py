@@ -2,9 +2,13 @@
 
 A repository path holds `*.yaml` / `*.yml` files, any number of documents each:
 
-    kind: Org                     # Org | Budget | Route (Membership comes in a later slice)
+    kind: Org                     # Org | Membership | Budget | Route
     metadata: {name: acme}        # a slug, unique per kind
     spec: {owner: admin@example.com}
+
+    kind: Membership
+    metadata: {name: acme-bob}
+    spec: {org: acme, email: bob@example.com, role: member}   # owner | admin | member | viewer
 
     kind: Budget
     metadata: {name: acme}
@@ -15,11 +19,11 @@ A repository path holds `*.yaml` / `*.yml` files, any number of documents each:
     spec: {org: acme, alias: chat, backends: [{url: "http://...", model: sim-echo}],
            input_micro_usd_per_mtok: 1000000, output_micro_usd_per_mtok: 2000000}
 
-The specs reuse the owners' wire rules (identity's `Email`, budgets' `Period` and limit, the
+The specs reuse the owners' wire rules (identity's `Email` and `Role`, budgets' `Period` and limit, the
 gateway's `Backend`, `Alias` and `Price`), so Git accepts exactly what the services would. A set
 with any problem (YAML syntax, a YAML alias, unknown kind, missing or mistyped field, duplicate
-name, one org with two budgets or two routes with one alias, a reference to an org the set does
-not declare) yields no manifests at all and every `Problem` found, each naming the file, the
+name, one org with two budgets, two routes with one alias or two memberships of one email, a
+reference to an org the set does not declare) yields no manifests at all and every `Problem` found, each naming the file, the
 document index (0-based, in the file), the field and a readable reason.
 
 YAML aliases (`*name`) are refused: they are how a small file expands into a huge one.
@@ -37,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gatewright.budgets.models import LimitMicroUsd, Period
 from gatewright.gateway.models import MAX_BACKENDS, Alias, Backend, Price
 from gatewright.gitops.models import KINDS, Kind, Slug
-from gatewright.identity.models import Email
+from gatewright.identity.models import Email, Role
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -62,6 +66,14 @@ class OrgSpec(_Spec):
     owner: Email
 
 
+class MembershipSpec(_Spec):
+    """`email` is a member of `org` with `role`: invited when it is not a member yet."""
+
+    org: Slug
+    email: Email
+    role: Role
+
+
 class BudgetSpec(_Spec):
     org: Slug
     limit_micro_usd: LimitMicroUsd
@@ -78,7 +90,12 @@ class RouteSpec(_Spec):
     output_micro_usd_per_mtok: Price
 
 
-_SPECS: dict[Kind, type[_Spec]] = {"Org": OrgSpec, "Budget": BudgetSpec, "Route": RouteSpec}
+_SPECS: dict[Kind, type[_Spec]] = {
+    "Org": OrgSpec,
+    "Membership": MembershipSpec,
+    "Budget": BudgetSpec,
+    "Route": RouteSpec,
+}
 
 
 class _Metadata(BaseModel):
@@ -99,7 +116,7 @@ class _Document(BaseModel):
 class Manifest:
     kind: Kind
     name: str
-    spec: Any  # OrgSpec | BudgetSpec | RouteSpec, by kind
+    spec: Any  # OrgSpec | MembershipSpec | BudgetSpec | RouteSpec, by kind
     file: str
     document: int
 
@@ -113,11 +130,17 @@ class ManifestSet:
     """A valid set, each kind in file order (files sorted by path)."""
 
     orgs: list[Manifest]
+    memberships: list[Manifest]
     budgets: list[Manifest]
     routes: list[Manifest]
 
     def __len__(self) -> int:
-        return len(self.orgs) + len(self.budgets) + len(self.routes)
+        return len(self.orgs) + len(self.memberships) + len(self.budgets) + len(self.routes)
+
+    def declared(self) -> set[tuple[Kind, str]]:
+        """`(kind, name)` of every manifest: what prune compares the inventory with."""
+        every = (*self.orgs, *self.memberships, *self.budgets, *self.routes)
+        return {(m.kind, m.name) for m in every}
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -191,6 +214,7 @@ def _cross_check(manifests: list[Manifest], problems: list[Problem]) -> None:
     org_names = {m.name for m in manifests if m.kind == "Org"}
     budget_of: dict[str, Manifest] = {}
     route_of: dict[tuple[str, str], Manifest] = {}
+    member_of: dict[tuple[str, str], Manifest] = {}
     for m in manifests:
         first = seen.setdefault((m.kind, m.name), m)
         if first is not m:
@@ -209,6 +233,12 @@ def _cross_check(manifests: list[Manifest], problems: list[Problem]) -> None:
             if other is not m:
                 reason = f"org {org!r} has a Budget already ({other.name!r} in {other.where})"
                 problems.append(Problem(m.file, m.document, "spec.org", reason))
+        elif m.kind == "Membership":
+            email = m.spec.email
+            other = member_of.setdefault((org, email), m)
+            if other is not m:
+                reason = f"org {org!r} has a Membership of {email} already ({other.where})"
+                problems.append(Problem(m.file, m.document, "spec.email", reason))
         else:
             alias = m.spec.alias or m.name
             other = route_of.setdefault((org, alias), m)
@@ -235,4 +265,7 @@ def parse(files: Iterable[tuple[str, bytes]]) -> tuple[ManifestSet | None, list[
     if problems:
         return None, problems
     by_kind = {kind: [m for m in manifests if m.kind == kind] for kind in KINDS}
-    return ManifestSet(by_kind["Org"], by_kind["Budget"], by_kind["Route"]), []
+    return (
+        ManifestSet(by_kind["Org"], by_kind["Membership"], by_kind["Budget"], by_kind["Route"]),
+        [],
+    )

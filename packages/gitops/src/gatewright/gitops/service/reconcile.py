@@ -1,8 +1,10 @@
-"""One reconcile of one Application: fetch → parse + validate → read live → diff → apply → status.
+"""One reconcile of one Application: fetch → parse + validate → read live → diff → apply → prune
+→ status → audit.
 
 `reconcile(...)` is synchronous (GitPython and the sync clients); the scheduler runs it in a
 worker thread, never two at once for one Application. Every outbound call of one reconcile
-carries one request ID (`gitops-<hex>`), recorded on its operation.
+carries one request ID (`gitops-<hex>`), recorded on its operation, and so do its log lines
+and audit events.
 
 Order and outcomes:
 
@@ -11,21 +13,42 @@ Order and outcomes:
 2. Parse and validate the whole set (`manifests.parse`). Any problem: nothing is applied; sync
    Unknown, health Degraded, one `InvalidManifest` condition per problem (file, document,
    field, reason).
-3. Orgs, then budgets, then routes (dependency order). For each: read live, compute the field
-   diff against the manifest, and apply when it differs and the policy is `automated`. An org's
-   live ID comes from the inventory (what this Application created); an org created here is
-   recorded in the inventory at once, in its own transaction, so a later failure never leads to
-   a second org on the next try. A resource whose org could not be applied fails with that
-   reason. A failed call fails only its resource (`ApplyFailed` condition, health Degraded).
-4. Status: Synced + Healthy when everything matches (then `last_applied_revision` = revision);
-   OutOfSync when something differs or failed. `last_attempted_revision` is the revision of
-   every reconcile that got as far as reading one.
+3. Orgs, then memberships, then budgets, then routes (dependency order). For each: claim it
+   (`store.claim`: of two Applications declaring one resource the first keeps it, the second
+   reports a `Conflict` and never applies it), read live, compute the field diff against the
+   manifest, and apply when it differs and the policy is `automated`. An org's live ID comes
+   from the inventory; an org created here is recorded in the inventory at once, in its own
+   transaction, so a later failure never leads to a second org on the next try. Every resource
+   the Application manages is recorded in the inventory (written only when it changes). A
+   resource whose org could not be applied fails with that reason. A failed call fails only
+   its resource (`ApplyFailed` condition, health Degraded).
+4. Memberships: a member with that email has their role compared and changed (never the last
+   owner's: `LastOwner`, the org always keeps one). Anyone else is invited once: the invitation
+   is remembered (`store.sent_invitation`), the resource is Progressing until it is accepted
+   (then Synced) and invited again only once it expired. A waiting membership blocks nothing:
+   the Application is Synced with health Progressing while only memberships wait.
+5. Prune: inventory entries whose manifest left Git are deleted with `sync_policy.prune`
+   (Route → Budget → Membership → Org) and dropped from the inventory; without it they are
+   reported `requires_pruning` (OutOfSync) and nothing is deleted. Nothing outside the
+   inventory is ever touched.
+6. Status: Synced + Healthy when everything matches (then `last_applied_revision` = revision);
+   OutOfSync when something differs, failed, conflicts or waits for pruning.
+   `last_attempted_revision` is the revision of every reconcile that got as far as reading one.
+   The operation lists what was created, updated and pruned, and `writes`: the state-changing
+   calls made (`live.WRITES`); a reconcile that finds nothing to do makes none.
+7. Audit (gitops's outbox, actor `service` / `gitops`, target the Application, details with
+   the application, the revision and the reconcile's request ID): `gitops.sync` per org a
+   reconcile changed (the resources changed), `gitops.drift_corrected` per corrected resource
+   (its diff), `gitops.prune` per pruned resource, `gitops.sync_failed` when invalid manifests,
+   a fetch or an apply failed (once per failure: the same failure at the same revision again is
+   not re-audited). Events about an org go to its chain, the rest to the platform chain.
 
 Drift. `automated` applies what Git changed: a source (repo, branch, path, revision) not yet
 applied. Once a source is applied, a live change made outside Git is drift: it is reported
 (OutOfSync, Healthy, the resource's diff, message `drift`) and reverted only when `self_heal`
 is on (message `drift corrected`). Every reconcile (poll, refresh) compares, so drift shows
-within one poll interval.
+within one poll interval. Inviting again after an invitation expired and pruning what left Git
+are not drift: they follow `automated` (and `prune`) alone.
 """
 
 from __future__ import annotations
@@ -37,13 +60,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gatewright.core import APIConnectionError, APIStatusError
+from gatewright.audit import Outcome
+from gatewright.core import APIConnectionError, APIStatusError, NotFound
 from gatewright.gitops.models import (
+    KINDS,
     RECENT_OPERATIONS,
     Application,
     ApplicationStatus,
     Condition,
     FieldDiff,
+    InventoryEntry,
     Kind,
     Operation,
     ResourceStatus,
@@ -53,9 +79,13 @@ from gatewright.gitops.service.gitrepo import GitError, RepoCache, mask_url
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.correlation import request_id_scope
 
 log = logging.getLogger("gatewright.gitops.reconcile")
 MAX_CONDITIONS = 50
+PRUNE_ORDER: tuple[Kind, ...] = tuple(reversed(KINDS))
+_CHANGED = {"created": "created", "invited": "created", "updated": "updated", "pruned": "pruned"}
+_LiveErrors = (APIConnectionError, APIStatusError)
 
 
 def new_reconcile_id() -> str:
@@ -81,32 +111,60 @@ def _failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _Refused(Exception):
+    """A change gitops will not make (the org's last owner), with the reason to report."""
+
+
+def _org_id(resource: ResourceStatus) -> str | None:
+    """The org a resource belongs to, from its live ID (`org_…` or `org_…/<alias or email>`)."""
+    return None if resource.live_id is None else resource.live_id.split("/", 1)[0]
+
+
 @dataclass
 class _Run:
     app: Application
     live: LiveState
     db: Database
+    now: datetime
     automated: bool  # may apply (the policy allows it for this source)
+    invite: bool  # may invite (again): `automated`, whatever the source
+    prune: bool  # may delete what left Git: `automated` and `prune`
     drift: bool = False  # the source was applied before: a difference now is drift
     resources: list[ResourceStatus] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     org_ids: dict[str, str] = field(default_factory=dict)  # Org manifest name -> live org ID
+    managed: set[tuple[Kind, str]] = field(default_factory=set)  # (kind, live ID) declared
+    writes: int = 0
 
-    def fail(self, m: Manifest, message: str, diff: list[FieldDiff] | None = None) -> None:
+    def write(self) -> LiveState:
+        """The live state, for one state-changing call (counted, failed or not)."""
+        self.writes += 1
+        return self.live
+
+    def fail(
+        self,
+        m: Manifest,
+        message: str,
+        diff: list[FieldDiff] | None = None,
+        *,
+        live_id: str | None = None,
+        reason: str = "ApplyFailed",
+    ) -> None:
         self.resources.append(
             ResourceStatus(
                 kind=m.kind,
                 name=m.name,
                 status="OutOfSync",
                 action="failed",
+                live_id=live_id,
                 diff=diff or [],
                 message=message,
             )
         )
         self.conditions.append(
             Condition(
-                type="ApplyFailed",
-                reason="ApplyFailed",
+                type=reason,
+                reason=reason,
                 message=f"{m.kind} {m.name}: {message}",
                 file=m.file,
                 document=m.document,
@@ -136,25 +194,59 @@ class _Run:
         )
 
     def remember(self, kind: Kind, name: str, live_id: str) -> None:
+        """Record a managed resource in the inventory (read first: no write when it is known)."""
+        self.managed.add((kind, live_id))
+        with self.db.session() as s:
+            if store.inventory_id(s, app_id=self.app.id, kind=kind, name=name) == live_id:
+                return
         with self.db.session() as s, s.begin():
             store.record_inventory(s, app_id=self.app.id, kind=kind, name=name, live_id=live_id)
 
+    def claimed(self, m: Manifest, key: str, what: str) -> bool:
+        """Claim the resource for this Application; False (a reported conflict) when another
+        Application holds it."""
+        with self.db.session() as s, s.begin():
+            other = store.claim(
+                s, app_id=self.app.id, app_name=self.app.name, kind=m.kind, key=key, name=m.name
+            )
+        if other is None:
+            return True
+        message = f"{what} is managed by Application {other!r}; this one does not apply it"
+        self.resources.append(
+            ResourceStatus(
+                kind=m.kind, name=m.name, status="OutOfSync", action="conflict", message=message
+            )
+        )
+        self.conditions.append(
+            Condition(
+                type="Conflict",
+                reason="Conflict",
+                message=f"{m.kind} {m.name}: {message}",
+                file=m.file,
+                document=m.document,
+            )
+        )
+        return False
+
     # -- per kind ------------------------------------------------------------------------------
     def org(self, m: Manifest) -> None:
+        if not self.claimed(m, m.name, f"org {m.name!r}"):
+            return
         with self.db.session() as s:
             known = store.inventory_id(s, app_id=self.app.id, kind="Org", name=m.name)
         desired = {"name": m.name, "owner": m.spec.owner}
         try:
             if known is not None and self.live.org_exists(known):
                 self.org_ids[m.name] = known
+                self.managed.add(("Org", known))
                 self.done(m, known, [], created=False)
                 return
             diff = diff_fields(None, desired)
             if not self.automated:
                 self.done(m, None, diff, created=True)
                 return
-            org_id = self.live.create_org(m.name, owner_email=m.spec.owner)
-        except (APIConnectionError, APIStatusError) as exc:
+            org_id = self.write().create_org(m.name, owner_email=m.spec.owner)
+        except _LiveErrors as exc:
             self.fail(m, _failure(exc), diff_fields(None, desired))
             return
         self.remember("Org", m.name, org_id)
@@ -178,53 +270,307 @@ class _Run:
                 )
         return org_id
 
+    def membership(self, m: Manifest) -> None:
+        org_id = self._org_of(m)
+        email, role = m.spec.email, m.spec.role
+        if org_id is None or not self.claimed(
+            m, f"{m.spec.org}/{email}", f"the membership of {email} in org {m.spec.org!r}"
+        ):
+            return
+        live_id = f"{org_id}/{email}"
+        desired = {"email": email, "role": role}
+        try:
+            members = self.live.list_members(org_id)
+            member = next((x for x in members if x.email == email), None)
+            if member is not None:
+                self._forget_invitation(org_id, email)
+                diff = diff_fields({"email": member.email, "role": member.role}, desired)
+                owners = sum(x.role == "owner" for x in members)
+                if diff and member.role == "owner" and owners <= 1:
+                    raise _Refused(
+                        f"{email} is the last owner of org {m.spec.org!r}; the org always keeps "
+                        f"an owner, so the role stays 'owner' (make another member owner first)"
+                    )
+                if diff and self.automated:
+                    self.write().set_role(org_id, member.user_id, role)
+                self.remember("Membership", m.name, live_id)
+                self.done(m, live_id, diff, created=False)
+                return
+            diff = diff_fields(None, desired)
+            with self.db.session() as s:
+                sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
+            if sent is not None and sent.role == role and sent.expires_at > self.now:
+                self.managed.add(("Membership", live_id))
+                self.resources.append(
+                    ResourceStatus(
+                        kind="Membership",
+                        name=m.name,
+                        status="Progressing",
+                        action="waiting",
+                        live_id=live_id,
+                        diff=diff,
+                        message=f"invitation {sent.invitation_id} not accepted yet "
+                        f"(expires {sent.expires_at.isoformat()})",
+                    )
+                )
+                return
+            if not self.invite:
+                self.done(m, None, diff, created=True)
+                return
+            new = self.write().invite(org_id, email=email, role=role)
+        except _Refused as exc:
+            self.fail(m, str(exc), diff, live_id=live_id, reason="LastOwner")
+            return
+        except _LiveErrors as exc:
+            self.fail(m, _failure(exc), live_id=live_id)
+            return
+        with self.db.session() as s, s.begin():
+            remembered = store.SentInvitation(new.id, role, new.expires_at)
+            store.remember_invitation(
+                s, app_id=self.app.id, org_id=org_id, email=email, sent=remembered
+            )
+        self.remember("Membership", m.name, live_id)
+        if sent is None:
+            why = "invited"
+        elif sent.role != role:
+            why = f"invited again with role {role!r}"
+        else:
+            why = f"invitation {sent.invitation_id} expired; invited again"
+        self.resources.append(
+            ResourceStatus(
+                kind="Membership",
+                name=m.name,
+                status="Progressing",
+                action="invited",
+                live_id=live_id,
+                diff=diff,
+                message=f"{why} ({new.id}); waits for it to be accepted",
+            )
+        )
+
+    def _forget_invitation(self, org_id: str, email: str) -> None:
+        with self.db.session() as s:
+            sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
+        if sent is not None:
+            with self.db.session() as s, s.begin():
+                store.remember_invitation(
+                    s, app_id=self.app.id, org_id=org_id, email=email, sent=None
+                )
+
     def budget(self, m: Manifest) -> None:
         org_id = self._org_of(m)
-        if org_id is None:
+        if org_id is None or not self.claimed(m, m.spec.org, f"the budget of org {m.spec.org!r}"):
             return
         desired = {"limit_micro_usd": m.spec.limit_micro_usd, "period": m.spec.period}
         try:
             live = self.live.get_budget(org_id)
             diff = diff_fields(live, desired)
             if diff and self.automated:
-                self.live.set_budget(org_id, **desired)
-        except (APIConnectionError, APIStatusError) as exc:
-            self.fail(m, _failure(exc))
+                self.write().set_budget(org_id, **desired)
+        except _LiveErrors as exc:
+            self.fail(m, _failure(exc), live_id=org_id)
             return
-        if diff and self.automated and live is None:
+        if live is not None or self.automated:
             self.remember("Budget", m.name, org_id)
         self.done(m, org_id, diff, created=live is None)
 
     def route(self, m: Manifest) -> None:
         org_id = self._org_of(m)
-        if org_id is None:
-            return
         alias = m.spec.alias or m.name
+        if org_id is None or not self.claimed(
+            m, f"{m.spec.org}/{alias}", f"route {alias!r} of org {m.spec.org!r}"
+        ):
+            return
         desired = route_fields(
             [b.model_dump() for b in m.spec.backends],
             m.spec.input_micro_usd_per_mtok,
             m.spec.output_micro_usd_per_mtok,
         )
+        live_id = f"{org_id}/{alias}"
         try:
             live = self.live.get_route(org_id, alias)
             diff = diff_fields(live, desired)
             if diff and self.automated:
-                self.live.put_route(org_id, alias, route=desired)
-        except (APIConnectionError, APIStatusError) as exc:
-            self.fail(m, _failure(exc))
+                self.write().put_route(org_id, alias, route=desired)
+        except _LiveErrors as exc:
+            self.fail(m, _failure(exc), live_id=live_id)
             return
-        live_id = f"{org_id}/{alias}"
-        if diff and self.automated and live is None:
+        if live is not None or self.automated:
             self.remember("Route", m.name, live_id)
         self.done(m, live_id, diff, created=live is None)
 
     def apply(self, manifests: ManifestSet) -> None:
         for m in manifests.orgs:
             self.org(m)
+        # Promotions to owner first, so a later demotion never finds the org without one.
+        for m in sorted(manifests.memberships, key=lambda m: m.spec.role != "owner"):
+            self.membership(m)
         for m in manifests.budgets:
             self.budget(m)
         for m in manifests.routes:
             self.route(m)
+        self.prune_gone(manifests.declared())
+
+    # -- prune -----------------------------------------------------------------------------
+    def prune_gone(self, declared: set[tuple[Kind, str]]) -> None:
+        """Inventory entries whose manifest left Git, in reverse dependency order."""
+        with self.db.session() as s:
+            entries = store.list_inventory(s, app_id=self.app.id)
+        gone = [e for e in entries if (e.kind, e.name) not in declared]
+        for e in sorted(gone, key=lambda e: PRUNE_ORDER.index(e.kind)):
+            if (e.kind, e.live_id) in self.managed:
+                # A renamed manifest manages the same resource now: forget the old name only.
+                with self.db.session() as s, s.begin():
+                    store.drop_inventory(s, app_id=self.app.id, kind=e.kind, name=e.name)
+                continue
+            if not self.prune:
+                action = "would_prune" if self.app.sync_policy.prune else "requires_pruning"
+                why = "automated sync is off" if self.app.sync_policy.prune else "prune is off"
+                self.resources.append(
+                    ResourceStatus(
+                        kind=e.kind,
+                        name=e.name,
+                        status="OutOfSync",
+                        action=action,
+                        live_id=e.live_id,
+                        message=f"not in Git any more; kept ({why})",
+                    )
+                )
+                continue
+            self.prune_one(e)
+
+    def prune_one(self, e: InventoryEntry) -> None:
+        try:
+            deleted = self._delete(e)
+        except (_Refused, *_LiveErrors) as exc:
+            message = str(exc) if isinstance(exc, _Refused) else _failure(exc)
+            self.resources.append(
+                ResourceStatus(
+                    kind=e.kind,
+                    name=e.name,
+                    status="OutOfSync",
+                    action="failed",
+                    live_id=e.live_id,
+                    message=f"prune failed: {message}",
+                )
+            )
+            self.conditions.append(
+                Condition(
+                    type="PruneFailed",
+                    reason="PruneFailed",
+                    message=f"{e.kind} {e.name}: {message}",
+                )
+            )
+            return
+        with self.db.session() as s, s.begin():
+            store.drop_inventory(s, app_id=self.app.id, kind=e.kind, name=e.name)
+            if e.kind == "Membership":
+                org_id, email = e.live_id.split("/", 1)
+                store.remember_invitation(
+                    s, app_id=self.app.id, org_id=org_id, email=email, sent=None
+                )
+        self.resources.append(
+            ResourceStatus(
+                kind=e.kind,
+                name=e.name,
+                status="Synced",
+                action="pruned",
+                live_id=e.live_id,
+                message="deleted: not in Git any more" if deleted else "was gone already",
+            )
+        )
+
+    def _delete(self, e: InventoryEntry) -> bool:
+        if e.kind == "Route":
+            org_id, alias = e.live_id.split("/", 1)
+            return self.write().delete_route(org_id, alias)
+        if e.kind == "Budget":
+            return self.write().delete_budget(e.live_id)
+        if e.kind == "Org":
+            return self.write().delete_org(e.live_id)
+        org_id, email = e.live_id.split("/", 1)
+        try:
+            members = self.live.list_members(org_id)
+        except NotFound:  # the org is gone, and the membership with it
+            return False
+        member = next((x for x in members if x.email == email), None)
+        if member is None:  # never accepted: identity cannot revoke an invitation yet
+            return False
+        if member.role == "owner" and sum(x.role == "owner" for x in members) <= 1:
+            raise _Refused(f"{email} is the last owner of the org; it keeps an owner")
+        return self.write().remove_member(org_id, member.user_id)
+
+
+# -- audit ---------------------------------------------------------------------------------
+def _changes(resources: list[ResourceStatus]) -> dict[str, list[str]]:
+    changes: dict[str, list[str]] = {"created": [], "updated": [], "pruned": []}
+    for r in resources:
+        if r.action in _CHANGED:
+            changes[_CHANGED[r.action]].append(f"{r.kind}/{r.name}")
+    return changes
+
+
+def _audit(
+    db: Database,
+    app: Application,
+    status: ApplicationStatus,
+    operation: Operation,
+    previous: Operation | None,
+) -> None:
+    """Record the reconcile's own events (see the module docstring), in one transaction."""
+    base = {
+        "application": app.name,
+        "revision": status.revision,
+        "request_id": operation.reconcile_request_id,
+    }
+    # (org ID or None for the platform chain, action, outcome, reason, details)
+    events: list[tuple[str | None, str, Outcome, str, dict[str, Any]]] = []
+    by_org: dict[str | None, list[ResourceStatus]] = {}
+    failed: dict[str | None, list[ResourceStatus]] = {}
+    for r in status.resources:
+        if r.action in _CHANGED:
+            by_org.setdefault(_org_id(r), []).append(r)
+        if r.action == "failed":
+            failed.setdefault(_org_id(r), []).append(r)
+        if r.action == "pruned":
+            what = {"kind": r.kind, "name": r.name, "live_id": r.live_id}
+            events.append((_org_id(r), "gitops.prune", "success", r.message, {**base, **what}))
+        if r.message == "drift corrected":
+            diff = [d.model_dump(mode="json") for d in r.diff]
+            what = {"kind": r.kind, "name": r.name, "diff": diff}
+            events.append((_org_id(r), "gitops.drift_corrected", "success", "drift", base | what))
+    for org_id, changed in by_org.items():
+        listed = [{"kind": r.kind, "name": r.name, "action": r.action} for r in changed]
+        events.append((org_id, "gitops.sync", "success", "", {**base, "changed": listed}))
+    repeated = (
+        previous is not None
+        and previous.phase == "Failed"
+        and (previous.revision, previous.message) == (operation.revision, operation.message)
+    )
+    if operation.phase == "Failed" and not repeated:
+        if failed:
+            for org_id, resources in failed.items():
+                reason = "; ".join(f"{r.kind} {r.name}: {r.message}" for r in resources)
+                events.append((org_id, "gitops.sync_failed", "error", reason, dict(base)))
+        else:
+            reasons = "; ".join(c.message for c in status.conditions[:5]) or operation.message
+            events.append((None, "gitops.sync_failed", "error", reasons, dict(base)))
+    if not events:
+        return
+    with db.session() as s, s.begin():
+        for org_id, action, outcome, reason, details in events:
+            store.outbox.record(
+                s,
+                org_id=org_id,
+                actor_type="service",
+                actor_id="gitops",
+                action=action,
+                outcome=outcome,
+                reason=mask_url(reason),
+                target_type="application",
+                target_id=app.name,
+                details=details,
+            )
 
 
 def reconcile(
@@ -239,6 +585,30 @@ def reconcile(
 ) -> ApplicationStatus:
     """Reconcile `app` once and return its new status (the caller saves it)."""
     request_id = new_reconcile_id()
+    with request_id_scope(request_id):
+        return _reconcile(
+            app,
+            request_id=request_id,
+            db=db,
+            repos=repos,
+            live=live,
+            trigger=trigger,
+            refresh_token=refresh_token,
+            clock=clock,
+        )
+
+
+def _reconcile(
+    app: Application,
+    *,
+    request_id: str,
+    db: Database,
+    repos: RepoCache,
+    live: LiveFactory,
+    trigger: str,
+    refresh_token: str | None,
+    clock: Callable[[], datetime],
+) -> ApplicationStatus:
     started = clock()
     before = app.status
     status = ApplicationStatus(
@@ -249,6 +619,7 @@ def reconcile(
         last_handled_refresh=refresh_token or before.last_handled_refresh,
     )
     message = ""
+    writes = 0
     try:
         snapshot = repos.snapshot(app.repo_url, app.branch, app.path)
     except GitError as exc:
@@ -276,21 +647,36 @@ def reconcile(
             source = f"{app.repo_url}#{app.branch}:{app.path}@{snapshot.revision}"
             applied_before = before.last_applied_source == source
             policy = app.sync_policy
-            may_apply = policy.automated and (policy.self_heal or not applied_before)
             with live(request_id) as state:
-                run = _Run(app, state, db, automated=may_apply, drift=applied_before)
-                run.apply(manifests)
+                run = _Run(
+                    app,
+                    state,
+                    db,
+                    now=started,
+                    automated=policy.automated and (policy.self_heal or not applied_before),
+                    invite=policy.automated,
+                    prune=policy.automated and policy.prune,
+                    drift=applied_before,
+                )
+                try:
+                    run.apply(manifests)
+                finally:
+                    writes = run.writes
             status.resources = run.resources
             status.conditions = run.conditions[:MAX_CONDITIONS]
-            in_sync = all(r.status == "Synced" for r in run.resources)
+            seen = {r.status for r in run.resources}
+            in_sync = seen <= {"Synced", "Progressing"}
             status.sync = "Synced" if in_sync else "OutOfSync"
-            status.health = "Degraded" if run.conditions else "Healthy"
+            if run.conditions:
+                status.health = "Degraded"
+            else:
+                status.health = "Progressing" if "Progressing" in seen else "Healthy"
             if in_sync:
                 status.last_applied_revision = snapshot.revision
                 status.last_applied_source = source
             elif applied_before:
                 status.last_applied_source = source  # still applied; what differs is drift
-            changed = sum(r.action in ("created", "updated") for r in run.resources)
+            changed = sum(r.action in _CHANGED for r in run.resources)
             message = f"{len(run.resources)} resource(s), {changed} changed"
             if run.conditions:
                 message += f", {len(run.conditions)} failed"
@@ -305,8 +691,11 @@ def reconcile(
         message=mask_url(message),
         started_at=started,
         finished_at=finished,
+        writes=writes,
+        **_changes(status.resources),
     )
     status.operations = [operation, *before.operations][:RECENT_OPERATIONS]
+    _audit(db, app, status, operation, before.operations[0] if before.operations else None)
     log.info(
         "reconciled %s: %s/%s at %s (%s)",
         app.name,

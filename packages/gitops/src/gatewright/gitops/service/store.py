@@ -5,9 +5,16 @@
   asked for, `requested_refresh` is the newest token. A reconcile reads the token when it starts
   and, when it finishes, records it as `last_handled_refresh`: a refresh that arrives while it
   runs has a newer token, so it is not marked handled and the scheduler runs once more.
-- `gitops_inventory`: what each Application created (kind, manifest name → live ID). Live IDs
-  of orgs come from here (identity names orgs by ID, Git by name); prune will only ever remove
-  entries of this table.
+- `gitops_inventory`: what each Application created or manages (kind, manifest name → live
+  ID). Live IDs of orgs come from here (identity names orgs by ID, Git by name); prune only
+  ever removes entries of this table.
+- `gitops_claims`: who manages each live resource, keyed by what makes it one resource (an
+  Org's name; a Budget's org; a Route's org and alias; a Membership's org and email). The key
+  is the primary key, so of two Applications declaring one resource, even in two concurrent
+  reconciles, exactly one inserts the claim; the other reads who holds it (a `Conflict`).
+  Deleting an Application releases its claims.
+- `gitops_invitations`: the invitation a Membership sent (per Application, org and email), so
+  that later reconciles wait for it instead of inviting again; invited again once it expired.
 
 Functions take an open `Session` and never commit; routes and the reconciler own transactions.
 """
@@ -76,6 +83,29 @@ inventory = Table(
     Column("name", String(63), nullable=False),
     Column("live_id", String(200), nullable=False),
     PrimaryKeyConstraint("app_id", "kind", "name"),
+)
+
+claims = Table(
+    "gitops_claims",
+    metadata,
+    Column("kind", String(16), nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("app_id", String(40), nullable=False, index=True),
+    Column("app_name", String(63), nullable=False),
+    Column("name", String(63), nullable=False),  # the claimant's manifest name
+    PrimaryKeyConstraint("kind", "key"),
+)
+
+invitations = Table(
+    "gitops_invitations",
+    metadata,
+    Column("app_id", String(40), nullable=False),
+    Column("org_id", String(40), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("invitation_id", String(40), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("app_id", "org_id", "email"),
 )
 
 
@@ -184,8 +214,11 @@ def update_application(
 
 
 def delete_application(s: Session, *, name: str) -> None:
+    """Forget the Application: its claims are released (another Application may take them), its
+    inventory and invitations forgotten; the live resources stay."""
     app = get_application(s, name=name)
-    s.execute(inventory.delete().where(inventory.c.app_id == app.id))
+    for table in (inventory, claims, invitations):
+        s.execute(table.delete().where(table.c.app_id == app.id))
     s.execute(applications.delete().where(applications.c.id == app.id))
 
 
@@ -247,8 +280,88 @@ def record_inventory(s: Session, *, app_id: str, kind: Kind, name: str, live_id:
     s.execute(inventory.insert().values(app_id=app_id, kind=kind, name=name, live_id=live_id))
 
 
+def drop_inventory(s: Session, *, app_id: str, kind: Kind, name: str) -> None:
+    """Forget a resource (pruned): its inventory entry and its claim."""
+    for table in (inventory, claims):
+        s.execute(
+            table.delete().where(table.c.app_id == app_id, table.c.kind == kind, table.c.name == name)
+        )
+
+
+def claim(s: Session, *, app_id: str, app_name: str, kind: Kind, key: str, name: str) -> str | None:
+    """Claim the resource `(kind, key)` for the Application; None when it holds it (now or
+    already), else the name of the Application that does. Reads first, so a reconcile of
+    claimed resources writes nothing."""
+    query = select(claims.c.app_id, claims.c.app_name, claims.c.name).where(
+        claims.c.kind == kind, claims.c.key == key
+    )
+    row = s.execute(query).first()
+    if row is None:
+        values = {"kind": kind, "key": key, "app_id": app_id, "app_name": app_name, "name": name}
+        try:
+            with s.begin_nested():
+                s.execute(claims.insert().values(**values))
+        except IntegrityError:  # a concurrent reconcile of another Application was first
+            row = s.execute(query).first()
+            if row is None:  # released meanwhile: claim again next time
+                return "another Application"
+        else:
+            return None
+    if row.app_id != app_id:
+        return str(row.app_name)
+    if row.name != name:  # the manifest was renamed: the claim follows it
+        s.execute(
+            update(claims).where(claims.c.kind == kind, claims.c.key == key).values(name=name)
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    invitation_id: str
+    role: str
+    expires_at: datetime
+
+
+def sent_invitation(s: Session, *, app_id: str, org_id: str, email: str) -> SentInvitation | None:
+    row = s.execute(
+        select(invitations).where(
+            invitations.c.app_id == app_id,
+            invitations.c.org_id == org_id,
+            invitations.c.email == email,
+        )
+    ).first()
+    return None if row is None else SentInvitation(row.invitation_id, row.role, row.expires_at)
+
+
+def remember_invitation(
+    s: Session, *, app_id: str, org_id: str, email: str, sent: SentInvitation | None
+) -> None:
+    """Remember the invitation sent to `email` (None: forget it, it was accepted)."""
+    s.execute(
+        invitations.delete().where(
+            invitations.c.app_id == app_id,
+            invitations.c.org_id == org_id,
+            invitations.c.email == email,
+        )
+    )
+    if sent is not None:
+        s.execute(
+            invitations.insert().values(
+                app_id=app_id,
+                org_id=org_id,
+                email=email,
+                invitation_id=sent.invitation_id,
+                role=sent.role,
+                expires_at=sent.expires_at,
+            )
+        )
+
+
 def reset(s: Session) -> None:
     """Delete every row (tests and provider states only)."""
+    s.execute(claims.delete())
+    s.execute(invitations.delete())
     s.execute(inventory.delete())
     s.execute(applications.delete())
     s.execute(outbox.table.delete())
