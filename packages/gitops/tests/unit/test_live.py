@@ -12,7 +12,17 @@ from typing import Any
 
 import httpx
 import respx
-from gitops_fixtures import BUDGET, ORG, OWNER, ROUTE, SERVICE_TOKEN, ConfigRepo
+from gitops_fixtures import (
+    BUDGET,
+    MEMBER,
+    MEMBERSHIP,
+    ORG,
+    OWNER,
+    ROUTE,
+    SERVICE_TOKEN,
+    ConfigRepo,
+)
+from sqlalchemy import select
 
 from gatewright.gitops.models import Application, ApplicationCreate, SyncPolicy
 from gatewright.gitops.service import store
@@ -99,4 +109,67 @@ def test_a_reconcile_through_the_client_packages(tmp_path: Path, repo: ConfigRep
     assert {c.request.headers["X-Request-ID"] for c in calls} == {request_id}
     assert {c.request.headers["X-Gatewright-Service"] for c in calls} == {"gitops"}
     assert {c.request.headers["Authorization"] for c in calls} == {f"Bearer {SERVICE_TOKEN}"}
+    db.dispose()
+
+
+def test_a_membership_is_an_invitation_through_the_identity_client(
+    tmp_path: Path, repo: ConfigRepo
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'gitops.db'}")
+    db.create_all(store.metadata)
+    repo.commit({"acme.yaml": ORG + "---\n" + MEMBERSHIP})
+    identity = FakeIdentity(service_token=SERVICE_TOKEN, users={OWNER: "usr_owner"})
+    sent: list[dict[str, Any]] = []
+    token = "gwi_the-secret-invitation-token"
+
+    def invite(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append({"org_id": request.url.path.split("/")[3], **body})
+        created = {
+            "id": "inv_1",
+            "org_id": request.url.path.split("/")[3],
+            "email": body["email"],
+            "role": body["role"],
+            "status": "pending",
+            "expires_at": "2099-01-01T00:00:00Z",
+            "token": token,
+        }
+        return httpx.Response(201, json=created)
+
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(f"{IDENTITY}/v1/orgs").mock(side_effect=identity.create_org)
+        mock.get(url__regex=rf"^{IDENTITY}/v1/orgs/[^/]+$").mock(side_effect=identity.get_org)
+        mock.post(url__regex=rf"^{IDENTITY}/v1/orgs/[^/]+/invitations$").mock(side_effect=invite)
+        live = client_live_factory(
+            identity_url=IDENTITY,
+            budgets_url=BUDGETS,
+            gateway_url=GATEWAY,
+            service_token=SERVICE_TOKEN,
+        )
+        with db.session() as s, s.begin():
+            app = store.create_application(
+                s, body=ApplicationCreate(name="platform", repo_url=repo.url), now=utcnow()
+            )
+        repos = RepoCache(
+            tmp_path / "cache", timeout_seconds=30, max_file_bytes=1 << 20, max_files=10
+        )
+        status = reconcile(
+            app, db=db, repos=repos, live=live, trigger="test", refresh_token=None, clock=utcnow
+        )
+        calls = list(mock.calls)
+
+    [org_id] = identity.org_names
+    assert sent == [{"org_id": org_id, "email": MEMBER, "role": "member"}]
+    member = next(r for r in status.resources if r.kind == "Membership")
+    assert (member.status, member.action) == ("Progressing", "invited")
+    assert (status.sync, status.health) == ("Synced", "Progressing")
+    assert {c.request.headers["Authorization"] for c in calls} == {f"Bearer {SERVICE_TOKEN}"}
+    # The invitation's token is a secret: it is in no gitops table and not in the status.
+    with db.session() as s:
+        stored = [
+            str(row) for table in store.metadata.sorted_tables for row in s.execute(select(table))
+        ]
+    assert stored
+    assert not [row for row in stored if token in row]
+    assert token not in status.model_dump_json()
     db.dispose()

@@ -52,7 +52,11 @@ def test_a_valid_set_parses_in_dependency_order_across_files() -> None:
         (ORG + "---\n" + MEMBERSHIP.replace("Bob@", "bob at "), 1, "spec.email", ""),
         (ORG + "---\n" + MEMBERSHIP.replace("org: acme,", ""), 1, "spec.org", "Field required"),
         (
-            ORG + "---\n" + MEMBERSHIP + "---\n" + MEMBERSHIP.replace("role: member", "role: admin"),
+            ORG
+            + "---\n"
+            + MEMBERSHIP
+            + "---\n"
+            + MEMBERSHIP.replace("role: member", "role: admin"),
             2,
             "metadata.name",
             "duplicate Membership 'acme-bob'",

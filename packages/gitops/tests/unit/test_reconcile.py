@@ -89,7 +89,9 @@ class Gitops:
         """Row counts of gitops's bookkeeping tables (a no-change reconcile writes none)."""
         tables = (store.inventory, store.claims, store.invitations, store.outbox.table)
         with self.db.session() as s:
-            return {t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+            return {
+                t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in tables
+            }
 
 
 @pytest.fixture
@@ -177,7 +179,9 @@ def test_a_members_role_follows_git(gitops: Gitops, live: FakeLive, repo: Config
     gitops.reconcile()
     live.accept(MEMBER)
     gitops.reconcile()
-    sha = repo.commit({"orgs/acme.yaml": EVERYTHING["orgs/acme.yaml"].replace("role: member", "role: admin")})
+    sha = repo.commit(
+        {"orgs/acme.yaml": EVERYTHING["orgs/acme.yaml"].replace("role: member", "role: admin")}
+    )
     status = gitops.reconcile()
     member = by_kind(status, "Membership")
     assert (member.action, status.revision) == ("updated", sha)
@@ -241,7 +245,8 @@ def test_without_prune_what_left_git_is_reported_and_kept(
         ("Membership", "acme-bob", "OutOfSync", "requires_pruning"),
     ]
     assert status.sync == "OutOfSync"
-    assert live.routes and org_id in live.budgets
+    assert (org_id, "chat") in live.routes
+    assert org_id in live.budgets
     assert status.operations[0].writes == 0
     assert {e.kind for e in status.inventory} == {"Org", "Membership", "Budget", "Route"}
 
@@ -319,7 +324,10 @@ def test_a_renamed_manifest_keeps_its_resource(
     assert actions(status) == [("Org", "acme", "unchanged"), ("Route", "chat-route", "unchanged")]
     assert (org_id, "chat") in live.routes
     assert "delete_route" not in live.writes()
-    assert {(e.kind, e.name) for e in status.inventory} == {("Org", "acme"), ("Route", "chat-route")}
+    assert {(e.kind, e.name) for e in status.inventory} == {
+        ("Org", "acme"),
+        ("Route", "chat-route"),
+    }
 
 
 # -- conflicts -------------------------------------------------------------------------------

@@ -162,6 +162,55 @@ def test_a_service_creates_an_org_owned_by_the_user_it_names(
     assert [o["id"] for o in listed] == [world.org_id]
 
 
+def test_a_service_manages_members_invites_and_deletes_orgs(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    # gitops applying Membership manifests and pruning (decision 13): the service token passes
+    # the permission checks, never the last-owner rule.
+    org, owner, member = world.org_id, world.users["owner"], world.users["member"]
+    gitops = {**SERVICE, "X-Gatewright-Service": "gitops"}
+    base = f"/v1/orgs/{org}/members"
+    demote = client.patch(f"{base}/{owner}", json={"role": "admin"}, headers=gitops)
+    assert_envelope(demote, 409, "last_owner")
+    promoted = client.patch(f"{base}/{member}", json={"role": "owner"}, headers=gitops)
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["role"] == "owner"
+    removed = client.delete(f"{base}/{world.users['viewer']}", headers=gitops)
+    assert removed.status_code == 204
+    invited = client.post(
+        f"/v1/orgs/{org}/invitations",
+        json={"email": "newcomer@example.test", "role": "owner"},
+        headers=gitops,
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["token"].startswith("gwi_")
+    missing = client.post(
+        "/v1/orgs/org_nope/invitations",
+        json={"email": "x@example.test", "role": "member"},
+        headers=gitops,
+    )
+    assert_envelope(missing, 404, "org_not_found")
+    forged = client.patch(f"{base}/{owner}", json={"role": "viewer"}, headers=auth("nonsense"))
+    assert_envelope(forged, 401, "unauthenticated")
+
+    actors = {
+        (e["action"], e["actor"]["type"], e["actor"]["id"])
+        for e in audit_events(app)
+        if e["action"] in ("member.role_change", "member.remove", "invitation.create")
+        and e["actor"]["type"] == "service"
+    }
+    assert actors == {
+        ("member.role_change", "service", "gitops"),
+        ("member.remove", "service", "gitops"),
+        ("invitation.create", "service", "gitops"),
+    }
+    assert "gwi_" not in str(audit_events(app))
+    assert client.delete(f"/v1/orgs/{org}", headers=gitops).status_code == 204
+    assert_envelope(client.get(f"/v1/orgs/{org}", headers=SERVICE), 404, "org_not_found")
+    [deleted] = audit_events(app, "org.delete")
+    assert (deleted["actor"]["type"], deleted["actor"]["id"]) == ("service", "gitops")
+
+
 def test_roles_change_and_the_last_owner_stays(client: TestClient, world: World) -> None:
     org, owner = world.org_id, world.users["owner"]
     h = world.h("owner")

@@ -1,10 +1,10 @@
 """Wire models shared by the gitops client and the gitops service.
 
 An **Application** names a git repository, a branch and a path inside it, and a sync policy; the
-service keeps the orgs, memberships, budgets and routes that the YAML manifests there declare. Its status
-speaks Argo CD's vocabulary: `sync` (Synced | OutOfSync | Unknown) and `health` (Healthy |
-Progressing | Degraded), with the revision (commit SHA) it looked at, per-resource status and
-diff, conditions, and the recent operations.
+service keeps the orgs, memberships, budgets and routes that the YAML manifests there declare.
+Its status speaks Argo CD's vocabulary: `sync` (Synced | OutOfSync | Unknown) and `health`
+(Healthy | Progressing | Degraded), with the revision (commit SHA) it looked at, per-resource
+status and diff, conditions, the recent operations and the inventory.
 
 Request models forbid unknown fields (a typo is a 422, never a silently ignored value); response
 models subclass core `APIModel`, ignore fields a newer provider adds, and carry the `request_id`

@@ -19,12 +19,13 @@ A repository path holds `*.yaml` / `*.yml` files, any number of documents each:
     spec: {org: acme, alias: chat, backends: [{url: "http://...", model: sim-echo}],
            input_micro_usd_per_mtok: 1000000, output_micro_usd_per_mtok: 2000000}
 
-The specs reuse the owners' wire rules (identity's `Email` and `Role`, budgets' `Period` and limit, the
-gateway's `Backend`, `Alias` and `Price`), so Git accepts exactly what the services would. A set
-with any problem (YAML syntax, a YAML alias, unknown kind, missing or mistyped field, duplicate
-name, one org with two budgets, two routes with one alias or two memberships of one email, a
-reference to an org the set does not declare) yields no manifests at all and every `Problem` found, each naming the file, the
-document index (0-based, in the file), the field and a readable reason.
+The specs reuse the owners' wire rules (identity's `Email` and `Role`, budgets' `Period` and
+limit, the gateway's `Backend`, `Alias` and `Price`), so Git accepts exactly what the services
+would. A set with any problem (YAML syntax, a YAML alias, unknown kind, missing or mistyped
+field, duplicate name, one org with two budgets, two routes with one alias or two memberships of
+one email, a reference to an org the set does not declare) yields no manifests at all and every
+`Problem` found, each naming the file, the document index (0-based, in the file), the field and
+a readable reason.
 
 YAML aliases (`*name`) are refused: they are how a small file expands into a huge one.
 """

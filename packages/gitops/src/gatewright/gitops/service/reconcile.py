@@ -518,7 +518,7 @@ def _audit(
     previous: Operation | None,
 ) -> None:
     """Record the reconcile's own events (see the module docstring), in one transaction."""
-    base = {
+    base: dict[str, Any] = {
         "application": app.name,
         "revision": status.revision,
         "request_id": operation.reconcile_request_id,
@@ -533,12 +533,12 @@ def _audit(
         if r.action == "failed":
             failed.setdefault(_org_id(r), []).append(r)
         if r.action == "pruned":
-            what = {"kind": r.kind, "name": r.name, "live_id": r.live_id}
-            events.append((_org_id(r), "gitops.prune", "success", r.message, {**base, **what}))
+            pruned = {**base, "kind": r.kind, "name": r.name, "live_id": r.live_id}
+            events.append((_org_id(r), "gitops.prune", "success", r.message, pruned))
         if r.message == "drift corrected":
             diff = [d.model_dump(mode="json") for d in r.diff]
-            what = {"kind": r.kind, "name": r.name, "diff": diff}
-            events.append((_org_id(r), "gitops.drift_corrected", "success", "drift", base | what))
+            corrected = {**base, "kind": r.kind, "name": r.name, "diff": diff}
+            events.append((_org_id(r), "gitops.drift_corrected", "success", "drift", corrected))
     for org_id, changed in by_org.items():
         listed = [{"kind": r.kind, "name": r.name, "action": r.action} for r in changed]
         events.append((org_id, "gitops.sync", "success", "", {**base, "changed": listed}))

@@ -284,7 +284,9 @@ def drop_inventory(s: Session, *, app_id: str, kind: Kind, name: str) -> None:
     """Forget a resource (pruned): its inventory entry and its claim."""
     for table in (inventory, claims):
         s.execute(
-            table.delete().where(table.c.app_id == app_id, table.c.kind == kind, table.c.name == name)
+            table.delete().where(
+                table.c.app_id == app_id, table.c.kind == kind, table.c.name == name
+            )
         )
 
 

@@ -10,15 +10,17 @@ invitation token, no API-key secret.
 | `auth.login` | denied ("wrong email or password", org None) | anonymous | — | `{email}` |
 | `org.create` / `org.delete` | success | user | org | `{name}` / `{keys_revoked}` |
 | `org.create` (owner named by a service) | success | service | org | `{name, owner_id}` |
-| `member.role_change` | success | user | user | `{from, to}` |
-| `member.remove` | success | user | user | `{role}` |
-| `invitation.create` | success | user | invitation | `{email, role}` |
+| `org.delete` (by a service) | success | service | org | `{keys_revoked}` |
+| `member.role_change` | success | user / service | user | `{from, to}` |
+| `member.remove` | success | user / service | user | `{role}` |
+| `invitation.create` | success | user / service | invitation | `{email, role}` |
 | `invitation.accept` | success | user (the invitee) | invitation | `{role, new_account}` |
 | `key.create` | success | user | api_key | `{name, models, rate_limit_rpm}` |
 | `key.revoke` | success | user | api_key | `{name}` |
 | `authz.denied` | denied (the 403 message) | user | org | `{role, permission}` |
 
-`authz.denied` is built by servicekit's `record_denial`, the shape every service shares.
+`authz.denied` is built by servicekit's `record_denial`, the shape every service shares. A
+service's actor ID is the name it gave (`X-Gatewright-Service`, e.g. `gitops`: decisions 11, 13).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from gatewright.identity.service import store
-from gatewright.identity.service.api.deps import Principal
+from gatewright.identity.service.api.deps import Principal, ServiceCaller
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.access import service_name
 from gatewright.servicekit.audit import record_denial as record_authz_denial
 
 outbox = store.outbox
@@ -55,6 +58,39 @@ def record(
         action=action,
         outcome="success",
         reason="",
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+
+
+def record_by(
+    s: Session,
+    caller: Principal | ServiceCaller,
+    request: Request,
+    action: str,
+    *,
+    org_id: str | None,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """A successful state change by a user or a service (routes open to both)."""
+    if isinstance(caller, Principal):
+        return record(
+            s,
+            caller,
+            action,
+            org_id=org_id,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
+    return record_by_service(
+        s,
+        service_name(request),
+        action,
+        org_id=org_id,
         target_type=target_type,
         target_id=target_id,
         details=details,

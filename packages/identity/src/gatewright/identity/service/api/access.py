@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gatewright.identity.models import Permission, Role
 from gatewright.identity.service import permissions, store
-from gatewright.identity.service.api.deps import Principal
+from gatewright.identity.service.api.deps import Principal, ServiceCaller
 from gatewright.servicekit import ServiceError
 
 
@@ -42,8 +42,24 @@ def authorize(
     return role
 
 
-def check_grant(principal: Principal, granter: Role | None, org_id: str, role: Role) -> None:
-    """Admins may not grant or invite `owner`."""
+def authorize_caller(
+    s: Session, *, caller: Principal | ServiceCaller, org_id: str, permission: Permission
+) -> Role | None:
+    """`authorize` for routes a service may call too: the service token passes every permission
+    (decisions 11, 13), so for it only the org must exist (404 otherwise); its role is None."""
+    if isinstance(caller, Principal):
+        return authorize(s, principal=caller, org_id=org_id, permission=permission)
+    if store.get_org(s, org_id=org_id) is None:
+        raise org_not_found(org_id)
+    return None
+
+
+def check_grant(
+    principal: Principal | ServiceCaller, granter: Role | None, org_id: str, role: Role
+) -> None:
+    """Admins may not grant or invite `owner`; a service (the service token) may."""
+    if isinstance(principal, ServiceCaller):
+        return
     if not permissions.can_grant(granter, role, is_platform_admin=principal.is_platform_admin):
         shown = granter or permissions.NO_ROLE
         raise ServiceError(

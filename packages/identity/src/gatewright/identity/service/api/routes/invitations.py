@@ -1,5 +1,8 @@
 """Invitations: create (token shown once, stored as SHA-256), list, accept (single use).
 
+A service (the service token) may create invitations too (gitops inviting the newcomers a
+`Membership` manifest names, decision 13); `created_by` is then `service:<name>`.
+
 Accepting runs in two short transactions around the argon2 work (so the write lock is never
 held while hashing); the second one claims the invitation with a conditional UPDATE
 (`WHERE accepted_at IS NULL`) and checks the row count, so two concurrent accepts of one token
@@ -12,7 +15,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.identity.models import (
@@ -23,9 +26,22 @@ from gatewright.identity.models import (
     InvitationList,
 )
 from gatewright.identity.service import events, store
-from gatewright.identity.service.api.access import authorize, check_grant, conflict
-from gatewright.identity.service.api.deps import DB, CurrentUser, PasswordsDep, SettingsDep
+from gatewright.identity.service.api.access import (
+    authorize,
+    authorize_caller,
+    check_grant,
+    conflict,
+)
+from gatewright.identity.service.api.deps import (
+    DB,
+    CurrentUser,
+    PasswordsDep,
+    Principal,
+    ServiceOrUser,
+    SettingsDep,
+)
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.access import service_name
 
 log = logging.getLogger("gatewright.identity.invitations")
 router = APIRouter(tags=["invitations"], responses=ERROR_RESPONSES)
@@ -38,12 +54,21 @@ router = APIRouter(tags=["invitations"], responses=ERROR_RESPONSES)
     response_model=InvitationCreated,
 )
 def create_invitation(
-    org_id: str, body: InvitationCreate, principal: CurrentUser, db: DB, settings: SettingsDep
+    org_id: str,
+    body: InvitationCreate,
+    principal: ServiceOrUser,
+    db: DB,
+    settings: SettingsDep,
+    request: Request,
 ) -> InvitationCreated:
     token = f"gwi_{secrets.token_urlsafe(32)}"
     ttl = body.ttl_seconds or settings.invitation_ttl_seconds
+    if isinstance(principal, Principal):
+        created_by = principal.user_id
+    else:
+        created_by = f"service:{service_name(request)}"[:40]
     with db.session() as s, s.begin():
-        granter = authorize(s, principal=principal, org_id=org_id, permission="members:invite")
+        granter = authorize_caller(s, caller=principal, org_id=org_id, permission="members:invite")
         check_grant(principal, granter, org_id, body.role)
         existing = store.get_credentials(s, email=body.email)
         if existing and store.get_role(s, org_id=org_id, user_id=existing.user_id):
@@ -54,12 +79,13 @@ def create_invitation(
             email=body.email,
             role=body.role,
             token_hash=store.sha256_hex(token),
-            created_by=principal.user_id,
+            created_by=created_by,
             expires_at=store.now() + timedelta(seconds=ttl),
         )
-        events.record(  # never the token
+        events.record_by(  # never the token
             s,
             principal,
+            request,
             "invitation.create",
             org_id=org_id,
             target_type="invitation",

@@ -1,16 +1,26 @@
-"""Memberships: list, change a role, remove. An org always keeps at least one owner (409)."""
+"""Memberships: list, change a role, remove. An org always keeps at least one owner (409).
+
+A role change and a removal are also open to the service token (gitops applying `Membership`
+manifests, decision 13): it passes the permission checks, never the last-owner rule.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from gatewright.identity.models import Member, MemberList, MemberUpdate, Role
 from gatewright.identity.service import events, store
-from gatewright.identity.service.api.access import authorize, check_grant
-from gatewright.identity.service.api.deps import DB, CurrentUser, Principal
+from gatewright.identity.service.api.access import authorize, authorize_caller, check_grant
+from gatewright.identity.service.api.deps import (
+    DB,
+    CurrentUser,
+    Principal,
+    ServiceCaller,
+    ServiceOrUser,
+)
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
 
 log = logging.getLogger("gatewright.identity.members")
@@ -18,7 +28,12 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/members", tags=["members"], respons
 
 
 def _target(
-    s: Session, *, principal: Principal, granter: Role | None, org_id: str, user_id: str
+    s: Session,
+    *,
+    principal: Principal | ServiceCaller,
+    granter: Role | None,
+    org_id: str,
+    user_id: str,
 ) -> Member:
     member = store.get_member(s, org_id=org_id, user_id=user_id)
     if member is None:
@@ -54,17 +69,23 @@ def list_members(org_id: str, principal: CurrentUser, db: DB) -> MemberList:
 
 @router.patch("/{user_id}", operation_id="update_member", response_model=Member)
 def update_member(
-    org_id: str, user_id: str, body: MemberUpdate, principal: CurrentUser, db: DB
+    org_id: str,
+    user_id: str,
+    body: MemberUpdate,
+    principal: ServiceOrUser,
+    db: DB,
+    request: Request,
 ) -> Member:
     with db.session() as s, s.begin():
-        granter = authorize(s, principal=principal, org_id=org_id, permission="members:manage")
+        granter = authorize_caller(s, caller=principal, org_id=org_id, permission="members:manage")
         member = _target(s, principal=principal, granter=granter, org_id=org_id, user_id=user_id)
         check_grant(principal, granter, org_id, body.role)
         _keep_an_owner(s, org_id=org_id, member=member, new_role=body.role)
         store.set_role(s, org_id=org_id, user_id=user_id, role=body.role)
-        events.record(
+        events.record_by(
             s,
             principal,
+            request,
             "member.role_change",
             org_id=org_id,
             target_type="user",
@@ -76,15 +97,18 @@ def update_member(
 
 
 @router.delete("/{user_id}", operation_id="remove_member", status_code=204)
-def remove_member(org_id: str, user_id: str, principal: CurrentUser, db: DB) -> Response:
+def remove_member(
+    org_id: str, user_id: str, principal: ServiceOrUser, db: DB, request: Request
+) -> Response:
     with db.session() as s, s.begin():
-        granter = authorize(s, principal=principal, org_id=org_id, permission="members:manage")
+        granter = authorize_caller(s, caller=principal, org_id=org_id, permission="members:manage")
         member = _target(s, principal=principal, granter=granter, org_id=org_id, user_id=user_id)
         _keep_an_owner(s, org_id=org_id, member=member, new_role=None)
         store.remove_member(s, org_id=org_id, user_id=user_id)
-        events.record(
+        events.record_by(
             s,
             principal,
+            request,
             "member.remove",
             org_id=org_id,
             target_type="user",

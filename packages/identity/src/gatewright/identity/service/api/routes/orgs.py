@@ -2,7 +2,8 @@
 
 A service (the service token) may also create an org, naming its owner, an existing user, by
 `owner_email` (gitops applying an `Org` manifest; decision 11): the org then has an owner like
-any other, and the event's actor is the service.
+any other, and the event's actor is the service. A service may delete an org too (gitops pruning
+an `Org` manifest that left Git, decision 13).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import events, store
-from gatewright.identity.service.api.access import authorize, org_not_found
+from gatewright.identity.service.api.access import authorize, authorize_caller, org_not_found
 from gatewright.identity.service.api.deps import (
     DB,
     CurrentUser,
@@ -108,22 +109,23 @@ def get_org(org_id: str, caller: ServiceOrUser, db: DB) -> OrgDetail:
 
 
 @router.delete("/{org_id}", operation_id="delete_org", status_code=204)
-def delete_org(org_id: str, principal: CurrentUser, db: DB, request: Request) -> Response:
+def delete_org(org_id: str, principal: ServiceOrUser, db: DB, request: Request) -> Response:
     with db.session() as s, s.begin():
-        authorize(s, principal=principal, org_id=org_id, permission="org:delete")
+        authorize_caller(s, caller=principal, org_id=org_id, permission="org:delete")
         key_ids = store.list_api_key_ids(s, org_id=org_id)
         if not store.delete_org(s, org_id=org_id):
             raise org_not_found(org_id)
-        events.record(
+        events.record_by(
             s,
             principal,
+            request,
             "org.delete",
             org_id=org_id,
             target_type="org",
             target_id=org_id,
             details={"keys_revoked": len(key_ids)},
         )
-    log.info("org deleted", extra={"org_id": org_id, "user_id": principal.user_id})
+    log.info("org deleted", extra={"org_id": org_id})
     token = request.app.state.settings.service_token.get_secret_value()
     notify_revoked(db, service_token=token, org_id=org_id, key_ids=key_ids)
     return Response(status_code=204)
