@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,8 @@ from gatewright.gitops.models import (
 )
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import RepoCache
-from gatewright.gitops.service.reconcile import reconcile
+from gatewright.gitops.service.live import LiveState
+from gatewright.gitops.service.reconcile import reconcile, reconcile_by_name
 from gatewright.servicekit import Database
 from gatewright.servicekit.db import utcnow
 
@@ -393,6 +395,36 @@ def test_two_concurrent_claims_of_one_resource_have_one_winner(gitops: Gitops) -
     assert answers.count(None) == 1
     [winner] = {a for a in answers if a is not None}
     assert answers.count(winner) == 7
+
+
+def test_an_application_deleted_mid_reconcile_leaves_no_claim_behind(
+    gitops: Gitops, live: FakeLive, repo: ConfigRepo
+) -> None:
+    repo.commit(EVERYTHING)
+    gitops.create()
+
+    @contextmanager
+    def deleted_meanwhile(request_id: str) -> Iterator[LiveState]:
+        gitops.delete("platform")  # an operator deletes it while the reconcile runs
+        with live.factory(request_id) as state:
+            yield state
+
+    saved = reconcile_by_name(
+        "platform",
+        db=gitops.db,
+        repos=gitops.repos,
+        live=deleted_meanwhile,
+        trigger="test",
+        clock=utcnow,
+    )
+    assert saved is False
+    assert live.orgs  # it did apply before it found out
+    rows = gitops.rows()
+    assert (rows["gitops_claims"], rows["gitops_inventory"], rows["gitops_invitations"]) == (
+        0,
+        0,
+        0,
+    )
 
 
 # -- audit and operations --------------------------------------------------------------------

@@ -744,4 +744,8 @@ def reconcile_by_name(
             )
         ]
     with db.session() as s, s.begin():
-        return store.save_status(s, app_id=app.id, status=status)
+        if store.save_status(s, app_id=app.id, status=status):
+            return True
+        # Deleted while it ran: what it claimed meanwhile must not outlive it.
+        store.release(s, app_id=app.id)
+        return False

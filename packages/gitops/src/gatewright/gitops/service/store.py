@@ -217,9 +217,15 @@ def delete_application(s: Session, *, name: str) -> None:
     """Forget the Application: its claims are released (another Application may take them), its
     inventory and invitations forgotten; the live resources stay."""
     app = get_application(s, name=name)
-    for table in (inventory, claims, invitations):
-        s.execute(table.delete().where(table.c.app_id == app.id))
+    release(s, app_id=app.id)
     s.execute(applications.delete().where(applications.c.id == app.id))
+
+
+def release(s: Session, *, app_id: str) -> None:
+    """Drop an Application's inventory, claims and invitations (it was deleted; a reconcile that
+    was running then calls this again once it finds out, so it leaves no claim behind)."""
+    for table in (inventory, claims, invitations):
+        s.execute(table.delete().where(table.c.app_id == app_id))
 
 
 def request_refresh(s: Session, *, name: str) -> str:
