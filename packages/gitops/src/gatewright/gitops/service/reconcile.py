@@ -72,6 +72,7 @@ from gatewright.gitops.models import (
     InventoryEntry,
     Kind,
     Operation,
+    ResourceAction,
     ResourceStatus,
 )
 from gatewright.gitops.service import store
@@ -301,18 +302,9 @@ class _Run:
                 sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
             if sent is not None and sent.role == role and sent.expires_at > self.now:
                 self.managed.add(("Membership", live_id))
-                self.resources.append(
-                    ResourceStatus(
-                        kind="Membership",
-                        name=m.name,
-                        status="Progressing",
-                        action="waiting",
-                        live_id=live_id,
-                        diff=diff,
-                        message=f"invitation {sent.invitation_id} not accepted yet "
-                        f"(expires {sent.expires_at.isoformat()})",
-                    )
-                )
+                expires = sent.expires_at.isoformat()
+                why = f"invitation {sent.invitation_id} not accepted yet (expires {expires})"
+                self._progressing(m, live_id, diff, "waiting", why)
                 return
             if not self.invite:
                 self.done(m, None, diff, created=True)
@@ -336,15 +328,21 @@ class _Run:
             why = f"invited again with role {role!r}"
         else:
             why = f"invitation {sent.invitation_id} expired; invited again"
+        self._progressing(m, live_id, diff, "invited", f"{why} ({new.id}); waits for acceptance")
+
+    def _progressing(
+        self, m: Manifest, live_id: str, diff: list[FieldDiff], action: ResourceAction, why: str
+    ) -> None:
+        """A membership applied as far as gitops can: its invitation waits for the invitee."""
         self.resources.append(
             ResourceStatus(
-                kind="Membership",
+                kind=m.kind,
                 name=m.name,
                 status="Progressing",
-                action="invited",
+                action=action,
                 live_id=live_id,
                 diff=diff,
-                message=f"{why} ({new.id}); waits for it to be accepted",
+                message=why,
             )
         )
 
