@@ -24,18 +24,29 @@ Order and outcomes:
 Drift. `automated` applies what Git changed: a source (repo, branch, path, revision) not yet
 applied. Once a source is applied, a live change made outside Git is drift: it is reported
 (OutOfSync, Healthy, the resource's diff, message `drift`) and reverted only when `self_heal`
-is on (message `drift corrected`). Every reconcile (poll, refresh) compares, so drift shows
-within one poll interval.
+is on (message `drift corrected`). Every reconcile (poll, refresh, drift check) compares, so
+drift shows within one poll interval, or one `drift_check_interval_seconds` when that is set.
+
+Triggers (decision 14, `reconcile_by_name`): a `drift-check` reads the last fetched revision
+from the cache (`AtRevision`, no git traffic); everything else fetches the branch head. A fetch
+that fails (`FetchFailed`: git unreachable) records `status.fetch_failure` (attempts, next retry
+at `backoff_seconds`) and tells the scheduler when to retry; the first fetch that succeeds
+clears it.
+
+Preview (`preview`): the same reconcile against any revision, with the policy forced to
+report-only and live state behind a read-only guard, and its result returned instead of saved:
+the Application's status and inventory stay as they are.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from gatewright.core import APIConnectionError, APIStatusError
 from gatewright.gitops.models import (
@@ -43,15 +54,19 @@ from gatewright.gitops.models import (
     Application,
     ApplicationStatus,
     Condition,
+    FetchFailure,
     FieldDiff,
     Kind,
     Operation,
+    Preview,
     ResourceStatus,
+    SyncPolicy,
 )
 from gatewright.gitops.service import store
-from gatewright.gitops.service.gitrepo import GitError, RepoCache, mask_url
+from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
+from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
 from gatewright.servicekit import Database, ServiceError
 
 log = logging.getLogger("gatewright.gitops.reconcile")
@@ -231,7 +246,7 @@ def reconcile(
     app: Application,
     *,
     db: Database,
-    repos: RepoCache,
+    repos: Snapshots,
     live: LiveFactory,
     trigger: str,
     refresh_token: str | None,
@@ -327,18 +342,26 @@ def reconcile_by_name(
     live: LiveFactory,
     trigger: str,
     clock: Callable[[], datetime],
-) -> bool:
-    """Load, reconcile and save `name`; False when it does not exist (deleted meanwhile)."""
+) -> Outcome:
+    """Load, reconcile and save `name`; `exists` False when it was deleted meanwhile."""
     with db.session() as s:
         try:
             app = store.get_application(s, name=name)
         except ServiceError:  # deleted between the trigger and now (404)
-            return False
+            return Outcome(exists=False)
         token = store.requested_refresh(s, name=name)
+    retry_in: float | None = None
     try:
         status = reconcile(
-            app, db=db, repos=repos, live=live, trigger=trigger, refresh_token=token, clock=clock
+            app,
+            db=db,
+            repos=_source(app, repos, trigger),
+            live=live,
+            trigger=trigger,
+            refresh_token=token,
+            clock=clock,
         )
+        retry_in = track_fetch_failure(app, status)
     except Exception as exc:
         # A bug, not a verdict on Git: say so on the status (the refresh is answered, so no
         # caller waits out a timeout), keep the trace in the log.
@@ -355,4 +378,113 @@ def reconcile_by_name(
             )
         ]
     with db.session() as s, s.begin():
-        return store.save_status(s, app_id=app.id, status=status)
+        exists = store.save_status(s, app_id=app.id, status=status)
+    return Outcome(exists=exists, retry_in=retry_in if exists else None)
+
+
+def _source(app: Application, repos: RepoCache, trigger: str) -> Snapshots:
+    """Where this reconcile reads Git: a drift check reads the last fetched revision from the
+    cache (no git traffic); every other trigger fetches the branch head."""
+    status = app.status
+    if trigger == DRIFT_CHECK and status.revision and status.fetch_failure is None:
+        return AtRevision(repos, status.revision, or_fetch=True)
+    return repos
+
+
+def track_fetch_failure(app: Application, status: ApplicationStatus) -> float | None:
+    """Record on `status` whether git could be read; the seconds until the next fetch when it
+    could not (exponential backoff over the failures in a row, capped at the poll interval)."""
+    failed = next((c for c in status.conditions if c.reason == "FetchFailed"), None)
+    if failed is None:
+        status.fetch_failure = None
+        return None
+    before = app.status.fetch_failure
+    attempts = (before.attempts if before is not None else 0) + 1
+    delay = backoff_seconds(attempts, float(app.poll_interval_seconds))
+    at = (status.reconciled_at or datetime.now(UTC)) + timedelta(seconds=delay)
+    status.fetch_failure = FetchFailure(
+        reason=failed.reason, message=failed.message, attempts=attempts, next_retry_at=at
+    )
+    failed.message = f"{failed.message} (attempt {attempts}; next retry in {delay:g}s)"
+    return delay
+
+
+# -- preview -----------------------------------------------------------------------------------
+PREVIEW = "preview"
+_READ_PREFIXES = ("get_", "list_", "find_", "read_")
+
+
+class PreviewWriteRefused(RuntimeError):
+    """A preview reached a live write: a bug (the report-only policy applies nothing)."""
+
+
+class _ReadOnlyLive:
+    """Forwards live reads, refuses everything else: a preview writes nowhere, whatever the
+    reconcile's per-kind logic grows into."""
+
+    def __init__(self, inner: LiveState) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name.startswith(_READ_PREFIXES) or name.endswith("_exists"):
+            return attr
+
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise PreviewWriteRefused(f"a preview called {name}")
+
+        return refused
+
+
+def _read_only(live: LiveFactory) -> LiveFactory:
+    @contextmanager
+    def factory(request_id: str) -> Iterator[LiveState]:
+        with live(request_id) as state:
+            yield cast("LiveState", _ReadOnlyLive(state))
+
+    return factory
+
+
+def preview(
+    app: Application,
+    revision: str,
+    *,
+    db: Database,
+    repos: RepoCache,
+    live: LiveFactory,
+    clock: Callable[[], datetime],
+) -> Preview:
+    """What a reconcile of `revision` (a SHA or a branch) would do; nothing is applied or saved.
+
+    Raises `ServiceError` 404 `revision_not_found` for a revision the repository does not have,
+    503 `repository_unavailable` when git cannot be read."""
+    try:
+        sha = repos.resolve(app.repo_url, revision)
+    except GitError as exc:
+        if exc.reason == "RevisionNotFound":
+            raise ServiceError(
+                404, "revision_not_found", exc.message, details={"revision": revision}
+            ) from None
+        raise ServiceError(
+            503, "repository_unavailable", exc.message, details={"reason": exc.reason}
+        ) from None
+    report_only = app.model_copy(
+        update={"sync_policy": SyncPolicy(automated=False, self_heal=False, prune=False)}
+    )
+    status = reconcile(
+        report_only,
+        db=db,
+        repos=AtRevision(repos, sha),
+        live=_read_only(live),
+        trigger=PREVIEW,
+        refresh_token=None,
+        clock=clock,
+    )
+    return Preview(
+        application=app.name,
+        requested=revision,
+        revision=sha,
+        sync=status.sync,
+        resources=status.resources,
+        problems=status.conditions,
+    )

@@ -152,16 +152,21 @@ def list_applications(s: Session) -> list[Application]:
 class ScheduleEntry:
     name: str
     poll_interval_seconds: int
+    drift_check_interval_seconds: int | None
 
 
 def list_schedule(s: Session) -> list[ScheduleEntry]:
-    """Name and poll interval of every Application (what the scheduler needs, nothing more)."""
+    """Name and intervals of every Application (what the scheduler needs, nothing more)."""
     rows = s.execute(
-        select(applications.c.name, applications.c.poll_interval_seconds).order_by(
-            applications.c.name
-        )
+        select(
+            applications.c.name,
+            applications.c.poll_interval_seconds,
+            applications.c.drift_check_interval_seconds,
+        ).order_by(applications.c.name)
     ).all()
-    return [ScheduleEntry(r.name, r.poll_interval_seconds) for r in rows]
+    return [
+        ScheduleEntry(r.name, r.poll_interval_seconds, r.drift_check_interval_seconds) for r in rows
+    ]
 
 
 def update_application(
