@@ -147,6 +147,7 @@ def test_the_public_api_is_pinned() -> None:
             "KINDS",
             "PROVIDER",
             "STATE_APPLICATION_EXISTS",
+            "STATE_PREVIEW_BRANCH",
             "STATE_SERVICE_TOKEN",
             "SYNC_STATUSES",
             "Application",

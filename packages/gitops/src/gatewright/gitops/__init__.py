@@ -18,6 +18,7 @@ from gatewright.gitops.contract import (
     CONSUMER,
     PROVIDER,
     STATE_APPLICATION_EXISTS,
+    STATE_PREVIEW_BRANCH,
     STATE_SERVICE_TOKEN,
 )
 from gatewright.gitops.models import (
@@ -48,6 +49,7 @@ __all__ = [
     "KINDS",
     "PROVIDER",
     "STATE_APPLICATION_EXISTS",
+    "STATE_PREVIEW_BRANCH",
     "STATE_SERVICE_TOKEN",
     "SYNC_STATUSES",
     "Application",
