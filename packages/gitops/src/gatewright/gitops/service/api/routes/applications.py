@@ -25,7 +25,7 @@ from gatewright.gitops.models import (
 )
 from gatewright.gitops.service import events, store
 from gatewright.gitops.service.api.deps import DB, AppName, Manager, Now, SchedulerDep
-from gatewright.servicekit import ERROR_RESPONSES
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
 
@@ -115,7 +115,12 @@ def refresh_application(
     return RefreshAccepted(application=name, token=token)
 
 
-@router.post("/{name}/preview", operation_id="preview_application", response_model=Preview)
+@router.post(
+    "/{name}/preview",
+    operation_id="preview_application",
+    response_model=Preview,
+    responses=DEPENDENCY_RESPONSES,  # 503 repository_unavailable: git cannot be read
+)
 def preview_application(
     name: AppName, body: PreviewRequest, who: Manager, request: Request
 ) -> Preview:
