@@ -83,6 +83,7 @@ def test_a_drift_check_compares_with_the_fetched_revision_without_reading_git(
     [org_id] = live.orgs
     live.budgets[org_id] = {"limit_micro_usd": 1, "period": "monthly"}  # a change outside Git
     repo.root.rename(tmp_path / "moved")  # any git traffic would fail from here on
+    asked = http.post("/v1/applications/platform/refresh", headers=SERVICE).json()["token"]
 
     outcome, checked = run(app, DRIFT_CHECK)
     status = checked.status
@@ -94,8 +95,11 @@ def test_a_drift_check_compares_with_the_fetched_revision_without_reading_git(
     assert status.operations[0].trigger == DRIFT_CHECK
     assert live.budgets[org_id]["limit_micro_usd"] == 1  # no self_heal: reported only
 
+    # It read no git, so it answered no refresh; the next reconcile that fetches does.
+    assert status.last_handled_refresh != asked
     _, polled = run(app, POLL)  # a poll does read git: now it says so
     assert polled.status.conditions[0].reason == "FetchFailed"
+    assert polled.status.last_handled_refresh == asked
 
 
 def test_drift_checks_run_on_their_own_interval_between_polls(

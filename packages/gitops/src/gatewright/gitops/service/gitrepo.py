@@ -13,10 +13,10 @@ Two more reads, neither of which moves `refs/gitops/heads/<branch>` (what reconc
 
 - `cached(url, revision, path)` reads a commit already in the cache, with no git traffic at all
   (the drift check compares live state with the last fetched revision, decision 14).
-- `snapshot_revision(url, revision, path)` reads any commit or branch for a diff preview: a SHA
-  the cache holds is read as is; otherwise the branch (or, for a SHA, the commit itself, then
-  every branch head) is fetched into `refs/gitops/preview/...`. An unknown revision is
-  `GitError("RevisionNotFound", ...)`.
+- `resolve(url, revision)` finds any commit or branch for a diff preview (`snapshot_revision`
+  reads its manifests too): a SHA the cache holds is used as is; otherwise the branch (or, for a
+  SHA, the commit itself, then every branch head) is fetched into `refs/gitops/preview/...`. An
+  unknown revision is `GitError("RevisionNotFound", ...)`.
 
 `Snapshots` is what a reconcile needs (`snapshot(url, branch, path)`); `AtRevision` answers it
 from one cached commit, so a reconcile can run against a fixed revision without a fetch.

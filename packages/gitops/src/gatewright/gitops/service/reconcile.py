@@ -349,7 +349,9 @@ def reconcile_by_name(
             app = store.get_application(s, name=name)
         except ServiceError:  # deleted between the trigger and now (404)
             return Outcome(exists=False)
-        token = store.requested_refresh(s, name=name)
+        # A drift check reads no git, so it answers no refresh: whoever asked for one waits for
+        # a reconcile that fetched.
+        token = None if trigger == DRIFT_CHECK else store.requested_refresh(s, name=name)
     retry_in: float | None = None
     try:
         status = reconcile(
