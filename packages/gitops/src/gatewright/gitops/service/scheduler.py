@@ -2,8 +2,8 @@
 
 One asyncio task owns the schedule. Each Application has a slot: `running` (a reconcile is in
 flight), `wanted` (a trigger arrived: create, update, refresh) and its timed triggers (below).
-The loop wakes on a trigger or at the next timed one, starts every slot that is due and not running, and
-runs it in a worker thread (`run_in_threadpool`), bounded by `max_parallel` across
+The loop wakes on a trigger or at the next timed one, starts every slot that is due and not
+running, and runs it in a worker thread (`run_in_threadpool`), bounded by `max_parallel` across
 Applications. A trigger for a slot that is running sets `wanted` again, so when the reconcile
 ends the slot runs once more: a refresh that arrives mid-reconcile is handled by the next one,
 never dropped (argo-cd#28306), and reconciles of one Application never overlap.
