@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from gatewright.core import NotFound
 from gatewright.gitops import Client
 from gatewright.gitops.service import store
-from gatewright.gitops.service.reconcile import PreviewWriteRefused, _read_only
+from gatewright.gitops.service.preview import PreviewWriteRefused, read_only
 
 MANIFESTS = {"orgs/acme.yaml": ORG + "---\n" + BUDGET, "orgs/routes.yml": ROUTE}
 BIGGER = {"orgs/acme.yaml": ORG + "---\n" + BUDGET.replace("5000000", "7000000")}
@@ -168,7 +168,7 @@ def test_an_unreachable_repository_is_a_503_and_a_cached_commit_still_previews(
 
 
 def test_the_read_only_guard_refuses_any_write(live: FakeLive) -> None:
-    with _read_only(live.factory)("gitops-preview") as state:
+    with read_only(live.factory)("gitops-preview") as state:
         assert state.get_budget("org_1") is None  # reads pass
         with pytest.raises(PreviewWriteRefused):
             state.set_budget("org_1", limit_micro_usd=1, period="monthly")

@@ -26,7 +26,8 @@ from gatewright.gitops.service.api.routes import applications
 from gatewright.gitops.service.config import GitopsSettings
 from gatewright.gitops.service.gitrepo import RepoCache
 from gatewright.gitops.service.live import LiveFactory, client_live_factory
-from gatewright.gitops.service.reconcile import preview, reconcile_by_name
+from gatewright.gitops.service.preview import preview
+from gatewright.gitops.service.reconcile import reconcile_by_name
 from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
 from gatewright.servicekit import Database, create_service_app
 from gatewright.servicekit.db import utcnow

@@ -33,20 +33,17 @@ that fails (`FetchFailed`: git unreachable) records `status.fetch_failure` (atte
 at `backoff_seconds`) and tells the scheduler when to retry; the first fetch that succeeds
 clears it.
 
-Preview (`preview`): the same reconcile against any revision, with the policy forced to
-report-only and live state behind a read-only guard, and its result returned instead of saved:
-the Application's status and inventory stay as they are.
+The diff preview (`service.preview`) runs `reconcile` report-only against any revision.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from gatewright.core import APIConnectionError, APIStatusError
 from gatewright.gitops.models import (
@@ -58,9 +55,7 @@ from gatewright.gitops.models import (
     FieldDiff,
     Kind,
     Operation,
-    Preview,
     ResourceStatus,
-    SyncPolicy,
 )
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
@@ -409,84 +404,3 @@ def track_fetch_failure(app: Application, status: ApplicationStatus) -> float | 
     )
     failed.message = f"{failed.message} (attempt {attempts}; next retry in {delay:g}s)"
     return delay
-
-
-# -- preview -----------------------------------------------------------------------------------
-PREVIEW = "preview"
-_READ_PREFIXES = ("get_", "list_", "find_", "read_")
-
-
-class PreviewWriteRefused(RuntimeError):
-    """A preview reached a live write: a bug (the report-only policy applies nothing)."""
-
-
-class _ReadOnlyLive:
-    """Forwards live reads, refuses everything else: a preview writes nowhere, whatever the
-    reconcile's per-kind logic grows into."""
-
-    def __init__(self, inner: LiveState) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name.startswith(_READ_PREFIXES) or name.endswith("_exists"):
-            return attr
-
-        def refused(*args: Any, **kwargs: Any) -> Any:
-            raise PreviewWriteRefused(f"a preview called {name}")
-
-        return refused
-
-
-def _read_only(live: LiveFactory) -> LiveFactory:
-    @contextmanager
-    def factory(request_id: str) -> Iterator[LiveState]:
-        with live(request_id) as state:
-            yield cast("LiveState", _ReadOnlyLive(state))
-
-    return factory
-
-
-def preview(
-    app: Application,
-    revision: str,
-    *,
-    db: Database,
-    repos: RepoCache,
-    live: LiveFactory,
-    clock: Callable[[], datetime],
-) -> Preview:
-    """What a reconcile of `revision` (a SHA or a branch) would do; nothing is applied or saved.
-
-    Raises `ServiceError` 404 `revision_not_found` for a revision the repository does not have,
-    503 `repository_unavailable` when git cannot be read."""
-    try:
-        sha = repos.resolve(app.repo_url, revision)
-    except GitError as exc:
-        if exc.reason == "RevisionNotFound":
-            raise ServiceError(
-                404, "revision_not_found", exc.message, details={"revision": revision}
-            ) from None
-        raise ServiceError(
-            503, "repository_unavailable", exc.message, details={"reason": exc.reason}
-        ) from None
-    report_only = app.model_copy(
-        update={"sync_policy": SyncPolicy(automated=False, self_heal=False, prune=False)}
-    )
-    status = reconcile(
-        report_only,
-        db=db,
-        repos=AtRevision(repos, sha),
-        live=_read_only(live),
-        trigger=PREVIEW,
-        refresh_token=None,
-        clock=clock,
-    )
-    return Preview(
-        application=app.name,
-        requested=revision,
-        revision=sha,
-        sync=status.sync,
-        resources=status.resources,
-        problems=status.conditions,
-    )
