@@ -20,6 +20,7 @@ from gatewright.gitops import (
     CONSUMER,
     PROVIDER,
     STATE_APPLICATION_EXISTS,
+    STATE_PREVIEW_BRANCH,
     STATE_SERVICE_TOKEN,
     Client,
 )
@@ -29,9 +30,12 @@ from pact_examples import (  # isort: skip
     APP_NAME,
     BRANCH,
     MISSING_APP,
+    MISSING_BRANCH,
     ORG_ID,
     ORG_NAME,
+    OWNER,
     PATH,
+    PR_BRANCH,
     REFRESH_TOKEN,
     REPO_URL,
     REVISION,
@@ -51,6 +55,15 @@ EXISTING = {
     "refresh_token": REFRESH_TOKEN,
     "org_name": ORG_NAME,
     "org_id": ORG_ID,
+}
+
+PREVIEWABLE = {
+    **SERVICE,
+    "name": APP_NAME,
+    "path": PATH,
+    "branch": PR_BRANCH,
+    "org_name": ORG_NAME,
+    "owner": OWNER,
 }
 
 
@@ -180,3 +193,67 @@ def test_get_missing(service: Client) -> None:
     with pytest.raises(NotFound) as missing:
         service.applications.get(MISSING_APP)
     assert missing.value.code == "application_not_found"
+
+
+@interaction
+def _preview(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a preview of a pull-request branch")
+        .given(STATE_PREVIEW_BRANCH, **PREVIEWABLE)
+        .with_request("POST", f"/v1/applications/{APP_NAME}/preview")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body({"revision": PR_BRANCH}, JSON)
+        .will_respond_with(200)
+        .with_body(
+            {
+                "application": APP_NAME,
+                "requested": PR_BRANCH,
+                "revision": match.regex(REVISION, regex=r"^[0-9a-f]{40}$"),
+                "sync": "OutOfSync",
+                "resources": [
+                    {
+                        "kind": "Org",
+                        "name": ORG_NAME,
+                        "status": "OutOfSync",
+                        "action": "would_create",
+                        "diff": [
+                            {"field": "spec.name", "live": None, "desired": ORG_NAME},
+                            {"field": "spec.owner", "live": None, "desired": OWNER},
+                        ],
+                    }
+                ],
+                "problems": [],
+            },
+            JSON,
+        )
+    )
+
+
+def test_preview(service: Client) -> None:
+    preview = service.applications.preview(APP_NAME, PR_BRANCH)
+    assert (preview.requested, preview.sync, preview.problems) == (PR_BRANCH, "OutOfSync", [])
+    [org] = preview.resources
+    assert (org.kind, org.name, org.action) == ("Org", ORG_NAME, "would_create")
+    assert [(d.field, d.desired) for d in org.diff] == [
+        ("spec.name", ORG_NAME),
+        ("spec.owner", OWNER),
+    ]
+
+
+@interaction
+def _preview_missing_branch(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a preview of a branch the repository does not have")
+        .given(STATE_PREVIEW_BRANCH, **PREVIEWABLE)
+        .with_request("POST", f"/v1/applications/{APP_NAME}/preview")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body({"revision": MISSING_BRANCH}, JSON)
+        .will_respond_with(404)
+        .with_body(error_body(match.str("not_found_error"), "revision_not_found"), JSON)
+    )
+
+
+def test_preview_missing_branch(service: Client) -> None:
+    with pytest.raises(NotFound) as missing:
+        service.applications.preview(APP_NAME, MISSING_BRANCH)
+    assert missing.value.code == "revision_not_found"

@@ -7,19 +7,28 @@ through the `LiveState` seam, and none runs here). Served in-process by
 `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`.
 
 Provider states are small named functions: each resets the DB, then creates exactly what its
-parameters name (the service-token state seeds nothing and checks the pact's token).
+parameters name (the service-token state seeds nothing and checks the pact's token). The preview
+state makes a real git repository under the data dir; the preview of its branch needs no live
+call (nothing of it is applied or in the inventory yet), so no other service is needed either.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import git
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from gatewright.gitops import PROVIDER, STATE_APPLICATION_EXISTS, STATE_SERVICE_TOKEN
+from gatewright.gitops import (
+    PROVIDER,
+    STATE_APPLICATION_EXISTS,
+    STATE_PREVIEW_BRANCH,
+    STATE_SERVICE_TOKEN,
+)
 from gatewright.gitops.contract import ALL_STATES
 from gatewright.gitops.models import ApplicationCreate, ApplicationStatus, ResourceStatus
 from gatewright.gitops.service import GitopsSettings, create_app, store
@@ -72,10 +81,36 @@ class ProviderStates:
             # The seeded token was issued: the next refresh gets a later one.
             store.request_refresh(s, name=app.name)
 
+    def preview_branch(self, parameters: dict[str, Any] | None) -> None:
+        p = parameters or {}
+        self.service_token(p)
+        where = self.settings.data_dir / "preview-repo"
+        shutil.rmtree(where, ignore_errors=True)
+        repo = git.Repo.init(where, initial_branch="main")
+        with repo.config_writer() as config:
+            config.set_value("user", "name", "Provider States")
+            config.set_value("user", "email", "provider-states@example.test")
+        (where / p["path"]).mkdir()
+        (where / p["path"] / "README.md").write_text("manifests go here\n")
+        repo.index.add([f"{p['path']}/README.md"])
+        repo.index.commit("empty")
+        repo.create_head(p["branch"]).checkout()
+        manifest = f"{p['path']}/{p['org_name']}.yaml"
+        (where / manifest).write_text(
+            f"kind: Org\nmetadata: {{name: {p['org_name']}}}\nspec: {{owner: {p['owner']}}}\n"
+        )
+        repo.index.add([manifest])
+        repo.index.commit("add an org")
+        repo.close()
+        body = ApplicationCreate(name=p["name"], repo_url=str(where), path=p["path"])
+        with self.app.state.db.session() as s, s.begin():
+            store.create_application(s, body=body, now=utcnow())
+
     def handlers(self) -> dict[str, Any]:
         return {
             STATE_SERVICE_TOKEN: self.service_token,
             STATE_APPLICATION_EXISTS: self.application_exists,
+            STATE_PREVIEW_BRANCH: self.preview_branch,
         }
 
 

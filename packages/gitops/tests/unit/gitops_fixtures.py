@@ -88,6 +88,16 @@ class ConfigRepo:
             self.repo.index.add([name])
         return self.repo.index.commit(message).hexsha
 
+    def commit_on(self, branch: str, files: dict[str, str | None]) -> str:
+        """Commit on `branch` (made from the current `main` when new), then go back to `main`."""
+        if branch not in [h.name for h in self.repo.heads]:
+            self.repo.create_head(branch)
+        self.repo.heads[branch].checkout()
+        try:
+            return self.commit(files, f"change on {branch}")
+        finally:
+            self.repo.heads["main"].checkout()
+
     @property
     def url(self) -> str:
         return str(self.root)

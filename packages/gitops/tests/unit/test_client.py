@@ -112,6 +112,32 @@ async def test_wait_for_times_out_with_what_it_last_saw(run: Runner) -> None:
     assert isinstance(timed_out.value, TimeoutError)
 
 
+async def test_preview_sends_the_revision_and_reads_the_diff(run: Runner) -> None:
+    answer = {
+        "application": "platform",
+        "requested": "pr-7",
+        "revision": SHA,
+        "sync": "OutOfSync",
+        "resources": [
+            {
+                "kind": "Budget",
+                "name": "acme",
+                "status": "OutOfSync",
+                "action": "would_update",
+                "diff": [{"field": "spec.limit_micro_usd", "live": 1, "desired": 2}],
+            }
+        ],
+        "problems": [],
+    }
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.post("/v1/applications/platform/preview").respond(200, json=answer)
+        preview = await run(lambda c: c.applications.preview("platform", "pr-7"))
+    assert json.loads(route.calls[0].request.content) == {"revision": "pr-7"}
+    assert (preview.revision, preview.sync) == (SHA, "OutOfSync")
+    [budget] = preview.resources
+    assert (budget.action, budget.diff[0].desired) == ("would_update", 2)
+
+
 def test_the_public_api_is_pinned() -> None:
     assert sorted(gitops.__all__) == sorted(
         [
@@ -121,6 +147,7 @@ def test_the_public_api_is_pinned() -> None:
             "KINDS",
             "PROVIDER",
             "STATE_APPLICATION_EXISTS",
+            "STATE_PREVIEW_BRANCH",
             "STATE_SERVICE_TOKEN",
             "SYNC_STATUSES",
             "Application",
@@ -131,11 +158,13 @@ def test_the_public_api_is_pinned() -> None:
             "AsyncClient",
             "Client",
             "Condition",
+            "FetchFailure",
             "FieldDiff",
             "HealthStatus",
             "InventoryEntry",
             "Kind",
             "Operation",
+            "Preview",
             "RefreshAccepted",
             "ResourceStatus",
             "SyncFailed",

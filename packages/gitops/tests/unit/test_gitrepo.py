@@ -79,3 +79,42 @@ def test_credentials_in_a_url_never_reach_a_message() -> None:
     text = "Cannot fetch https://bot:s3cr3t-token@git.example.test/config.git: denied"
     assert mask_url(text) == "Cannot fetch https://***@git.example.test/config.git: denied"
     assert "s3cr3t" not in GitError("FetchFailed", text).message
+
+
+def test_a_cached_revision_is_read_without_any_git_traffic(
+    tmp_path: Path, repo: ConfigRepo
+) -> None:
+    repos = cache(tmp_path)
+    sha = repo.commit({"orgs/a.yaml": ORG})
+    repos.snapshot(repo.url, "main", "orgs")
+    repo.root.rename(tmp_path / "moved")  # the repository is unreachable from here on
+    assert repos.cached(repo.url, sha, "orgs").files == [("orgs/a.yaml", ORG.encode())]
+    with pytest.raises(GitError) as unreachable:
+        repos.snapshot(repo.url, "main", "orgs")
+    assert unreachable.value.reason == "FetchFailed"
+    with pytest.raises(GitError) as unknown:
+        repos.cached(repo.url, "0" * 40, "orgs")
+    assert unknown.value.reason == "RevisionNotFound"
+
+
+def test_any_branch_or_commit_is_read_and_the_followed_head_stays(
+    tmp_path: Path, repo: ConfigRepo
+) -> None:
+    repos = cache(tmp_path)
+    main = repo.commit({"orgs/a.yaml": ORG})
+    assert repos.snapshot(repo.url, "main", "orgs").revision == main
+    pr = repo.commit_on("pr-7", {"orgs/b.yaml": ORG})
+    at_pr = repos.snapshot_revision(repo.url, "pr-7", "orgs")
+    assert at_pr.revision == pr
+    assert [name for name, _ in at_pr.files] == ["orgs/a.yaml", "orgs/b.yaml"]
+    later = repo.commit_on("pr-8", {"orgs/c.yaml": ORG})
+    # A SHA the cache does not hold yet, full or abbreviated, is fetched too.
+    assert repos.resolve(repo.url, later[:10]) == later
+    assert repos.resolve(repo.url, main[:7]) == main  # already cached: no fetch needed
+    # What reconciles follow did not move: the branch head is still main's commit.
+    with repos._open(repo.url) as cached_repo:
+        assert cached_repo.commit("refs/gitops/heads/main").hexsha == main
+    for unknown in ("no-such-branch", "f" * 40, "deadbeef"):
+        with pytest.raises(GitError) as missing:
+            repos.resolve(repo.url, unknown)
+        assert missing.value.reason == "RevisionNotFound", unknown

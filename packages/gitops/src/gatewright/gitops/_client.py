@@ -45,6 +45,7 @@ from gatewright.gitops.models import (
     ApplicationList,
     ApplicationStatus,
     HealthStatus,
+    Preview,
     RefreshAccepted,
     SyncStatus,
 )
@@ -117,6 +118,10 @@ class _ApplicationsRequests:
     @staticmethod
     def refresh(name: str) -> Call[RefreshAccepted]:
         return Call("POST", f"{_app_path(name)}/refresh", RefreshAccepted)
+
+    @staticmethod
+    def preview(name: str, revision: str) -> Call[Preview]:
+        return Call("POST", f"{_app_path(name)}/preview", Preview, json_body(revision=revision))
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,10 @@ class Applications(SyncResource):
         """Ask for a reconcile now; never lost, even while one is running."""
         return self._send(_ApplicationsRequests.refresh(name))
 
+    def preview(self, name: str, revision: str) -> Preview:
+        """Diff `revision` (a commit SHA or a branch) against live state; nothing is applied."""
+        return self._send(_ApplicationsRequests.preview(name, revision))
+
     def wait_for(
         self,
         name: str,
@@ -296,6 +305,10 @@ class AsyncApplications(AsyncResource):
     async def refresh(self, name: str) -> RefreshAccepted:
         """Ask for a reconcile now; never lost, even while one is running."""
         return await self._send(_ApplicationsRequests.refresh(name))
+
+    async def preview(self, name: str, revision: str) -> Preview:
+        """Diff `revision` (a commit SHA or a branch) against live state; nothing is applied."""
+        return await self._send(_ApplicationsRequests.preview(name, revision))
 
     async def wait_for(
         self,

@@ -15,4 +15,8 @@ STATE_SERVICE_TOKEN: Final = "the caller holds the service token"  # noqa: S105 
 STATE_APPLICATION_EXISTS: Final = "an application exists"
 """params: service_token, name, repo_url, branch, path — reconciled once at `revision`."""
 
-ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS)
+STATE_PREVIEW_BRANCH: Final = "an application whose repository has a pull-request branch"
+"""params: service_token, name, path, branch, org_name, owner — the Application follows `main`
+(nothing applied yet); `branch` adds one Org manifest (`org_name`, owned by `owner`)."""
+
+ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS, STATE_PREVIEW_BRANCH)

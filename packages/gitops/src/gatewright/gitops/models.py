@@ -213,6 +213,17 @@ class Operation(APIModel):
     writes: int = 0
 
 
+class FetchFailure(APIModel):
+    """Git could not be read (decision 14): the error (credentials in the URL masked), how many
+    fetches in a row failed, and when the next one is due (exponential backoff from 1 s, capped
+    at the poll interval). Nothing is applied meanwhile; a refresh still fetches at once."""
+
+    reason: str
+    message: str
+    attempts: int
+    next_retry_at: datetime
+
+
 class InventoryEntry(APIModel):
     """A resource this Application created or manages (prune only ever removes these). `live_id`:
     the org ID (Org, Budget), `<org ID>/<alias>` (Route), `<org ID>/<email>` (Membership)."""
@@ -236,6 +247,8 @@ class ApplicationStatus(APIModel):
     conditions: list[Condition] = Field(default_factory=list)
     operations: list[Operation] = Field(default_factory=list)
     inventory: list[InventoryEntry] = Field(default_factory=list)
+    # Set while git cannot be read; cleared by the first fetch that succeeds.
+    fetch_failure: FetchFailure | None = None
 
 
 class Application(APIModel):
@@ -254,6 +267,27 @@ class Application(APIModel):
 
 class ApplicationList(APIModel):
     data: list[Application]
+
+
+class PreviewRequest(_Request):
+    """Body of `POST /v1/applications/{name}/preview`: a commit SHA (7-40 hex digits, looked up
+    first) or a branch name of the Application's repository, e.g. a pull request's branch."""
+
+    revision: Branch
+
+
+class Preview(APIModel):
+    """What a reconcile of `revision` would do, computed against live state and applied nowhere:
+    the Application's status and inventory stay as they are. `problems` are why it could not be
+    compared (invalid manifests with file, document and field; a missing path) or a live read
+    that failed; `sync` is Unknown when the manifests are invalid."""
+
+    application: str
+    requested: str
+    revision: str
+    sync: SyncStatus
+    resources: list[ResourceStatus] = Field(default_factory=list)
+    problems: list[Condition] = Field(default_factory=list)
 
 
 class RefreshAccepted(APIModel):
@@ -279,11 +313,14 @@ __all__ = [
     "ApplicationStatus",
     "ApplicationUpdate",
     "Condition",
+    "FetchFailure",
     "FieldDiff",
     "HealthStatus",
     "InventoryEntry",
     "Kind",
     "Operation",
+    "Preview",
+    "PreviewRequest",
     "RefreshAccepted",
     "ResourceAction",
     "ResourceStatus",

@@ -5,8 +5,9 @@ scheduler (`scheduler.Scheduler`), which reconciles every Application on its pol
 at once on a create, change or refresh, each reconcile in a worker thread. `live` (default: the
 identity, budgets and gateway clients with the service token, `live.client_live_factory`) is how
 a reconcile reads and writes live state; `clock` (default: UTC now) stamps statuses. Tests pass
-both. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for its
-own events (`events`).
+both. `app.state.preview(name, revision)` diffs a revision against live state, applying
+nothing. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`)
+for its own events (`events`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from datetime import datetime
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from gatewright.gitops.models import Preview
 from gatewright.gitops.service import store
 from gatewright.gitops.service.api.deps import IdentityAdminCheck
 from gatewright.gitops.service.api.routes import applications
 from gatewright.gitops.service.config import GitopsSettings
 from gatewright.gitops.service.gitrepo import RepoCache
 from gatewright.gitops.service.live import LiveFactory, client_live_factory
+from gatewright.gitops.service.preview import preview
 from gatewright.gitops.service.reconcile import reconcile_by_name
-from gatewright.gitops.service.scheduler import Scheduler
+from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
 from gatewright.servicekit import Database, create_service_app
 from gatewright.servicekit.db import utcnow
 
@@ -53,14 +56,22 @@ def create_app(
         service_token=settings.service_token.get_secret_value(),
     )
 
-    def run(name: str, trigger: str) -> bool:
+    def run(name: str, trigger: str) -> Outcome:
         return reconcile_by_name(
             name, db=db, repos=repos, live=the_live, trigger=trigger, clock=the_clock
         )
 
-    def schedule() -> list[tuple[str, int]]:
+    def schedule() -> list[Timing]:
         with db.session() as s:
-            return [(a.name, a.poll_interval_seconds) for a in store.list_schedule(s)]
+            return [
+                Timing(a.name, a.poll_interval_seconds, a.drift_check_interval_seconds)
+                for a in store.list_schedule(s)
+            ]
+
+    def run_preview(name: str, revision: str) -> Preview:
+        with db.session() as s:
+            app = store.get_application(s, name=name)
+        return preview(app, revision, db=db, repos=repos, live=the_live, clock=the_clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +101,7 @@ def create_app(
             "scheduler": None,
             "repos": repos,
             "reconcile": run,
+            "preview": run_preview,
             "admin_check": IdentityAdminCheck(settings.identity_url.rstrip("/")),
         },
     )

@@ -8,6 +8,18 @@ object store. Applications that share a URL share its clone; a lock per URL keep
 from interleaving. Git never prompts (`GIT_TERMINAL_PROMPT=0`), a fetch is killed after the
 timeout, and GitPython's refusal of unsafe protocols (`ext::`) stays on. Credentials in a URL
 (`https://user:token@host/...`) are masked in every message this module produces.
+
+Two more reads, neither of which moves `refs/gitops/heads/<branch>` (what reconciles follow):
+
+- `cached(url, revision, path)` reads a commit already in the cache, with no git traffic at all
+  (the drift check compares live state with the last fetched revision, decision 14).
+- `resolve(url, revision)` finds any commit or branch for a diff preview (`snapshot_revision`
+  reads its manifests too): a SHA the cache holds is used as is; otherwise the branch (or, for a
+  SHA, the commit itself, then every branch head) is fetched into `refs/gitops/preview/...`. An
+  unknown revision is `GitError("RevisionNotFound", ...)`.
+
+`Snapshots` is what a reconcile needs (`snapshot(url, branch, path)`); `AtRevision` answers it
+from one cached commit, so a reconcile can run against a fixed revision without a fetch.
 """
 
 from __future__ import annotations
@@ -17,12 +29,15 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import git
 
 from gatewright.gitops.service.manifests import MANIFEST_SUFFIXES
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+PREVIEW_REFS = "refs/gitops/preview"
 
 
 def mask_url(text: str) -> str:
@@ -43,6 +58,10 @@ class GitError(Exception):
 class Snapshot:
     revision: str
     files: list[tuple[str, bytes]]
+
+
+class Snapshots(Protocol):
+    def snapshot(self, url: str, branch: str, path: str) -> Snapshot: ...
 
 
 def _git_message(exc: git.GitCommandError) -> str:
@@ -90,21 +109,85 @@ class RepoCache:
         # as the Repo object.
         with self._lock(url), self._open(url) as repo:
             ref = f"refs/gitops/heads/{branch}"
-            try:
-                repo.remote("origin").fetch(
-                    f"+refs/heads/{branch}:{ref}",
-                    kill_after_timeout=self.timeout_seconds,
-                    no_tags=True,
-                )
-            except git.GitCommandError as exc:
-                raise GitError(
-                    "FetchFailed", f"Cannot fetch branch {branch!r} of {url}: {_git_message(exc)}"
-                ) from exc
-            except (git.UnsafeProtocolError, git.UnsafeOptionError, ValueError) as exc:
-                # GitPython refused the URL (`ext::` and the like): never run, never a crash.
-                raise GitError("UnsafeURL", f"Cannot fetch {url}: {exc}") from exc
+            # GitPython refuses `ext::` and the like (UnsafeURL): never run, never a crash.
+            self._fetch(repo, f"+refs/heads/{branch}:{ref}", f"branch {branch!r}", url)
             commit = repo.commit(ref)
             return Snapshot(commit.hexsha, self._files(commit, path))
+
+    def _fetch(self, repo: git.Repo, refspec: str, what: str, url: str) -> None:
+        try:
+            repo.remote("origin").fetch(
+                refspec, kill_after_timeout=self.timeout_seconds, no_tags=True
+            )
+        except git.GitCommandError as exc:
+            raise GitError(
+                "FetchFailed", f"Cannot fetch {what} of {url}: {_git_message(exc)}"
+            ) from exc
+        except (git.UnsafeProtocolError, git.UnsafeOptionError, ValueError) as exc:
+            raise GitError("UnsafeURL", f"Cannot fetch {url}: {exc}") from exc
+
+    @staticmethod
+    def _commit(repo: git.Repo, rev: str) -> git.Commit | None:
+        """The commit `rev` names in the cache, None when it holds none (rev-parse checks the
+        object exists; GitPython's own lookup is lazy)."""
+        try:
+            sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", rev)
+        except git.GitCommandError:
+            return None
+        return repo.commit(sha)
+
+    def cached(self, url: str, revision: str, path: str) -> Snapshot:
+        """The manifests at `revision` from the cache alone (no fetch); `RevisionNotFound` when
+        the cache does not hold it."""
+        with self._lock(url), self._open(url) as repo:
+            commit = self._commit(repo, f"{revision}^{{commit}}")
+            if commit is None:
+                raise GitError("RevisionNotFound", f"Revision {revision[:12]} is not in the cache")
+            return Snapshot(commit.hexsha, self._files(commit, path))
+
+    def resolve(self, url: str, revision: str) -> str:
+        """The full SHA of a commit SHA or a branch of `url`, fetched into the cache when it
+        does not hold it yet; the branch heads reconciles follow are left alone."""
+        with self._lock(url), self._open(url) as repo:
+            is_sha = bool(_SHA.match(revision))
+            commit = self._commit(repo, f"{revision}^{{commit}}") if is_sha else None
+            if commit is None:
+                commit = self._fetch_revision(repo, url, revision, is_sha=is_sha)
+            return commit.hexsha
+
+    def snapshot_revision(self, url: str, revision: str, path: str) -> Snapshot:
+        """The manifests at a commit SHA or a branch of `url` (`resolve`, then `cached`)."""
+        return self.cached(url, self.resolve(url, revision), path)
+
+    def _fetch_revision(
+        self, repo: git.Repo, url: str, revision: str, *, is_sha: bool
+    ) -> git.Commit:
+        missing = GitError("RevisionNotFound", f"No branch or commit {revision!r} in {url}")
+        if is_sha:
+            # Servers that allow it hand out a commit by its SHA; otherwise every branch head
+            # comes (a pull request's commit is on its branch).
+            try:
+                self._fetch(repo, revision, f"commit {revision[:12]}", url)
+            except GitError as exc:
+                if exc.reason != "FetchFailed":
+                    raise
+                self._fetch(repo, f"+refs/heads/*:{PREVIEW_REFS}/heads/*", "the branches", url)
+            commit = self._commit(repo, f"{revision}^{{commit}}")
+            if commit is not None:
+                return commit
+        if not _branch_like(revision):
+            raise missing
+        ref = f"{PREVIEW_REFS}/heads/{revision}"
+        try:
+            self._fetch(repo, f"+refs/heads/{revision}:{ref}", f"branch {revision!r}", url)
+        except GitError as exc:
+            if exc.reason == "FetchFailed" and "couldn't find remote ref" in exc.message:
+                raise missing from None
+            raise
+        commit = self._commit(repo, f"{ref}^{{commit}}")
+        if commit is None:
+            raise missing
+        return commit
 
     def _files(self, commit: git.Commit, path: str) -> list[tuple[str, bytes]]:
         parts = [p for p in PurePosixPath(path).parts if p != "."]
@@ -135,3 +218,26 @@ class RepoCache:
                 )
             files.append((item_path, item.data_stream.read()))
         return files
+
+
+def _branch_like(revision: str) -> bool:
+    # The wire model validates branch names already; this keeps the rule where git is called.
+    return not revision.startswith("-") and ".." not in revision
+
+
+@dataclass(frozen=True)
+class AtRevision:
+    """`Snapshots` that reads `revision` from the cache, never fetching. `or_fetch`: when the
+    cache does not hold it (a new data dir), fetch the branch head instead."""
+
+    repos: RepoCache
+    revision: str
+    or_fetch: bool = False
+
+    def snapshot(self, url: str, branch: str, path: str) -> Snapshot:
+        try:
+            return self.repos.cached(url, self.revision, path)
+        except GitError as exc:
+            if exc.reason == "RevisionNotFound" and self.or_fetch:
+                return self.repos.snapshot(url, branch, path)
+            raise

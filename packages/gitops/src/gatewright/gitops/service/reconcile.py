@@ -47,8 +47,16 @@ Drift. `automated` applies what Git changed: a source (repo, branch, path, revis
 applied. Once a source is applied, a live change made outside Git is drift: it is reported
 (OutOfSync, Healthy, the resource's diff, message `drift`) and reverted only when `self_heal`
 is on (message `drift corrected`). Every reconcile (poll, refresh) compares, so drift shows
-within one poll interval. Inviting again after an invitation expired and pruning what left Git
+within one poll interval, or one `drift_check_interval_seconds` when that is set. Inviting again after an invitation expired and pruning what left Git
 are not drift: they follow `automated` (and `prune`) alone.
+
+Triggers (decision 14, `reconcile_by_name`): a `drift-check` reads the last fetched revision
+from the cache (`AtRevision`, no git traffic); everything else fetches the branch head. A fetch
+that fails (`FetchFailed`: git unreachable) records `status.fetch_failure` (attempts, next retry
+at `backoff_seconds`) and tells the scheduler when to retry; the first fetch that succeeds
+clears it.
+
+The diff preview (`service.preview`) runs `reconcile` report-only against any revision.
 """
 
 from __future__ import annotations
@@ -57,10 +65,10 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gatewright.audit import Outcome
+from gatewright.audit import Outcome as AuditOutcome
 from gatewright.core import APIConnectionError, APIStatusError, NotFound
 from gatewright.gitops.models import (
     KINDS,
@@ -68,6 +76,7 @@ from gatewright.gitops.models import (
     Application,
     ApplicationStatus,
     Condition,
+    FetchFailure,
     FieldDiff,
     InventoryEntry,
     Kind,
@@ -76,9 +85,10 @@ from gatewright.gitops.models import (
     ResourceStatus,
 )
 from gatewright.gitops.service import store
-from gatewright.gitops.service.gitrepo import GitError, RepoCache, mask_url
+from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
+from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.correlation import request_id_scope
 
@@ -131,6 +141,8 @@ class _Run:
     invite: bool  # may invite (again): `automated`, whatever the source
     prune: bool  # may delete what left Git: `automated` and `prune`
     drift: bool = False  # the source was applied before: a difference now is drift
+    # False for a preview: gitops's own tables (inventory, claims, invitations) stay as they are.
+    record: bool = True
     resources: list[ResourceStatus] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     org_ids: dict[str, str] = field(default_factory=dict)  # Org manifest name -> live org ID
@@ -197,6 +209,8 @@ class _Run:
     def remember(self, kind: Kind, name: str, live_id: str) -> None:
         """Record a managed resource in the inventory (read first: no write when it is known)."""
         self.managed.add((kind, live_id))
+        if not self.record:
+            return
         with self.db.session() as s:
             if store.inventory_id(s, app_id=self.app.id, kind=kind, name=name) == live_id:
                 return
@@ -207,9 +221,12 @@ class _Run:
         """Claim the resource for this Application; False (a reported conflict) when another
         Application holds it."""
         with self.db.session() as s, s.begin():
-            other = store.claim(
-                s, app_id=self.app.id, app_name=self.app.name, kind=m.kind, key=key, name=m.name
-            )
+            if self.record:
+                other = store.claim(
+                    s, app_id=self.app.id, app_name=self.app.name, kind=m.kind, key=key, name=m.name
+                )
+            else:
+                other = store.claim_holder(s, app_id=self.app.id, kind=m.kind, key=key)
         if other is None:
             return True
         message = f"{what} is managed by Application {other!r}; this one does not apply it"
@@ -347,6 +364,8 @@ class _Run:
         )
 
     def _forget_invitation(self, org_id: str, email: str) -> None:
+        if not self.record:
+            return
         with self.db.session() as s:
             sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
         if sent is not None:
@@ -418,6 +437,8 @@ class _Run:
         for e in sorted(gone, key=lambda e: PRUNE_ORDER.index(e.kind)):
             if (e.kind, e.live_id) in self.managed:
                 # A renamed manifest manages the same resource now: forget the old name only.
+                if not self.record:
+                    continue
                 with self.db.session() as s, s.begin():
                     store.drop_inventory(s, app_id=self.app.id, kind=e.kind, name=e.name)
                 continue
@@ -522,7 +543,7 @@ def _audit(
         "request_id": operation.reconcile_request_id,
     }
     # (org ID or None for the platform chain, action, outcome, reason, details)
-    events: list[tuple[str | None, str, Outcome, str, dict[str, Any]]] = []
+    events: list[tuple[str | None, str, AuditOutcome, str, dict[str, Any]]] = []
     by_org: dict[str | None, list[ResourceStatus]] = {}
     failed: dict[str | None, list[ResourceStatus]] = {}
     for r in status.resources:
@@ -575,13 +596,15 @@ def reconcile(
     app: Application,
     *,
     db: Database,
-    repos: RepoCache,
+    repos: Snapshots,
     live: LiveFactory,
     trigger: str,
     refresh_token: str | None,
     clock: Callable[[], datetime],
+    record: bool = True,
 ) -> ApplicationStatus:
-    """Reconcile `app` once and return its new status (the caller saves it)."""
+    """Reconcile `app` once and return its new status (the caller saves it). `record=False`
+    (the diff preview) leaves gitops's own tables and the audit log as they are."""
     request_id = new_reconcile_id()
     with request_id_scope(request_id):
         return _reconcile(
@@ -593,6 +616,7 @@ def reconcile(
             trigger=trigger,
             refresh_token=refresh_token,
             clock=clock,
+            record=record,
         )
 
 
@@ -606,6 +630,7 @@ def _reconcile(
     trigger: str,
     refresh_token: str | None,
     clock: Callable[[], datetime],
+    record: bool,
 ) -> ApplicationStatus:
     started = clock()
     before = app.status
@@ -655,6 +680,7 @@ def _reconcile(
                     invite=policy.automated,
                     prune=policy.automated and policy.prune,
                     drift=applied_before,
+                    record=record,
                 )
                 try:
                     run.apply(manifests)
@@ -693,7 +719,8 @@ def _reconcile(
         **_changes(status.resources),
     )
     status.operations = [operation, *before.operations][:RECENT_OPERATIONS]
-    _audit(db, app, status, operation, before.operations[0] if before.operations else None)
+    if record:
+        _audit(db, app, status, operation, before.operations[0] if before.operations else None)
     log.info(
         "reconciled %s: %s/%s at %s (%s)",
         app.name,
@@ -714,18 +741,28 @@ def reconcile_by_name(
     live: LiveFactory,
     trigger: str,
     clock: Callable[[], datetime],
-) -> bool:
-    """Load, reconcile and save `name`; False when it does not exist (deleted meanwhile)."""
+) -> Outcome:
+    """Load, reconcile and save `name`; `exists` False when it was deleted meanwhile."""
     with db.session() as s:
         try:
             app = store.get_application(s, name=name)
         except ServiceError:  # deleted between the trigger and now (404)
-            return False
-        token = store.requested_refresh(s, name=name)
+            return Outcome(exists=False)
+        # A drift check reads no git, so it answers no refresh: whoever asked for one waits for
+        # a reconcile that fetched.
+        token = None if trigger == DRIFT_CHECK else store.requested_refresh(s, name=name)
+    retry_in: float | None = None
     try:
         status = reconcile(
-            app, db=db, repos=repos, live=live, trigger=trigger, refresh_token=token, clock=clock
+            app,
+            db=db,
+            repos=_source(app, repos, trigger),
+            live=live,
+            trigger=trigger,
+            refresh_token=token,
+            clock=clock,
         )
+        retry_in = track_fetch_failure(app, status)
     except Exception as exc:
         # A bug, not a verdict on Git: say so on the status (the refresh is answered, so no
         # caller waits out a timeout), keep the trace in the log.
@@ -742,8 +779,35 @@ def reconcile_by_name(
             )
         ]
     with db.session() as s, s.begin():
-        if store.save_status(s, app_id=app.id, status=status):
-            return True
-        # Deleted while it ran: what it claimed meanwhile must not outlive it.
-        store.release(s, app_id=app.id)
-        return False
+        exists = store.save_status(s, app_id=app.id, status=status)
+        if not exists:
+            # Deleted while it ran: what it claimed meanwhile must not outlive it.
+            store.release(s, app_id=app.id)
+    return Outcome(exists=exists, retry_in=retry_in if exists else None)
+
+
+def _source(app: Application, repos: RepoCache, trigger: str) -> Snapshots:
+    """Where this reconcile reads Git: a drift check reads the last fetched revision from the
+    cache (no git traffic); every other trigger fetches the branch head."""
+    status = app.status
+    if trigger == DRIFT_CHECK and status.revision and status.fetch_failure is None:
+        return AtRevision(repos, status.revision, or_fetch=True)
+    return repos
+
+
+def track_fetch_failure(app: Application, status: ApplicationStatus) -> float | None:
+    """Record on `status` whether git could be read; the seconds until the next fetch when it
+    could not (exponential backoff over the failures in a row, capped at the poll interval)."""
+    failed = next((c for c in status.conditions if c.reason == "FetchFailed"), None)
+    if failed is None:
+        status.fetch_failure = None
+        return None
+    before = app.status.fetch_failure
+    attempts = (before.attempts if before is not None else 0) + 1
+    delay = backoff_seconds(attempts, float(app.poll_interval_seconds))
+    at = (status.reconciled_at or datetime.now(UTC)) + timedelta(seconds=delay)
+    status.fetch_failure = FetchFailure(
+        reason=failed.reason, message=failed.message, attempts=attempts, next_retry_at=at
+    )
+    failed.message = f"{failed.message} (attempt {attempts}; next retry in {delay:g}s)"
+    return delay

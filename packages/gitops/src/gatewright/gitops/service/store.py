@@ -182,16 +182,21 @@ def list_applications(s: Session) -> list[Application]:
 class ScheduleEntry:
     name: str
     poll_interval_seconds: int
+    drift_check_interval_seconds: int | None
 
 
 def list_schedule(s: Session) -> list[ScheduleEntry]:
-    """Name and poll interval of every Application (what the scheduler needs, nothing more)."""
+    """Name and intervals of every Application (what the scheduler needs, nothing more)."""
     rows = s.execute(
-        select(applications.c.name, applications.c.poll_interval_seconds).order_by(
-            applications.c.name
-        )
+        select(
+            applications.c.name,
+            applications.c.poll_interval_seconds,
+            applications.c.drift_check_interval_seconds,
+        ).order_by(applications.c.name)
     ).all()
-    return [ScheduleEntry(r.name, r.poll_interval_seconds) for r in rows]
+    return [
+        ScheduleEntry(r.name, r.poll_interval_seconds, r.drift_check_interval_seconds) for r in rows
+    ]
 
 
 def update_application(
@@ -322,6 +327,15 @@ def claim(s: Session, *, app_id: str, app_name: str, kind: Kind, key: str, name:
             update(claims).where(claims.c.kind == kind, claims.c.key == key).values(name=name)
         )
     return None
+
+
+def claim_holder(s: Session, *, app_id: str, kind: Kind, key: str) -> str | None:
+    """What `claim` would answer, without claiming: None when the resource is free or held by
+    the Application, else the name of the Application that holds it (the diff preview)."""
+    row = s.execute(
+        select(claims.c.app_id, claims.c.app_name).where(claims.c.kind == kind, claims.c.key == key)
+    ).first()
+    return None if row is None or row.app_id == app_id else str(row.app_name)
 
 
 @dataclass(frozen=True)

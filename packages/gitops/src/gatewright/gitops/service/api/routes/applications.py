@@ -1,12 +1,16 @@
-"""Applications: create, read, list, change, delete, and ask for a refresh.
+"""Applications: create, read, list, change, delete, ask for a refresh, and preview a revision.
 
 Every route needs the service token or a platform admin (`Manager`); a create, a change and a
 delete are audited in their transaction (`events`). A create, a change and a
 refresh wake the scheduler at once; the reconcile itself runs in the background, so these answer
 before it finishes: wait on the refresh token (`status.last_handled_refresh`), never on time.
+A preview runs in the request (a worker thread) and changes nothing: no write to live state, the
+Application's status or its inventory.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 
@@ -15,11 +19,13 @@ from gatewright.gitops.models import (
     ApplicationCreate,
     ApplicationList,
     ApplicationUpdate,
+    Preview,
+    PreviewRequest,
     RefreshAccepted,
 )
 from gatewright.gitops.service import events, store
 from gatewright.gitops.service.api.deps import DB, AppName, Manager, Now, SchedulerDep
-from gatewright.servicekit import ERROR_RESPONSES
+from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
 
@@ -107,3 +113,18 @@ def refresh_application(
     if scheduler is not None:
         scheduler.trigger(name, "refresh")
     return RefreshAccepted(application=name, token=token)
+
+
+@router.post(
+    "/{name}/preview",
+    operation_id="preview_application",
+    response_model=Preview,
+    responses=DEPENDENCY_RESPONSES,  # 503 repository_unavailable: git cannot be read
+)
+def preview_application(
+    name: AppName, body: PreviewRequest, who: Manager, request: Request
+) -> Preview:
+    """Diff a commit SHA or a branch against live state, applying nothing. Invalid manifests are
+    a 200 listing the problems; an unknown revision is 404 `revision_not_found`."""
+    run: Callable[[str, str], Preview] = request.app.state.preview
+    return run(name, body.revision)
