@@ -417,7 +417,7 @@ def test_an_application_deleted_mid_reconcile_leaves_no_claim_behind(
         trigger="test",
         clock=utcnow,
     )
-    assert saved is False
+    assert saved.exists is False
     assert live.orgs  # it did apply before it found out
     rows = gitops.rows()
     assert (rows["gitops_claims"], rows["gitops_inventory"], rows["gitops_invitations"]) == (

@@ -46,9 +46,10 @@ Order and outcomes:
 Drift. `automated` applies what Git changed: a source (repo, branch, path, revision) not yet
 applied. Once a source is applied, a live change made outside Git is drift: it is reported
 (OutOfSync, Healthy, the resource's diff, message `drift`) and reverted only when `self_heal`
-is on (message `drift corrected`). Every reconcile (poll, refresh) compares, so drift shows
-within one poll interval, or one `drift_check_interval_seconds` when that is set. Inviting again after an invitation expired and pruning what left Git
-are not drift: they follow `automated` (and `prune`) alone.
+is on (message `drift corrected`). Every reconcile (poll, refresh, drift check) compares, so
+drift shows within one poll interval, or one `drift_check_interval_seconds` when that is set.
+Inviting again after an invitation expired and pruning what left Git are not drift: they follow
+`automated` (and `prune`) alone.
 
 Triggers (decision 14, `reconcile_by_name`): a `drift-check` reads the last fetched revision
 from the cache (`AtRevision`, no git traffic); everything else fetches the branch head. A fetch
@@ -625,7 +626,7 @@ def _reconcile(
     *,
     request_id: str,
     db: Database,
-    repos: RepoCache,
+    repos: Snapshots,
     live: LiveFactory,
     trigger: str,
     refresh_token: str | None,
