@@ -356,14 +356,6 @@ class Gateway:
     async def _all_failed(self, plan: Plan, *, stream: bool) -> ServiceError:
         error = failures.all_failed(plan, self.settings)
         await self.db.call(
-            events.record_completion,
-            self.audit,
-            self.db,
-            plan,
-            stream=stream,
-            target=None,
-            usage=None,
-            cost=0,
-            error=error,
+            events.record_completion, self.audit, self.db, plan, stream=stream, error=error
         )
         return error
