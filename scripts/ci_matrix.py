@@ -1,9 +1,9 @@
 """Emit the GitHub Actions package matrix from the paths a change touched.
 
-A change under shared/, the noxfile, the root pyproject, scripts/, contracts/ or the workflows runs
-every package; otherwise the changed packages plus the packages that depend on them. A change in a
-package folder the matrix does not know is an error, never a silent skip. Each entry says whether
-the package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
+A change under shared/, the noxfile, the root pyproject, uv.lock, scripts/, contracts/ or the
+workflows runs every package; otherwise the changed packages plus the packages that depend on
+them. A change in a package folder the matrix does not know is an error, never a silent skip.
+Each entry says whether the package has a contract stage of its own (`nox -s "contracts(<dist>)"`).
 
     python scripts/ci_matrix.py origin/main
     # -> {"include": [{"dist": "identity", "contracts": true}, ...]}
@@ -49,7 +49,16 @@ DEPENDENTS = {
 }
 # Mirrors noxfile.CONTRACT_DISTS: the packages with a `contracts(<dist>)` session.
 CONTRACTS = ["identity", "budgets", "modelsim", "gateway", "audit", "gitops"]
-EVERYTHING = ("shared/", "noxfile.py", "pyproject.toml", ".github/", "scripts/", "contracts/")
+# uv.lock pins every package's versions (decision 17): a change to it may change any of them.
+EVERYTHING = (
+    "shared/",
+    "noxfile.py",
+    "pyproject.toml",
+    "uv.lock",
+    ".github/",
+    "scripts/",
+    "contracts/",
+)
 
 
 class UnknownPackage(ValueError):

@@ -7,9 +7,9 @@ and verified by `verify_provider` (every pact in the pact dir naming the gateway
 
 Nothing else runs. The collaborators are the seam `create_app` offers (the same shapes as the
 fakes of `tests/unit/gateway_fixtures.py`):
-- identity: `PactIdentity`, whose `keys.verify` answers from a table of API keys the provider
-  states fill (secret -> key id, org, allowed models, rate limit) and whose `authz` is never
-  asked here (the route interactions use the service token);
+- identity: identity's own `FakeIdentity` (its `client`), whose `keys.verify` answers from the
+  `api_keys` the provider states fill (secret -> key id, org, allowed models, rate limit) and
+  whose `authz` is never asked here (the route interactions use the service token);
 - budgets: budgets' own `FakeBudgets`, which holds every reservation except for orgs a state
   marked as exhausted (a budget spent to its limit), which get budgets' 402 `budget_exceeded`
   (limit, spent, reserved, requested);
@@ -44,7 +44,6 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from gatewright.budgets.service.testing import FakeBudgets
-from gatewright.core import AuthenticationError, make_status_error
 from gatewright.gateway import (
     PROVIDER,
     STATE_API_KEY,
@@ -56,7 +55,8 @@ from gatewright.gateway import (
 from gatewright.gateway.contract import ALL_STATES
 from gatewright.gateway.models import DEFAULT_MAX_OUTPUT_TOKENS, Backend
 from gatewright.gateway.service import GatewaySettings, create_app, store
-from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.identity import KeyVerification
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.modelsim import count_prompt_tokens
 from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
@@ -102,58 +102,6 @@ def stub_backend() -> FastAPI:
     return app
 
 
-# -- identity and budgets --------------------------------------------------------------------
-def _status_error(method: str, url: str, status: int, error: dict[str, Any]) -> Exception:
-    """The exception the real identity client raises for this error envelope."""
-    request = httpx.Request(method, url)
-    return make_status_error(httpx.Response(status, json={"error": error}, request=request))
-
-
-class PactKeys:
-    def __init__(self) -> None:
-        self.table: dict[str, KeyVerification] = {}
-
-    async def verify(self, secret: str) -> KeyVerification:
-        key = self.table.get(secret)
-        if key is None:
-            error = _status_error(
-                "POST",
-                "http://identity.invalid/v1/keys/verify",
-                401,
-                {
-                    "type": "authentication_error",
-                    "code": "invalid_api_key",
-                    "message": "The API key is not valid.",
-                    "request_id": "req_pact",
-                },
-            )
-            assert isinstance(error, AuthenticationError)
-            raise error
-        return key
-
-    async def register_revocation_hook(self, url: str) -> None:
-        return None
-
-
-class PactAuthz:
-    """Denies everything: no interaction in the gateway's pacts asks identity for permission."""
-
-    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision:
-        return AuthzDecision(
-            allowed=False,
-            role="none",
-            permission=permission,
-            org_id=org_id,
-            reason=f"Role 'none' in org {org_id} lacks permission '{permission}'.",
-        )
-
-
-class PactIdentity:
-    def __init__(self) -> None:
-        self.keys = PactKeys()
-        self.authz = PactAuthz()
-
-
 # -- provider states -------------------------------------------------------------------------
 class ProviderStates:
     """One named function per provider state (see `gatewright.gateway.contract`)."""
@@ -162,7 +110,7 @@ class ProviderStates:
         self,
         app: FastAPI,
         settings: GatewaySettings,
-        identity: PactIdentity,
+        identity: FakeIdentity,
         budgets: FakeBudgets,
     ) -> None:
         self.app = app
@@ -176,7 +124,7 @@ class ProviderStates:
 
     def api_key(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
-        self.identity.keys.table.clear()
+        self.identity.api_keys.clear()
         self.budgets.reset()
         self.gateway.keys.clear()
         self.gateway.limiter = type(self.gateway.limiter)()
@@ -186,7 +134,7 @@ class ProviderStates:
             models=params.get("models"),
             rate_limit_rpm=params.get("rate_limit_rpm"),
         )
-        self.identity.keys.table[params["secret"]] = key
+        self.identity.api_keys[params["secret"]] = key
         for _ in range(int(params.get("requests_this_minute", 0))):
             if key.rate_limit_rpm is None:
                 raise ValueError("requests_this_minute needs a rate_limit_rpm")
@@ -245,9 +193,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         route_cache_seconds=0,
         register_revocation_hook=False,
     )
-    identity, budgets = PactIdentity(), FakeBudgets()
+    identity, budgets = FakeIdentity(service_token=SERVICE_TOKEN), FakeBudgets()
     backend_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stub_backend()))
-    app = create_app(settings, identity=identity, budgets=budgets, backend_http=backend_http)
+    app = create_app(settings, identity=identity.client, budgets=budgets, backend_http=backend_http)
 
     try:
         with serve_in_thread(app, name="gateway") as url:

@@ -1,8 +1,9 @@
 """In-process gateway with its collaborators stubbed.
 
-- identity and budgets: fake objects passed to `create_app(identity=, budgets=)` (the seam the
-  real `AsyncClient`s fill in production); they record every call. Budgets' is its own
-  `FakeBudgets` (`gatewright.budgets.service.testing`).
+- identity and budgets: their owners' doubles passed to `create_app(identity=, budgets=)` (the
+  seam the real `AsyncClient`s fill in production): identity's `FakeIdentity` (its `client`;
+  `api_keys` are the keys it verifies) and budgets' `FakeBudgets`, from each one's
+  `service.testing`; they record every call.
 - backends: `backend_app()`, a tiny FastAPI app with modelsim's behaviour by model name
   (`sim-echo`, `sim-fail-<status>`, `sim-slow-<ms>`, `sim-bad-json`, `sim-drip` streams one word per
   50 ms, `sim-bytes` counts prompt tokens as modelsim's `sim-bytes` does, `sim-greedy` reports
@@ -33,9 +34,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import SecretStr
 
 from gatewright.budgets.service.testing import FakeBudgets, FakeReservations
-from gatewright.core import AuthenticationError
 from gatewright.gateway.service import GatewaySettings, create_app
-from gatewright.identity import AuthzDecision, KeyVerification
+from gatewright.identity import KeyVerification
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.modelsim import count_prompt_bytes, count_prompt_tokens
 
 SERVICE_TOKEN = "unit-service-token"
@@ -157,63 +158,6 @@ def backend_app(log: BackendLog) -> FastAPI:
     return app
 
 
-# -- identity and budgets --------------------------------------------------------------------
-class FakeKeys:
-    def __init__(self) -> None:
-        self.table: dict[str, KeyVerification] = {}
-        self.verify_calls = 0
-        self.hooks: list[str] = []
-
-    async def verify(self, secret: str) -> KeyVerification:
-        self.verify_calls += 1
-        key = self.table.get(secret)
-        if key is None:
-            raise _auth_error()
-        return key
-
-    async def register_revocation_hook(self, url: str) -> None:
-        self.hooks.append(url)
-
-
-def _auth_error() -> AuthenticationError:
-    request = httpx.Request("POST", "http://identity/v1/keys/verify")
-    response = httpx.Response(
-        401,
-        json={
-            "error": {
-                "type": "authentication_error",
-                "code": "invalid_api_key",
-                "message": "The API key is not valid.",
-                "request_id": "r",
-            }
-        },
-        request=request,
-    )
-    from gatewright.core import make_status_error
-
-    error = make_status_error(response)
-    assert isinstance(error, AuthenticationError)
-    return error
-
-
-class FakeAuthz:
-    def __init__(self) -> None:
-        self.roles: dict[tuple[str, str], str] = {}
-
-    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision:
-        role = self.roles.get((subject, org_id), "none")
-        allowed = role in ("owner", "admin") or (permission == "org:read" and role != "none")
-        return AuthzDecision(
-            allowed=allowed, role=role, permission=permission, org_id=org_id, reason="fake"
-        )
-
-
-class FakeIdentity:
-    def __init__(self) -> None:
-        self.keys = FakeKeys()
-        self.authz = FakeAuthz()
-
-
 # -- the world -------------------------------------------------------------------------------
 @dataclass
 class World:
@@ -234,7 +178,7 @@ class World:
         org_id: str = ORG,
         key_id: str = "key_unit",
     ) -> str:
-        self.identity.keys.table[secret] = KeyVerification(
+        self.identity.api_keys[secret] = KeyVerification(
             key_id=key_id, org_id=org_id, models=models, rate_limit_rpm=rpm
         )
         return secret
@@ -275,7 +219,7 @@ class World:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     log = BackendLog()
-    identity, budgets = FakeIdentity(), FakeBudgets()
+    identity, budgets = FakeIdentity(service_token=SERVICE_TOKEN), FakeBudgets()
     settings = GatewaySettings(
         data_dir=Path(tmp_path_factory.mktemp("gateway")),
         service_token=SecretStr(SERVICE_TOKEN),
@@ -284,7 +228,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         route_cache_seconds=0,
         public_url="http://gateway.test",
     )
-    app = create_app(settings, identity=identity, budgets=budgets)
+    app = create_app(settings, identity=identity.client, budgets=budgets)
     with serve(backend_app(log)) as backend, serve(app) as url:
         yield World(url, backend, log, identity, budgets, settings, app)
 
@@ -295,8 +239,8 @@ def world(stack: World) -> World:
     stack.backend_log.requests.clear()
     stack.backend_log.headers.clear()
     stack.backend_log.stream_closed.clear()
-    stack.identity.keys.table.clear()
-    stack.identity.keys.verify_calls = 0
+    stack.identity.api_keys.clear()
+    stack.identity.verify_calls = 0
     stack.budgets.reservations = FakeReservations()
     stack.app.state.gateway.keys.clear()
     stack.app.state.gateway.limiter = type(stack.app.state.gateway.limiter)()

@@ -25,16 +25,16 @@ from pydantic import SecretStr, ValidationError
 from starlette.types import Message
 
 from gatewright.budgets import MAX_TTL_SECONDS
+from gatewright.budgets.service.testing import FakeBudgets
 from gatewright.gateway import prompt_token_bound
 from gatewright.gateway.service import GatewaySettings, create_app
-from gatewright.gateway.service.engine import MeteredStream, SettlingJSONResponse
+from gatewright.gateway.service.engine.responses import MeteredStream, SettlingJSONResponse
 from gatewright.identity import KeyVerification
+from gatewright.identity.service.testing import FakeIdentity
 
 from gateway_fixtures import (  # isort: skip
     SERVICE_TOKEN,
     BackendLog,
-    FakeBudgets,
-    FakeIdentity,
     backend_app,
     eventually,
     serve,
@@ -47,8 +47,8 @@ TTL = 3  # seconds: a completion may take 2.7 s (a tenth is kept for the commit)
 @pytest.fixture(scope="module")
 def short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, FakeBudgets]]:
     """(gateway URL, backend URL, budgets) of a gateway whose reservations last `TTL`."""
-    identity, budgets = FakeIdentity(), FakeBudgets()
-    identity.keys.table["gwk_short"] = KeyVerification(key_id="key_short", org_id="org_short")
+    identity, budgets = FakeIdentity(service_token=SERVICE_TOKEN), FakeBudgets()
+    identity.api_keys["gwk_short"] = KeyVerification(key_id="key_short", org_id="org_short")
     settings = GatewaySettings(
         data_dir=Path(tmp_path_factory.mktemp("gateway")),
         service_token=SecretStr(SERVICE_TOKEN),
@@ -56,7 +56,7 @@ def short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, 
         register_revocation_hook=False,
         reservation_ttl_seconds=TTL,
     )
-    app = create_app(settings, identity=identity, budgets=budgets)
+    app = create_app(settings, identity=identity.client, budgets=budgets)
     with serve(backend_app(BackendLog())) as backend, serve(app) as url:
         yield url, backend, budgets
 

@@ -15,17 +15,17 @@ import openai
 import pytest
 from pydantic import SecretStr
 
+from gatewright.budgets.service.testing import FakeBudgets
 from gatewright.gateway import DEFAULT_MAX_OUTPUT_TOKENS, prompt_token_bound
 from gatewright.gateway.service import GatewaySettings, create_app
 from gatewright.identity import KeyVerification
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.modelsim import count_prompt_tokens
 from gatewright.modelsim.service import ModelsimSettings
 from gatewright.modelsim.service import create_app as create_modelsim
 
 from gateway_fixtures import (  # isort: skip
     SERVICE_TOKEN,
-    FakeBudgets,
-    FakeIdentity,
     eventually,
     serve,
 )
@@ -38,14 +38,12 @@ ORG = "org_sdk"
 def sdk(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, FakeIdentity, FakeBudgets]]:
-    identity, budgets = FakeIdentity(), FakeBudgets()
-    identity.keys.table["gwk_sdk"] = KeyVerification(key_id="key_sdk", org_id=ORG)
-    identity.keys.table["gwk_narrow"] = KeyVerification(
+    identity, budgets = FakeIdentity(service_token=SERVICE_TOKEN), FakeBudgets()
+    identity.api_keys["gwk_sdk"] = KeyVerification(key_id="key_sdk", org_id=ORG)
+    identity.api_keys["gwk_narrow"] = KeyVerification(
         key_id="key_narrow", org_id=ORG, models=["other"]
     )
-    identity.keys.table["gwk_slow"] = KeyVerification(
-        key_id="key_slow", org_id=ORG, rate_limit_rpm=1
-    )
+    identity.api_keys["gwk_slow"] = KeyVerification(key_id="key_slow", org_id=ORG, rate_limit_rpm=1)
     sim_settings = ModelsimSettings(data_dir=Path(tmp_path_factory.mktemp("modelsim")))
     settings = GatewaySettings(
         data_dir=Path(tmp_path_factory.mktemp("gateway")),
@@ -56,7 +54,7 @@ def sdk(
 
     with (
         serve(create_modelsim(sim_settings)) as sim,
-        serve(create_app(settings, identity=identity, budgets=budgets)) as url,
+        serve(create_app(settings, identity=identity.client, budgets=budgets)) as url,
     ):
         body = {
             "backends": [{"url": sim, "model": "sim-fail-503"}, {"url": sim, "model": "sim-echo"}],

@@ -1,35 +1,28 @@
 """The org route API with a user's access token: JWT verification and identity's decision.
 
-Identity is mocked with respx on its URL (as in budgets' unit tests), so the real seams run:
-servicekit's `JWKSVerifier` fetches `/.well-known/jwks.json` (served from a locally generated
-Ed25519 key that also signs the test tokens), and the real identity `AsyncClient` asks
-`POST /v1/authz/check`, answered from a role table with identity's matrix and identity's reason
-sentences. Budgets is the unit fake (the route API never reserves). The gateway runs through
+Identity is its own `FakeIdentity`, mounted with respx on its URL (as in budgets' unit tests), so
+the real seams run: servicekit's `JWKSVerifier` fetches `/.well-known/jwks.json` (the fake's key
+also signs the test tokens), and the real identity `AsyncClient` asks `POST /v1/authz/check`,
+answered from a role table with identity's own matrix and reason sentences. Budgets is its own
+`FakeBudgets` (the route API never reserves). The gateway runs through
 `TestClient`, whose transport respx does not intercept.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import jwt
 import pytest
-import respx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from gatewright.budgets.service.testing import FakeBudgets
 from gatewright.gateway.service import GatewaySettings, create_app
-
-from gateway_fixtures import FakeBudgets  # isort: skip
+from gatewright.identity.service.testing import FakeIdentity
 
 IDENTITY_URL = "http://identity.test"
 SERVICE_TOKEN = "unit-service-token"
@@ -39,80 +32,14 @@ ROUTE = {
     "input_micro_usd_per_mtok": 1,
     "output_micro_usd_per_mtok": 2,
 }
-# identity's matrix for the permissions the route API asks about
-MATRIX = {
-    "routes:manage": {"owner", "admin"},
-    "org:read": {"owner", "admin", "member", "viewer"},
-}
-
 pytestmark = pytest.mark.authz
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass
-class FakeIdentity:
-    """A signing key, its JWKS, and a role table; `roles[(user_id, org_id)] = role`."""
-
-    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    kid: str = "unit-kid"
-    roles: dict[tuple[str, str], str] = field(default_factory=dict)
-    checks: list[dict[str, Any]] = field(default_factory=list)
-
-    def jwks(self) -> dict[str, Any]:
-        raw = self.key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": self.kid}]}
-
-    def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": user_id,
-            "iss": "gatewright-identity",
-            "aud": "gatewright",
-            "iat": now,
-            "exp": now + ttl,
-        }
-        return jwt.encode(claims, key or self.key, algorithm="EdDSA", headers={"kid": self.kid})
-
-    def authz(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers["Authorization"] == f"Bearer {SERVICE_TOKEN}"
-        body = json.loads(request.content)
-        self.checks.append(body)
-        org_id, permission = body["org_id"], body["permission"]
-        role = self.roles.get((body["subject"], org_id), "none")
-        allowed = role in MATRIX.get(permission, set())
-        if allowed:
-            reason = f"Role '{role}' in org {org_id} grants '{permission}'."
-        else:
-            reason = f"Role '{role}' in org {org_id} lacks permission '{permission}'."
-            if role == "none":
-                reason += " The caller is not a member of this org."
-        return httpx.Response(
-            200,
-            json={
-                "allowed": allowed,
-                "role": role,
-                "permission": permission,
-                "org_id": org_id,
-                "reason": reason,
-            },
-        )
 
 
 @pytest.fixture
 def identity() -> Iterator[FakeIdentity]:
-    fake = FakeIdentity()
-    for role in ("owner", "admin", "member", "viewer"):
-        fake.roles[(f"usr_{role}", ORG)] = role
-    with respx.mock(base_url=IDENTITY_URL, assert_all_called=False) as mock:
-        mock.get("/.well-known/jwks.json").mock(
-            side_effect=lambda _: httpx.Response(200, json=fake.jwks())
-        )
-        mock.post("/v1/authz/check").mock(side_effect=fake.authz)
+    fake = FakeIdentity(service_token=SERVICE_TOKEN)
+    fake.members(ORG)  # usr_<role> for each role, and usr_outsider with none
+    with fake.mounted(IDENTITY_URL):
         yield fake
 
 

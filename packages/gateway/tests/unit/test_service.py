@@ -13,7 +13,7 @@ import pytest
 from starlette.types import Message
 
 from gatewright.gateway import DEFAULT_MAX_OUTPUT_TOKENS, prompt_token_bound
-from gatewright.gateway.service.engine import SettlingJSONResponse
+from gatewright.gateway.service.engine.responses import SettlingJSONResponse
 from gatewright.modelsim import count_prompt_bytes
 
 from gateway_fixtures import ORG, OTHER_ORG, SERVICE_TOKEN, World, eventually  # isort: skip
@@ -65,7 +65,7 @@ def test_a_key_longer_than_identity_reads_is_401_without_asking_identity(
             response = http.post(path, json={"model": "m", "messages": MESSAGES})
     assert response.status_code == 401, response.text
     assert error(response)["code"] == "invalid_api_key"
-    assert world.identity.keys.verify_calls == 0
+    assert world.identity.verify_calls == 0
     assert world.budgets.reservations.created == []
 
 
@@ -81,8 +81,8 @@ def test_key_is_cached_and_the_revocation_hook_evicts_it(world: World) -> None:
     secret = world.key("gwk_cached", key_id="key_cached")
     assert chat(world, secret, max_tokens=1).status_code == 200
     assert chat(world, secret, max_tokens=1).status_code == 200
-    assert world.identity.keys.verify_calls == 1
-    del world.identity.keys.table[secret]  # revoked in identity...
+    assert world.identity.verify_calls == 1
+    del world.identity.api_keys[secret]  # revoked in identity...
     assert chat(world, secret, max_tokens=1).status_code == 200  # ...still cached here
     with world.http(SERVICE_TOKEN) as http:
         hook = http.post(
@@ -100,7 +100,7 @@ def test_revocation_hook_needs_the_service_token(world: World) -> None:
 
 
 def test_revocation_hook_was_registered_at_startup(world: World) -> None:
-    assert world.identity.keys.hooks == ["http://gateway.test/v1/internal/revoked-keys"]
+    assert world.identity.revocation_hooks == ["http://gateway.test/v1/internal/revoked-keys"]
 
 
 # -- 2. allow-list -----------------------------------------------------------------------------

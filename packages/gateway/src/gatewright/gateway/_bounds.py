@@ -9,7 +9,12 @@ prompt_token_bound(body) = PROMPT_OVERHEAD_TOKENS
                          + MESSAGE_OVERHEAD_TOKENS * len(body["messages"])
                          + UTF-8 bytes of json.dumps(body, ensure_ascii=False)
 completion bound         = max_tokens sent upstream * n (the number of choices, default 1)
+streamed bound           = UTF-8 bytes of the text streamed so far, at most the completion bound
 ```
+
+One token per UTF-8 byte (`text_token_bound`) is the one measure all three use. The streamed
+bound is what a stream is billed when its backend reported no usage (a client gone mid-stream,
+a broken or cut stream).
 
 Why it bounds: a byte-level BPE tokenizer (GPT's tiktoken encodings, Llama 3, Qwen, Mistral's
 Tekken, ...) emits at most one token per UTF-8 byte of the text it is given, and a SentencePiece
@@ -46,15 +51,20 @@ MESSAGE_OVERHEAD_TOKENS: Final = 8
 """Per message: the chat template's special tokens and role header, a word-boundary piece."""
 
 
+def text_token_bound(text: str) -> int:
+    """At most how many tokens any byte-level tokenizer makes of `text`: its UTF-8 bytes
+    (surrogatepass, so that a lone surrogate counts its 3 bytes instead of raising)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def prompt_token_bound(body: Mapping[str, Any]) -> int:
     """At most how many prompt tokens any backend can count for this request body (a JSON
     object as the client sent it; `messages` a list)."""
     messages = body.get("messages")
     count = len(messages) if isinstance(messages, list) else 0
-    # ensure_ascii=False keeps non-ASCII text at its UTF-8 size (an escape would be 6 bytes);
-    # surrogatepass so that a lone surrogate counts its 3 bytes instead of raising.
-    text = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return PROMPT_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * count + len(text)
+    # ensure_ascii=False keeps non-ASCII text at its UTF-8 size (an escape would be 6 bytes).
+    text = json.dumps(body, ensure_ascii=False)
+    return PROMPT_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * count + text_token_bound(text)
 
 
 def completion_token_bound(max_tokens: int, n: int | None = None) -> int:
@@ -63,9 +73,17 @@ def completion_token_bound(max_tokens: int, n: int | None = None) -> int:
     return max_tokens * (1 if n is None else n)
 
 
+def streamed_token_bound(texts: list[str], limit: int) -> int:
+    """At most how many tokens the streamed `texts` are, never more than the completion's
+    bound `limit`."""
+    return min(limit, text_token_bound("".join(texts)))
+
+
 __all__ = [
     "MESSAGE_OVERHEAD_TOKENS",
     "PROMPT_OVERHEAD_TOKENS",
     "completion_token_bound",
     "prompt_token_bound",
+    "streamed_token_bound",
+    "text_token_bound",
 ]

@@ -26,7 +26,8 @@ from gatewright.budgets import AsyncClient as BudgetsClient
 from gatewright.gateway.service import store
 from gatewright.gateway.service.api.routes import completions, internal, route_table
 from gatewright.gateway.service.config import GatewaySettings
-from gatewright.gateway.service.engine import BudgetsAPI, Gateway, IdentityAPI
+from gatewright.gateway.service.engine.pipeline import Gateway
+from gatewright.gateway.service.engine.seams import BudgetsAPI, IdentityAPI
 from gatewright.identity import AsyncClient as IdentityClient
 from gatewright.servicekit import Database, create_service_app
 from gatewright.servicekit.access import SERVICE_NAME_HEADER, AsyncIdentityAuthorizer

@@ -10,7 +10,10 @@ endpoints, `GET /v1/orgs/{id}` (the orgs in `orgs` or named by a role) and a ser
 dependency of the caller, imported only there). In-process, the fake is also servicekit's
 `TokenVerifier`, `Authorizer` and `OrgDirectory` (`verify`, `check`, `exists`), for provider
 tests that swap those seams with `app.dependency_overrides` and accept a pact's
-`example_tokens`.
+`example_tokens`. `client` is the fake as the identity `AsyncClient` a service holds
+(`client.keys.verify` over `api_keys`, `client.keys.register_revocation_hook`,
+`client.authz.check`), for a service built with an identity client passed in (the gateway).
+Every authz check it answers is in `checks`, as the caller sent it.
 
     fake = FakeIdentity(service_token="svc")
     with fake.mounted("http://identity.test"):
@@ -23,13 +26,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast, get_args
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gatewright.identity.models import Permission, Role
+from gatewright.core import AuthenticationError, make_status_error
+from gatewright.identity.models import AuthzDecision, KeyVerification, Permission, Role
 from gatewright.identity.service import permissions
 from gatewright.identity.service.tokens import TokenIssuer
 from gatewright.servicekit.access import Decision
@@ -53,6 +57,16 @@ class FakeIdentity:
     # Accounts a service may name as an org's owner (`POST /v1/orgs`): email -> user_id.
     users: dict[str, str] = field(default_factory=dict)
     org_names: dict[str, str] = field(default_factory=dict)  # org_id -> name, for created orgs
+    # Every authz check answered (HTTP or `client`): {"subject", "org_id", "permission"}.
+    checks: list[dict[str, str]] = field(default_factory=list)
+    # API keys `client.keys.verify` knows: secret -> what identity answers for it.
+    api_keys: dict[str, KeyVerification] = field(default_factory=dict)
+    verify_calls: int = 0
+    revocation_hooks: list[str] = field(default_factory=list)  # URLs registered through `client`
+    client: FakeIdentityClient = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.client = FakeIdentityClient(self)
 
     def token(self, user_id: str, *, ttl: int = 600, key: Ed25519PrivateKey | None = None) -> str:
         """An access token for `user_id`; `ttl` < 0 makes it expired, `key` forges it."""
@@ -144,17 +158,9 @@ class FakeIdentity:
         if request.headers.get("Authorization") != f"Bearer {self.service_token}":
             return _error(401, "unauthenticated", "FakeIdentity expects the service token")
         body = json.loads(request.content)
+        self.checks.append({k: body[k] for k in ("subject", "org_id", "permission")})
         decision = self._decide(body["subject"], body["org_id"], body["permission"])
-        return httpx.Response(
-            200,
-            json={
-                "allowed": decision.allowed,
-                "role": decision.role,
-                "permission": decision.permission,
-                "org_id": decision.org_id,
-                "reason": decision.reason,
-            },
-        )
+        return httpx.Response(200, json=asdict(decision))
 
     @contextmanager
     def mounted(self, base_url: str) -> Iterator[FakeIdentity]:
@@ -169,6 +175,59 @@ class FakeIdentity:
             mock.get(url__regex=r"/v1/orgs/[^/]+$").mock(side_effect=self.get_org)
             mock.post("/v1/orgs").mock(side_effect=self.create_org)
             yield self
+
+
+class _FakeKeys:
+    """The identity `AsyncClient`'s `keys`, over the fake's `api_keys`."""
+
+    def __init__(self, fake: FakeIdentity) -> None:
+        self._fake = fake
+
+    async def verify(self, secret: str) -> KeyVerification:
+        """`POST /v1/keys/verify`: the key's verification, else identity's 401 as the client
+        raises it (`AuthenticationError`, code `invalid_api_key`)."""
+        self._fake.verify_calls += 1
+        key = self._fake.api_keys.get(secret)
+        if key is None:
+            request = httpx.Request("POST", "http://identity.test/v1/keys/verify")
+            response = httpx.Response(401, request=request, json=_UNKNOWN_KEY)
+            error = make_status_error(response)
+            assert isinstance(error, AuthenticationError)
+            raise error
+        return key
+
+    async def register_revocation_hook(self, url: str) -> None:
+        self._fake.revocation_hooks.append(url)
+
+
+class _FakeAuthz:
+    """The identity `AsyncClient`'s `authz`: identity's decision over the fake's `roles`."""
+
+    def __init__(self, fake: FakeIdentity) -> None:
+        self._fake = fake
+
+    async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision:
+        self._fake.checks.append({"subject": subject, "org_id": org_id, "permission": permission})
+        return AuthzDecision(**asdict(self._fake._decide(subject, org_id, permission)))
+
+
+class FakeIdentityClient:
+    """`FakeIdentity` as the identity `AsyncClient` a service is built with (`keys`, `authz`)."""
+
+    def __init__(self, fake: FakeIdentity) -> None:
+        self.keys = _FakeKeys(fake)
+        self.authz = _FakeAuthz(fake)
+
+
+# What identity answers for a secret it does not know (`POST /v1/keys/verify`).
+_UNKNOWN_KEY = {
+    "error": {
+        "type": "authentication_error",
+        "code": "invalid_api_key",
+        "message": "The API key is unknown.",
+        "details": {"reason": "unknown"},
+    }
+}
 
 
 def _error(status: int, code: str, message: str) -> httpx.Response:

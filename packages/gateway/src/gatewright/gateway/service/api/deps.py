@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gatewright.gateway.service.config import GatewaySettings
-from gatewright.gateway.service.engine import Gateway
+from gatewright.gateway.service.engine.pipeline import Gateway
 from gatewright.identity import KeyVerification
 from gatewright.servicekit import ServiceError
 from gatewright.servicekit.access import (
