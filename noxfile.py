@@ -88,7 +88,7 @@ DISTS: dict[str, Dist] = {
         # servicekit's audit emitter sends through the audit client, and its access checks ask
         # identity through the identity client.
         Dist("servicekit", "shared/servicekit", needs=("core", "audit", "identity")),
-        Dist("testkit", "shared/testkit", needs=("core",), test_extras="contracts"),
+        Dist("testkit", "shared/testkit", needs=("core",), test_extras="contracts,git"),
         Dist("identity", "packages/identity", "service", needs=("core", "servicekit")),
         Dist(
             "budgets",
@@ -308,10 +308,16 @@ for _dist in CONTRACT_DISTS:
     package_contracts(_dist)
 
 
+def install_git_helper(session: nox.Session) -> None:
+    """testkit's `git` extra: the `GitRepo` the GitOps flows and the gitops bench commit to."""
+    session.install("-e", f"{DISTS['testkit'].path}[git]")
+
+
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
+    install_git_helper(session)
     flows = ("e2e", "-n", "auto", "-p", "randomly")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
@@ -449,11 +455,14 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Gateway overhead (direct vs through it) and reservations/s on SQLite and PostgreSQL."""
+    """Gateway overhead (direct vs through it), reservations/s on SQLite and PostgreSQL, and
+    GitOps convergence (commit to Synced; a 200-org Application)."""
     install_dists(session, "testkit", *SERVICE_DISTS)
+    install_git_helper(session)
     with session.chdir("benchmarks"):
         session.run("python", "gateway_overhead.py", *session.posargs)
         session.run("python", "reservations.py")
+        session.run("python", "gitops_convergence.py")
 
 
 @nox.session(python=PYTHON, default=False)
