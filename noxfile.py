@@ -451,11 +451,13 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Gateway overhead (direct vs through it) and reservations/s on SQLite and PostgreSQL."""
+    """Gateway overhead (direct vs through it), reservations/s on SQLite and PostgreSQL, and
+    GitOps convergence (commit to Synced; a 200-org Application)."""
     install_dists(session, "testkit", *SERVICE_DISTS)
     with session.chdir("benchmarks"):
         session.run("python", "gateway_overhead.py", *session.posargs)
         session.run("python", "reservations.py")
+        session.run("python", "gitops_convergence.py")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -38,7 +38,11 @@ def running_stack(services: Sequence[str], **env: str) -> Iterator[Running]:
         local = LocalStack(services, log_dir=Path(tmp) / "logs", extra_env=env)
         target = local.start()
         try:
-            yield Running(target, {r.spec.name: r.process.pid for r in local.running})
+            yield Running(
+                target,
+                {r.spec.name: r.process.pid for r in local.running},
+                {r.spec.name: r.log_path for r in local.running},
+            )
         finally:
             local.stop()
 
@@ -47,6 +51,7 @@ def running_stack(services: Sequence[str], **env: str) -> Iterator[Running]:
 class Running:
     target: Target
     pids: dict[str, int]  # service name -> process ID
+    logs: dict[str, Path]  # service name -> its JSON-lines log (access log included)
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU time of each service process so far (Linux /proc; else empty)."""

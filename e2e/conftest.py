@@ -22,7 +22,12 @@ from .gateway_fixtures import (  # noqa: F401 - fixtures for the routing and bud
     make_route,
     modelsim,
 )
-from .gitops_fixtures import config_repo, gitops  # noqa: F401 - fixtures for the GitOps flows
+from .gitops_fixtures import (  # noqa: F401 - fixtures for the GitOps flows
+    config_repo,
+    gitops,
+    live_clients,
+    owned_apps,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
