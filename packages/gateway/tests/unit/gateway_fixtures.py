@@ -208,10 +208,27 @@ class FakeAuthz:
         )
 
 
+class FakeOrgs:
+    """identity's `GET /v1/orgs/{id}`: the orgs in `known` exist, any other is a 404."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = {ORG, OTHER_ORG}
+
+    async def get(self, org_id: str) -> dict[str, str]:
+        if org_id in self.known:
+            return {"id": org_id}
+        from gatewright.core import make_status_error
+
+        request = httpx.Request("GET", f"http://identity.test/v1/orgs/{org_id}")
+        body = {"error": {"code": "org_not_found", "message": "No org.", "request_id": "r"}}
+        raise make_status_error(httpx.Response(404, json=body, request=request))
+
+
 class FakeIdentity:
     def __init__(self) -> None:
         self.keys = FakeKeys()
         self.authz = FakeAuthz()
+        self.orgs = FakeOrgs()
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -297,6 +314,7 @@ def world(stack: World) -> World:
     stack.backend_log.stream_closed.clear()
     stack.identity.keys.table.clear()
     stack.identity.keys.verify_calls = 0
+    stack.identity.orgs.known = {ORG, OTHER_ORG}
     stack.budgets.reservations = FakeReservations()
     stack.app.state.gateway.keys.clear()
     stack.app.state.gateway.limiter = type(stack.app.state.gateway.limiter)()

@@ -8,15 +8,15 @@ any other, and the event's actor is the service.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, org_not_found
 from gatewright.identity.service.api.deps import (
     DB,
-    CurrentUser,
     Principal,
     ServiceCaller,
     ServiceOrUser,
@@ -27,6 +27,10 @@ from gatewright.servicekit.access import service_name
 
 log = logging.getLogger("gatewright.identity.orgs")
 router = APIRouter(prefix="/v1/orgs", tags=["orgs"], responses=ERROR_RESPONSES)
+# A prefix is matched literally; bounded like a name, printable.
+NamePrefix = Annotated[
+    str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 @router.post("", operation_id="create_org", status_code=201, response_model=Org)
@@ -88,9 +92,20 @@ def _create_org_for_owner(body: OrgCreate, db: Database, request: Request) -> Or
 
 
 @router.get("", operation_id="list_orgs", response_model=OrgList)
-def list_orgs(principal: CurrentUser, db: DB) -> OrgList:
+def list_orgs(caller: ServiceOrUser, db: DB, name_prefix: NamePrefix = None) -> OrgList:
+    """A user's orgs; for a service (the service token) every org, or those whose name starts
+    with `name_prefix`: how a sweep finds what a test run left (decision 16)."""
     with db.session() as s:
-        return OrgList(data=store.list_orgs_for_user(s, user_id=principal.user_id))
+        if isinstance(caller, ServiceCaller):
+            return OrgList(data=store.list_orgs(s, name_prefix=name_prefix or ""))
+        if name_prefix is not None:
+            raise ServiceError(
+                400,
+                "invalid_request",
+                "name_prefix is for services only: a user lists the orgs they belong to.",
+                details={"field": "name_prefix"},
+            )
+        return OrgList(data=store.list_orgs_for_user(s, user_id=caller.user_id))
 
 
 @router.get("/{org_id}", operation_id="get_org", response_model=OrgDetail)
@@ -108,22 +123,37 @@ def get_org(org_id: str, caller: ServiceOrUser, db: DB) -> OrgDetail:
 
 
 @router.delete("/{org_id}", operation_id="delete_org", status_code=204)
-def delete_org(org_id: str, principal: CurrentUser, db: DB, request: Request) -> Response:
+def delete_org(org_id: str, caller: ServiceOrUser, db: DB, request: Request) -> Response:
+    """A member with org:delete, or a service (a sweep, decision 16). The services that keep
+    data per org purge it once the org is gone here (`DELETE /v1/orgs/{id}` on each)."""
     with db.session() as s, s.begin():
-        authorize(s, principal=principal, org_id=org_id, permission="org:delete")
+        if isinstance(caller, Principal):
+            authorize(s, principal=caller, org_id=org_id, permission="org:delete")
         key_ids = store.list_api_key_ids(s, org_id=org_id)
         if not store.delete_org(s, org_id=org_id):
             raise org_not_found(org_id)
-        events.record(
-            s,
-            principal,
-            "org.delete",
-            org_id=org_id,
-            target_type="org",
-            target_id=org_id,
-            details={"keys_revoked": len(key_ids)},
-        )
-    log.info("org deleted", extra={"org_id": org_id, "user_id": principal.user_id})
+        details = {"keys_revoked": len(key_ids)}
+        if isinstance(caller, Principal):
+            events.record(
+                s,
+                caller,
+                "org.delete",
+                org_id=org_id,
+                target_type="org",
+                target_id=org_id,
+                details=details,
+            )
+        else:
+            events.record_by_service(
+                s,
+                service_name(request),
+                "org.delete",
+                org_id=org_id,
+                target_type="org",
+                target_id=org_id,
+                details=details,
+            )
+    log.info("org deleted", extra={"org_id": org_id})
     token = request.app.state.settings.service_token.get_secret_value()
     notify_revoked(db, service_token=token, org_id=org_id, key_ids=key_ids)
     return Response(status_code=204)
