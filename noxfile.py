@@ -312,7 +312,7 @@ def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, st
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
-    flows = ("e2e", "-n", "auto", "-p", "randomly")
+    flows = ("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
 
@@ -482,7 +482,15 @@ def e2e_target(session: nox.Session) -> None:
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
     run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"t{secrets.token_hex(3)}"
-    flows = ["-n", "auto", "-p", "randomly", f"--junitxml={ARTIFACTS}/junit-e2e-target.xml"]
+    flows = [
+        "-n",
+        "auto",
+        "--dist",
+        "worksteal",
+        "-p",
+        "randomly",
+        f"--junitxml={ARTIFACTS}/junit-e2e-target.xml",
+    ]
     session.run(
         "python",
         "scripts/e2e_on_target.py",
@@ -549,7 +557,7 @@ def coverage(session: nox.Session) -> None:
         for dist in CONTRACT_DISTS:
             for test in sorted((ROOT / DISTS[dist].path / "tests" / "contract").glob(kind)):
                 measured(str(test), *guard)
-    measured("e2e", "-n", "auto", "-p", "randomly", "-q")
+    measured("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly", "-q")
     session.run("coverage", "combine", "--quiet", env=env)
     for name in wanted:
         include = f"{ROOT / DISTS[name].path / 'src'}/*"

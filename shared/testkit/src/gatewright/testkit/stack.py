@@ -6,8 +6,7 @@ services it needs, extra env). Adding a service to the stack is one `register_se
 For each service, in dependency order, the stack:
 
 1. binds `127.0.0.1:0` itself (`IPPROTO_TCP`, so asyncio sets TCP_NODELAY) and passes the
-   listening socket down as `GATEWRIGHT_FD` — no free-port race; every process is started at
-   once, before any readiness wait, so their start-ups overlap;
+   listening socket down as `GATEWRIGHT_FD` — no free-port race;
 2. runs `python -m <module>` with a temp `GATEWRIGHT_DATA_DIR`, the run's random
    `GATEWRIGHT_SERVICE_TOKEN`, bootstrap admin credentials, `GATEWRIGHT_<NEED>_URL` for each
    service it needs, and stdout/stderr in `<log dir>/<service>.log`;
@@ -190,12 +189,8 @@ class LocalStack:
                 sock = _listen()
                 self._sockets[spec.name] = sock
                 self.urls[spec.name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            # Every process starts at once (their imports, the bulk of a start, overlap); the
-            # readiness waits keep the dependency order. A service that calls another while
-            # starting waits in that one's listen backlog: its socket is bound already.
-            spawned = [self._spawn(spec) for spec in self.specs]
-            for service in spawned:
-                self._wait_ready(service)
+            for spec in self.specs:
+                self._start_one(spec)
         except BaseException:
             self.stop()
             raise
@@ -234,9 +229,6 @@ class LocalStack:
         return env
 
     def _start_one(self, spec: ServiceSpec, *, restart: bool = False) -> None:
-        self._wait_ready(self._spawn(spec, restart=restart))
-
-    def _spawn(self, spec: ServiceSpec, *, restart: bool = False) -> RunningService:
         assert self._root is not None
         data_dir = self._root / spec.name
         data_dir.mkdir(exist_ok=restart)
@@ -261,7 +253,7 @@ class LocalStack:
             spec, self.urls[spec.name], port, process, log_path, data_dir, log_file
         )
         self.running.append(service)
-        return service
+        self._wait_ready(service)
 
     def _wait_ready(self, service: RunningService) -> None:
         readyz = f"{service.url}/readyz"
