@@ -316,7 +316,7 @@ for _dist in CONTRACT_DISTS:
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
     install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
-    flows = ("e2e", "-n", "auto", "-p", "randomly")
+    flows = ("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
 
@@ -465,3 +465,102 @@ def stack(session: nox.Session) -> None:
     """Run the local platform in the foreground and print its URLs (Ctrl-C stops it)."""
     install_dists(session, "testkit", *SERVICE_DISTS)
     session.run("python", "-m", "gatewright.testkit", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def sweep(session: nox.Session) -> None:
+    """Remove what crashed e2e runs left on a target: `-- --gw-target FILE --older-than 6h`
+    (`--dry-run` lists only); orgs and users with the harness prefix, data of deleted orgs."""
+    install_dists(session, "testkit", "identity", "gateway", "budgets")
+    if not any(arg.startswith("--gw-target") for arg in session.posargs):
+        session.error(
+            "sweep needs the deployment: nox -s sweep -- --gw-target FILE --older-than 6h"
+        )
+    session.run("python", "-m", "e2e.leftovers", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def e2e_target(session: nox.Session) -> None:
+    """The flows against a local stack used as a deployment (--gw-target), then a check that
+    nothing the run made remains, and the sweep exercised on a --keep-data run (decision 16)."""
+    install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
+    run_id = os.environ.get("GATEWRIGHT_RUN_ID") or f"t{secrets.token_hex(3)}"
+    flows = [
+        "-n",
+        "auto",
+        "--dist",
+        "worksteal",
+        "-p",
+        "randomly",
+        f"--junitxml={ARTIFACTS}/junit-e2e-target.xml",
+    ]
+    session.run(
+        "python",
+        "scripts/e2e_on_target.py",
+        *flows,
+        *session.posargs,
+        env={"GATEWRIGHT_RUN_ID": run_id, "PACT_DO_NOT_TRACK": "true"},
+    )
+    scan_artifacts(session, run_id, junit="e2e-target")
+
+
+def coverage_rc(data: Path) -> Path:
+    """The coverage settings of the coverage session: every distribution's sources, parallel data
+    files, and `patch = subprocess` so the stack's services (and xdist's workers) are measured in
+    their own processes; a service stopped with SIGTERM still writes its data."""
+    sources = "\n    ".join(str(ROOT / d.path / "src") for d in DISTS.values())
+    rc = data / "coveragerc"
+    rc.write_text(
+        "[run]\n"
+        "branch = true\n"
+        "parallel = true\n"
+        "patch = subprocess\n"
+        "sigterm = true\n"
+        f"data_file = {data / '.coverage'}\n"
+        f"source =\n    {sources}\n"
+        "[report]\n"
+        "skip_empty = true\n",
+        encoding="utf-8",
+    )
+    return rc
+
+
+@nox.session(python=PYTHON, default=False)
+def coverage(session: nox.Session) -> None:
+    """Coverage of unit, contracts and e2e combined (the stack's services measured in their
+    processes): one terminal and HTML report per distribution under artifacts/coverage/.
+    `-- DIST ...` limits the unit stage and the reports to those distributions."""
+    wanted = list(session.posargs) or list(DISTS)
+    unknown = [name for name in wanted if name not in DISTS]
+    if unknown:
+        session.error(f"unknown distributions {unknown}; known: {', '.join(DISTS)}")
+    # The contract stage's packages with their contract group, every wanted one with its tests'.
+    install_dists(session, "testkit", *CONTRACT_DISTS, groups=["test", "contract"])
+    install_dists(session, *wanted, groups=["test"], tools=["harness", "coverage"])
+    data = ROOT / ARTIFACTS / "coverage"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    env = {"COVERAGE_RCFILE": str(coverage_rc(data)), "PACT_DO_NOT_TRACK": "true"}
+    guard = ("--allow-hosts=127.0.0.1,::1", "-p", "no:randomly", "-q")
+
+    def measured(*args: str) -> None:
+        session.run("coverage", "run", "-m", "pytest", *args, env=env)
+
+    for name in wanted:
+        path = DISTS[name].path
+        unit_tests = ROOT / path / "tests" / "unit"
+        measured(str(unit_tests if unit_tests.is_dir() else ROOT / path / "tests"), *guard)
+    # The contract stage as `contracts` runs it: every consumer, then every provider.
+    for kind in ("test_consumer*.py", "test_provider.py"):
+        for dist in CONTRACT_DISTS:
+            for test in sorted((ROOT / DISTS[dist].path / "tests" / "contract").glob(kind)):
+                measured(str(test), *guard)
+    measured("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly", "-q")
+    session.run("coverage", "combine", "--quiet", env=env)
+    for name in wanted:
+        include = f"{ROOT / DISTS[name].path / 'src'}/*"
+        session.log(f"coverage of {name}")
+        session.run("coverage", "report", f"--include={include}", "--skip-covered", env=env)
+        html = data / "html" / name
+        session.run("coverage", "html", f"--include={include}", "-d", str(html), "-q", env=env)
+    session.log(f"HTML reports in {data / 'html'}/<distribution>/index.html")

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.audit
 STACK = ("audit", "identity", "budgets", "modelsim", "gateway")
 
 
+# Its own stack makes it the longest flow by far: started first, the others fill the workers.
+@pytest.mark.long
 def test_events_made_while_audit_is_down_arrive_exactly_once(gw: Harness) -> None:
     # Stopping the run's shared audit would disturb the tests beside this one: own stack.
     with gw.private_stack(STACK) as stack, ExitStack() as clients:

@@ -14,6 +14,7 @@ def test_all_is_pinned() -> None:
         "Exchange",
         "ExchangeRecorder",
         "Flow",
+        "HARNESS_PREFIX",
         "Harness",
         "LocalStack",
         "Names",
@@ -38,6 +39,7 @@ def test_all_is_pinned() -> None:
         "register_secret",
         "register_service",
         "require_stack",
+        "run_prefix",
         "timeout_scale",
     ]
     for name in testkit.__all__:

@@ -100,5 +100,5 @@ def test_a_failing_fixture_is_a_step_with_its_exchanges(evidence: dict[str, str]
 def test_a_failing_cleanup_shows_the_refused_delete(evidence: dict[str, str]) -> None:
     section = evidence["test_failing_cleanup"]
     _assert_evidence(section, "Cleanup 2 action(s)  [error")
-    assert re.search(r"DELETE \S+/v1/orgs/failing-cleanup\S+ -> 500", section)
+    assert re.search(r"DELETE \S+/v1/orgs/gwt-\S+-failing-cleanup\S+ -> 500", section)
     assert "locked by a running export" in section

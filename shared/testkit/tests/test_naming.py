@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 from gatewright.testkit import redact
-from gatewright.testkit.naming import Names, RequestIds, resolve_seed, test_slug
+from gatewright.testkit.naming import (
+    HARNESS_PREFIX,
+    Names,
+    RequestIds,
+    resolve_seed,
+    run_prefix,
+    test_slug,
+)
 
 TEST_ID = "e2e/test_orgs.py::TestOrgs::test_admin_creates_org[sqlite]"
 
@@ -71,3 +78,19 @@ def test_seed_resolution() -> None:
     assert resolve_seed(None, {"GATEWRIGHT_SEED": "env"}) == "env"
     fresh = resolve_seed(None, {})
     assert re.fullmatch(r"[0-9a-f]{8}", fresh)
+
+
+def test_a_runs_names_and_emails_carry_its_prefix_and_the_tests_hash() -> None:
+    prefix = run_prefix("r1a2b3c")
+    assert prefix == f"{HARNESS_PREFIX}r1a2b3c-"
+    names = Names(TEST_ID, "seed", prefix=prefix)
+    other = Names("t.py::test_other", "seed", prefix=prefix)
+    assert names.prefix.startswith(prefix)
+    assert names.prefix != other.prefix
+    assert names.name("org").startswith(names.prefix)
+    assert names.email("alice").startswith(names.prefix)
+    # Without the prefix the names are what they always were; with it only the prefix differs.
+    assert names.name("org") == names.prefix + Names(TEST_ID, "seed").name("org")
+    # A long run id (CI's) is cut so an email's local part stays under 64 characters.
+    long = Names(TEST_ID, "seed", prefix=run_prefix("ci-" + "9" * 60))
+    assert len(long.email("a-very-long-label-for-a-person").split("@")[0]) <= 64

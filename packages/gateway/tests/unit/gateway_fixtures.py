@@ -241,6 +241,7 @@ def world(stack: World) -> World:
     stack.backend_log.stream_closed.clear()
     stack.identity.api_keys.clear()
     stack.identity.verify_calls = 0
+    stack.identity.orgs = {ORG, OTHER_ORG}
     stack.budgets.reservations = FakeReservations()
     stack.app.state.gateway.keys.clear()
     stack.app.state.gateway.limiter = type(stack.app.state.gateway.limiter)()

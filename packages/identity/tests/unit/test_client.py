@@ -330,6 +330,7 @@ def test_public_api_is_pinned() -> None:
             "Permission",
             "Role",
             "User",
+            "UserList",
             "Users",
         ]
     )

@@ -26,8 +26,10 @@ from gatewright.budgets.models import (
 )
 from gatewright.core import (
     AsyncAPIClient,
+    AsyncOrgDataResource,
     AsyncResource,
     Call,
+    OrgDataResource,
     SyncAPIClient,
     SyncResource,
     json_body,
@@ -296,6 +298,8 @@ class Client(SyncAPIClient):
         self.budgets = Budgets(self)
         self.spend = SpendResource(self)
         self.reservations = Reservations(self)
+        # The orgs budgets keeps ledgers for, and their purge (service token; decision 16).
+        self.orgs = OrgDataResource(self)
 
 
 class AsyncClient(AsyncAPIClient):
@@ -306,3 +310,4 @@ class AsyncClient(AsyncAPIClient):
         self.budgets = AsyncBudgets(self)
         self.spend = AsyncSpendResource(self)
         self.reservations = AsyncReservations(self)
+        self.orgs = AsyncOrgDataResource(self)

@@ -18,9 +18,11 @@ import httpx
 
 from gatewright.core import (
     AsyncAPIClient,
+    AsyncOrgDataResource,
     AsyncResource,
     AsyncStream,
     Call,
+    OrgDataResource,
     Stream,
     SyncAPIClient,
     SyncResource,
@@ -320,6 +322,8 @@ class Client(SyncAPIClient):
         self.chat = Chat(self)
         self.models = Models(self)
         self.routes = Routes(self)
+        # The orgs the gateway keeps routes for, and their purge (service token; decision 16).
+        self.orgs = OrgDataResource(self)
 
 
 class AsyncClient(AsyncAPIClient):
@@ -330,3 +334,4 @@ class AsyncClient(AsyncAPIClient):
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
         self.routes = AsyncRoutes(self)
+        self.orgs = AsyncOrgDataResource(self)

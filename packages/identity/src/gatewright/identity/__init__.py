@@ -53,6 +53,7 @@ from gatewright.identity.models import (
     Permission,
     Role,
     User,
+    UserList,
 )
 
 __all__ = [
@@ -99,5 +100,6 @@ __all__ = [
     "Permission",
     "Role",
     "User",
+    "UserList",
     "Users",
 ]

@@ -42,6 +42,7 @@ from gatewright.identity.models import (
     Permission,
     Role,
     User,
+    UserList,
 )
 
 
@@ -59,6 +60,14 @@ class _UsersRequests:
     def me() -> Call[User]:
         return Call("GET", "/v1/users/me", User)
 
+    @staticmethod
+    def list(email_prefix: str | None) -> Call[UserList]:
+        return Call("GET", "/v1/users", UserList, params={"email_prefix": email_prefix})
+
+    @staticmethod
+    def delete(user_id: str) -> Call[None]:
+        return Call("DELETE", f"/v1/users/{path_segment(user_id)}", None)
+
 
 class _OrgsRequests:
     @staticmethod
@@ -70,8 +79,8 @@ class _OrgsRequests:
         return Call("GET", f"/v1/orgs/{path_segment(org_id)}", OrgDetail)
 
     @staticmethod
-    def list() -> Call[OrgList]:
-        return Call("GET", "/v1/orgs", OrgList)
+    def list(name_prefix: str | None = None) -> Call[OrgList]:
+        return Call("GET", "/v1/orgs", OrgList, params={"name_prefix": name_prefix})
 
     @staticmethod
     def delete(org_id: str) -> Call[None]:
@@ -175,10 +184,26 @@ class Users(SyncResource):
     def me(self) -> User:
         return self._send(_UsersRequests.me())
 
+    def list(self, *, email_prefix: str | None = None) -> UserList:
+        """Every user (a service only), optionally those whose email starts with the prefix."""
+        return self._send(_UsersRequests.list(email_prefix))
+
+    def delete(self, user_id: str) -> None:
+        """Delete a user and their memberships (a service only; 409 while they own an org)."""
+        self._send(_UsersRequests.delete(user_id))
+
 
 class AsyncUsers(AsyncResource):
     async def me(self) -> User:
         return await self._send(_UsersRequests.me())
+
+    async def list(self, *, email_prefix: str | None = None) -> UserList:
+        """Every user (a service only), optionally those whose email starts with the prefix."""
+        return await self._send(_UsersRequests.list(email_prefix))
+
+    async def delete(self, user_id: str) -> None:
+        """Delete a user and their memberships (a service only; 409 while they own an org)."""
+        await self._send(_UsersRequests.delete(user_id))
 
 
 class Orgs(SyncResource):
@@ -189,8 +214,9 @@ class Orgs(SyncResource):
     def get(self, org_id: str) -> OrgDetail:
         return self._send(_OrgsRequests.get(org_id))
 
-    def list(self) -> OrgList:
-        return self._send(_OrgsRequests.list())
+    def list(self, *, name_prefix: str | None = None) -> OrgList:
+        """A user's orgs; for a service every org, optionally those named with the prefix."""
+        return self._send(_OrgsRequests.list(name_prefix))
 
     def delete(self, org_id: str) -> None:
         self._send(_OrgsRequests.delete(org_id))
@@ -204,8 +230,9 @@ class AsyncOrgs(AsyncResource):
     async def get(self, org_id: str) -> OrgDetail:
         return await self._send(_OrgsRequests.get(org_id))
 
-    async def list(self) -> OrgList:
-        return await self._send(_OrgsRequests.list())
+    async def list(self, *, name_prefix: str | None = None) -> OrgList:
+        """A user's orgs; for a service every org, optionally those named with the prefix."""
+        return await self._send(_OrgsRequests.list(name_prefix))
 
     async def delete(self, org_id: str) -> None:
         await self._send(_OrgsRequests.delete(org_id))

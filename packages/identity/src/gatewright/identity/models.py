@@ -117,6 +117,10 @@ class User(APIModel):
     created_at: datetime
 
 
+class UserList(APIModel):
+    data: list[User]
+
+
 # -- orgs and members ------------------------------------------------------------------------
 class OrgCreate(_Request):
     """Body of `POST /v1/orgs`. A user creates an org for themself (they become its owner) and
@@ -300,4 +304,5 @@ __all__ = [
     "Permission",
     "Role",
     "User",
+    "UserList",
 ]

@@ -28,7 +28,8 @@ from gatewright.core.errors import (
     ValidationFailed,
     make_status_error,
 )
-from gatewright.core.models import APIModel, UTCDateTime
+from gatewright.core.models import APIModel, OrgData, OrgDataList, OrgPurged, UTCDateTime
+from gatewright.core.orgdata import AsyncOrgDataResource, OrgDataResource
 from gatewright.core.resources import AsyncResource, Call, SyncResource, json_body, path_segment
 from gatewright.core.streaming import SSE_DONE, AsyncStream, SSEDecoder, Stream
 
@@ -43,6 +44,7 @@ __all__ = [
     "APIStreamError",
     "APITimeoutError",
     "AsyncAPIClient",
+    "AsyncOrgDataResource",
     "AsyncResource",
     "AsyncStream",
     "AuthenticationError",
@@ -57,6 +59,10 @@ __all__ = [
     "InternalServerError",
     "NotFound",
     "NotGiven",
+    "OrgData",
+    "OrgDataList",
+    "OrgDataResource",
+    "OrgPurged",
     "PermissionDenied",
     "RateLimited",
     "RetryPolicy",

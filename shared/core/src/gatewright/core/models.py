@@ -62,3 +62,22 @@ class APIModel(BaseModel):
     @property
     def request_id(self) -> str:
         return self._request_id
+
+
+class OrgData(APIModel):
+    """What a service keeps for one org (`GET /v1/orgs` of budgets and the gateway, decision
+    16): `items` rows (ledgers and reservations, routes) that an org deletion must purge."""
+
+    org_id: str
+    items: int
+
+
+class OrgDataList(APIModel):
+    data: list[OrgData]
+
+
+class OrgPurged(APIModel):
+    """The answer of `DELETE /v1/orgs/{org_id}` on a service that keeps per-org data."""
+
+    org_id: str
+    removed: int

@@ -178,6 +178,53 @@ def require_org(directory: OrgDirectory, org_id: str) -> None:
         )
 
 
+class _AsyncOrgsAPI(Protocol):
+    async def get(self, org_id: str) -> Any: ...
+
+
+class AsyncOrgsIdentityAPI(Protocol):
+    """What `AsyncIdentityOrgDirectory` needs: `gatewright.identity.AsyncClient` or a fake."""
+
+    @property
+    def orgs(self) -> _AsyncOrgsAPI: ...
+
+
+class AsyncIdentityOrgDirectory:
+    """`OrgDirectory` for an async service: `exists` is awaited (`GET /v1/orgs/{org_id}`)."""
+
+    def __init__(
+        self, client: AsyncOrgsIdentityAPI, *, unavailable: str = UNAVAILABLE_ORGS
+    ) -> None:
+        self._client = client
+        self._unavailable = unavailable
+
+    async def exists(self, org_id: str) -> bool:
+        try:
+            await self._client.orgs.get(org_id)
+        except NotFound:
+            return False
+        except (APIConnectionError, APIStatusError) as exc:
+            raise _unavailable(self._unavailable, exc) from exc
+        return True
+
+
+def org_still_exists(org_id: str) -> ServiceError:
+    """409 `org_exists`: a service purges an org's data only once identity no longer knows the
+    org (decision 16), so a purge can never run ahead of the deletion or wipe a live org."""
+    return ServiceError(
+        409,
+        "org_exists",
+        f"Org {org_id} still exists: delete it in identity first, then purge its data here.",
+        details={"org_id": org_id},
+    )
+
+
+def require_org_gone(directory: OrgDirectory, org_id: str) -> None:
+    """409 `org_exists` while identity knows `org_id` (the guard of every purge)."""
+    if directory.exists(org_id):
+        raise org_still_exists(org_id)
+
+
 async def get_org_directory(request: Request) -> OrgDirectory:
     directory: OrgDirectory = request.app.state.orgs
     return directory

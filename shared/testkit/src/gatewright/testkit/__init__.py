@@ -34,7 +34,7 @@ from gatewright.testkit.eventually import (
     timeout_scale,
 )
 from gatewright.testkit.harness import Harness
-from gatewright.testkit.naming import Names, RequestIds
+from gatewright.testkit.naming import HARNESS_PREFIX, Names, RequestIds, run_prefix
 from gatewright.testkit.plugin import require_stack
 from gatewright.testkit.recorder import Exchange, ExchangeRecorder
 from gatewright.testkit.redact import (
@@ -50,6 +50,7 @@ from gatewright.testkit.steps import Flow, Step
 from gatewright.testkit.target import Target, TargetError
 
 __all__ = [
+    "HARNESS_PREFIX",
     "SERVICES",
     "TIMEOUT_PROFILES",
     "AuditTrail",
@@ -83,5 +84,6 @@ __all__ = [
     "register_secret",
     "register_service",
     "require_stack",
+    "run_prefix",
     "timeout_scale",
 ]

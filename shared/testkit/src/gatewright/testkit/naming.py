@@ -5,6 +5,12 @@ Everything a test creates is named from `(seed, test id, kind)`, so a run is rep
 
 - `Names(test_id, seed).name("org")`     -> `login-works-3f2a1c9e`
 - `Names(...).email("alice")`            -> `alice.5be07d21@login-works.gatewright.test`
+
+In a run the plugin gives every test the run's prefix and the test's hash,
+`Names(test_id, seed, prefix=run_prefix(run_id))`: `gwt-r1a2b3-9c8d7e-login-works-3f2a1c9e`,
+`gwt-r1a2b3-9c8d7e-alice.5be07d21@...`. So whatever a run makes (orgs, routes, keys, users)
+says which run and which test made it, and cleanup or a sweep finds it by prefix
+(`HARNESS_PREFIX` for every run, `run_prefix(run_id)` for one, `Names.prefix` for one test).
 - `Names(...).password("alice")`         -> a strong secret, the same on every run with that seed
 - `RequestIds(run_id, worker, test_id)()`-> `r1a2b3c-gw0-3f2a1c-0001` (greppable in service logs)
 """
@@ -26,6 +32,14 @@ SEED_ENV = "GATEWRIGHT_SEED"
 RUN_ID_ENV = "GATEWRIGHT_RUN_ID"
 EMAIL_DOMAIN = "gatewright.test"
 _SLUG_MAX = 40
+# What every name a harness run creates starts with (a sweep looks for it).
+HARNESS_PREFIX = "gwt-"
+_RUN_IN_PREFIX_MAX = 12  # keeps an email's local part under 64 characters
+
+
+def run_prefix(run_id: str) -> str:
+    """`gwt-<run id>-`: what every name of this run starts with."""
+    return f"{HARNESS_PREFIX}{_slugify(run_id, _RUN_IN_PREFIX_MAX)}-"
 
 
 def new_seed() -> str:
@@ -77,23 +91,26 @@ test_slug.__test__ = False  # type: ignore[attr-defined]  # not a test, despite 
 class Names:
     """Names, emails and passwords for one test, unique per (seed, test id, kind/label)."""
 
-    def __init__(self, test_id: str, seed: str) -> None:
+    def __init__(self, test_id: str, seed: str, *, prefix: str = "") -> None:
         self.test_id = test_id
         self.seed = seed
         self.slug = test_slug(test_id)
         self.test_hash = short_hash(test_id)
+        # Every name and email of this test starts with it (empty: no prefix at all).
+        self.prefix = f"{prefix}{self.test_hash}-" if prefix else ""
 
     def _hash(self, *parts: str, length: int = 8) -> str:
         return short_hash(self.seed, self.test_id, *parts, length=length)
 
     def name(self, kind: str = "") -> str:
-        """`<slug>-<short hash>`; the hash covers the seed, the test id and `kind`."""
-        return f"{self.slug[:30].rstrip('-')}-{self._hash('name', kind)}"
+        """`<prefix><slug>-<short hash>`; the hash covers the seed, the test id and `kind`."""
+        return f"{self.prefix}{self.slug[:30].rstrip('-')}-{self._hash('name', kind)}"
 
     def email(self, label: str = "user") -> str:
-        """`<label>.<hash>@<slug>.gatewright.test` (the reserved `.test` TLD never delivers)."""
-        local = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "user"
-        return f"{local}.{self._hash('email', label)}@{self.slug}.{EMAIL_DOMAIN}"
+        """`<prefix><label>.<hash>@<slug>.gatewright.test` (the reserved `.test` TLD never
+        delivers)."""
+        local = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:20] or "user"
+        return f"{self.prefix}{local}.{self._hash('email', label)}@{self.slug}.{EMAIL_DOMAIN}"
 
     def password(self, label: str = "user") -> str:
         """A strong secret from hmac(seed, test id, label); registered for redaction."""

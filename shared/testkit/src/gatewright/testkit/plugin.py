@@ -51,7 +51,7 @@ from gatewright.testkit.eventually import (
 )
 from gatewright.testkit.harness import Harness, TestContext
 from gatewright.testkit.htmlreport import render_html
-from gatewright.testkit.naming import Names, RequestIds, resolve_run_id, resolve_seed
+from gatewright.testkit.naming import Names, RequestIds, resolve_run_id, resolve_seed, run_prefix
 from gatewright.testkit.recorder import ExchangeRecorder
 from gatewright.testkit.redact import redact_text, register_secret, registered_secrets
 from gatewright.testkit.report import failure_section, reason_counts
@@ -60,6 +60,7 @@ from gatewright.testkit.steps import Flow, is_failure
 from gatewright.testkit.target import TARGET_FILE_ENV, Target, TargetError
 
 DEFAULT_SERVICES = ("identity",)
+LONG_MARKER_HELP = "a flow far longer than the rest (e.g. its own stack); it starts first"
 
 
 def _ci() -> bool:
@@ -161,6 +162,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "releases (closing clients) still run",
     )
     group.addoption(
+        "--gw-slowest",
+        type=int,
+        default=5,
+        help="how many of the slowest flows the end-of-run summary lists (default 5)",
+    )
+    group.addoption(
         "--allow-unavailable",
         action="store_true",
         default=False,
@@ -171,6 +178,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     state = _state(config)
+    config.addinivalue_line("markers", f"long: {LONG_MARKER_HELP}")
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     opt = config.option
     set_timeout_scale(opt.gw_timeout_scale)
@@ -211,6 +219,14 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["gw_target"] = state.target.to_json(include_secrets=True)
     if state.target_error is not None:
         node.workerinput["gw_target_error"] = state.target_error
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Flows marked `long` start first (after pytest-randomly's shuffle, which stays the order of
+    the rest): under xdist's work stealing the other workers take the short flows meanwhile, so
+    the run ends near max(longest flow, total / workers) instead of with one late long flow."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -282,7 +298,7 @@ def _context(item: pytest.Item) -> TestContext:
         flow = Flow()
         ctx = TestContext(
             nodeid=item.nodeid,
-            names=Names(item.nodeid, state.seed),
+            names=Names(item.nodeid, state.seed, prefix=run_prefix(state.run_id)),
             flow=flow,
             recorder=ExchangeRecorder(step=flow),
             cleanup=Cleanup(keep=state.keep_data),
@@ -538,8 +554,14 @@ class RunReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         _write_run_report(self.state, wall_s=time.monotonic() - self.started)
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         _terminal_summary(self.state, terminalreporter)
+        _timing_summary(
+            self.state,
+            terminalreporter,
+            wall_s=time.monotonic() - self.started,
+            slowest=int(config.option.gw_slowest),
+        )
 
 
 def _run_info(state: RunState) -> dict[str, Any]:
@@ -602,3 +624,25 @@ def _terminal_summary(state: RunState, terminalreporter: Any) -> None:
             tr.write_line(f"  {nodeid}: {what}")
     if state.stack is not None and state.keep_data and state.stack.data_root is not None:
         tr.write_line(f"local stack data kept in {state.stack.data_root}")
+
+
+def _timing_summary(state: RunState, terminalreporter: Any, *, wall_s: float, slowest: int) -> None:
+    """The run's wall time, how busy each worker was, and the slowest flows: what to look at
+    first when the stage gets slower or parallelism stops paying."""
+    if not _should_report(state):
+        return
+    results = [r for r in state.results.values() if r.duration > 0]
+    tr = terminalreporter
+    busy: dict[str, float] = {}
+    for r in results:
+        busy[r.worker] = busy.get(r.worker, 0.0) + r.duration
+    total = sum(busy.values())
+    per_worker = ", ".join(f"{w} {s:.1f}s" for w, s in sorted(busy.items()))
+    tr.write_line(
+        f"wall {wall_s:.1f}s for {len(results)} tests, {total:.1f}s of test time "
+        f"({per_worker or 'none'})"
+    )
+    if slowest > 0 and results:
+        tr.write_line(f"slowest {min(slowest, len(results))} flows:")
+        for r in sorted(results, key=lambda r: r.duration, reverse=True)[:slowest]:
+            tr.write_line(f"  {r.duration:6.2f}s {r.worker:>5} {r.nodeid}")

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets.service import events, store
-from gatewright.budgets.service.api.routes import budgets, reservations, spend
+from gatewright.budgets.service.api.routes import budgets, orgdata, reservations, spend
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
@@ -94,7 +94,7 @@ def create_app(
         service="budgets",
         version=VERSION,
         description="Per-org and per-key limits, periods, reservations, spend ledger.",
-        routers=[budgets.router, spend.router, reservations.router],
+        routers=[budgets.router, spend.router, reservations.router, orgdata.router],
         db=db,
         lifespan=lifespan,
         audit_outbox=store.outbox,

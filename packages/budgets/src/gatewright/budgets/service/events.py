@@ -4,6 +4,8 @@
   target the org or the api_key; details `{scope, limit_micro_usd, period}`.
 - `budget.delete` (success): the same, with the removed budget's limit and period (a repeated
   delete changes nothing and records nothing).
+- `org.purge` (success): actor the service; target the org; details `{removed}` (rows of its
+  ledgers and reservations, after identity deleted the org; decision 16).
 - `reservation.denied` (denied): actor the calling service (`gateway`); target the org or the
   api_key whose budget refused; reason the 402 message (limit, spent, reserved, requested);
   details `{scope, org_id, key_id, limit_micro_usd, spent_micro_usd, reserved_micro_usd,
@@ -60,6 +62,22 @@ def record_budget_change(
             "limit_micro_usd": limit_micro_usd,
             "period": period,
         },
+    )
+
+
+def record_purge(s: Session, request: Request, who: Caller, *, org_id: str, removed: int) -> str:
+    actor_type, actor_id = actor(request, who)
+    return outbox.record(
+        s,
+        org_id=org_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action="org.purge",
+        outcome="success",
+        reason="",
+        target_type="org",
+        target_id=org_id,
+        details={"removed": removed},
     )
 
 

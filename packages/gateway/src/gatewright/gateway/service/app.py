@@ -24,13 +24,17 @@ from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets import AsyncClient as BudgetsClient
 from gatewright.gateway.service import store
-from gatewright.gateway.service.api.routes import completions, internal, route_table
+from gatewright.gateway.service.api.routes import completions, internal, orgdata, route_table
 from gatewright.gateway.service.config import GatewaySettings
 from gatewright.gateway.service.engine.pipeline import Gateway
 from gatewright.gateway.service.engine.seams import BudgetsAPI, IdentityAPI
 from gatewright.identity import AsyncClient as IdentityClient
 from gatewright.servicekit import Database, create_service_app
-from gatewright.servicekit.access import SERVICE_NAME_HEADER, AsyncIdentityAuthorizer
+from gatewright.servicekit.access import (
+    SERVICE_NAME_HEADER,
+    AsyncIdentityAuthorizer,
+    AsyncIdentityOrgDirectory,
+)
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.correlation import outbound_request_id
 
@@ -93,6 +97,8 @@ def create_app(
             app.state.authorizer = AsyncIdentityAuthorizer(
                 ident, unavailable="Cannot check permissions right now"
             )
+            # Whether identity still knows an org: the guard of a purge (decision 16).
+            app.state.orgs = AsyncIdentityOrgDirectory(ident)
             ledger: BudgetsAPI
             if budgets is None:
                 ledger = await stack.enter_async_context(
@@ -135,7 +141,7 @@ def create_app(
         service="gateway",
         version=VERSION,
         description="OpenAI-compatible chat completions with routing, fallback and budgets.",
-        routers=[completions.router, route_table.router, internal.router],
+        routers=[completions.router, route_table.router, internal.router, orgdata.router],
         db=db,
         lifespan=lifespan,
         audit_outbox=store.outbox,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -119,6 +120,24 @@ def delete_route(s: Session, *, org_id: str | None, alias: str) -> bool:
         delete(routes).where(routes.c.scope == (org_id or GLOBAL), routes.c.alias == alias)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def orgs_with_routes(s: Session) -> dict[str, int]:
+    """org id -> how many routes the gateway keeps for it (the global table left out)."""
+    rows = s.execute(
+        select(routes.c.scope, func.count())
+        .where(routes.c.scope != GLOBAL)
+        .group_by(routes.c.scope)
+    ).all()
+    return {scope: int(n) for scope, n in rows}
+
+
+def purge_org(s: Session, *, org_id: str) -> int:
+    """Delete every route of the org; how many went."""
+    if org_id == GLOBAL:
+        return 0
+    result = s.execute(delete(routes).where(routes.c.scope == org_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def reset(s: Session) -> None:

@@ -187,6 +187,32 @@ def get_user(s: Session, *, user_id: str) -> User | None:
     return _user(row) if row else None
 
 
+def list_users(s: Session, *, email_prefix: str = "") -> list[User]:
+    """Every user whose email starts with `email_prefix` (matched literally, case-blind as
+    emails are stored lower-case), oldest first."""
+    query = select(users).order_by(users.c.created_at, users.c.id)
+    if email_prefix:
+        query = query.where(users.c.email.startswith(email_prefix.lower(), autoescape=True))
+    return [_user(row) for row in s.execute(query).all()]
+
+
+def orgs_owned_by(s: Session, *, user_id: str) -> list[str]:
+    """The orgs where `user_id` is an owner."""
+    rows = s.execute(
+        select(memberships.c.org_id).where(
+            memberships.c.user_id == user_id, memberships.c.role == "owner"
+        )
+    ).all()
+    return sorted(r.org_id for r in rows)
+
+
+def delete_user(s: Session, *, user_id: str) -> bool:
+    """Delete the user with their memberships; False when there was none."""
+    s.execute(delete(memberships).where(memberships.c.user_id == user_id))
+    result = cast(CursorResult[Any], s.execute(delete(users).where(users.c.id == user_id)))
+    return result.rowcount > 0
+
+
 def get_credentials(s: Session, *, email: str) -> Credentials | None:
     row = s.execute(
         select(users.c.id, users.c.email, users.c.password_hash).where(
@@ -237,6 +263,14 @@ def list_orgs_for_user(s: Session, *, user_id: str) -> list[Org]:
         .order_by(orgs.c.created_at, orgs.c.id)
     ).all()
     return [Org(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
+
+
+def list_orgs(s: Session, *, name_prefix: str = "") -> list[Org]:
+    """Every org whose name starts with `name_prefix` (literally), oldest first."""
+    query = select(orgs).order_by(orgs.c.created_at, orgs.c.id)
+    if name_prefix:
+        query = query.where(orgs.c.name.startswith(name_prefix, autoescape=True))
+    return [Org(id=r.id, name=r.name, created_at=r.created_at) for r in s.execute(query).all()]
 
 
 def delete_org(s: Session, *, org_id: str) -> bool:

@@ -33,7 +33,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gatewright.core import AuthenticationError, make_status_error
-from gatewright.identity.models import AuthzDecision, KeyVerification, Permission, Role
+from gatewright.identity.models import AuthzDecision, KeyVerification, OrgDetail, Permission, Role
 from gatewright.identity.service import permissions
 from gatewright.identity.service.tokens import TokenIssuer
 from gatewright.servicekit.access import Decision
@@ -211,12 +211,33 @@ class _FakeAuthz:
         return AuthzDecision(**asdict(self._fake._decide(subject, org_id, permission)))
 
 
+class _FakeOrgs:
+    """The identity `AsyncClient`'s `orgs.get`: the org as a service reads it (`get_org`), a
+    `NotFound` for an org the fake does not know (servicekit's `AsyncIdentityOrgDirectory`)."""
+
+    def __init__(self, fake: FakeIdentity) -> None:
+        self._fake = fake
+
+    async def get(self, org_id: str) -> OrgDetail:
+        url = f"http://identity.test/v1/orgs/{org_id}"
+        request = httpx.Request(
+            "GET", url, headers={"Authorization": f"Bearer {self._fake.service_token}"}
+        )
+        response = self._fake.get_org(request)
+        response.request = request
+        if response.status_code != 200:
+            raise make_status_error(response)
+        return OrgDetail.model_validate(response.json())
+
+
 class FakeIdentityClient:
-    """`FakeIdentity` as the identity `AsyncClient` a service is built with (`keys`, `authz`)."""
+    """`FakeIdentity` as the identity `AsyncClient` a service is built with (`keys`, `authz`,
+    `orgs.get`)."""
 
     def __init__(self, fake: FakeIdentity) -> None:
         self.keys = _FakeKeys(fake)
         self.authz = _FakeAuthz(fake)
+        self.orgs = _FakeOrgs(fake)
 
 
 # What identity answers for a secret it does not know (`POST /v1/keys/verify`).

@@ -21,6 +21,8 @@ from gatewright.budgets.service.store.ledger import (
     get_budget,
     get_spend,
     lock_org,
+    orgs_with_data,
+    purge_org,
     set_budget,
 )
 from gatewright.budgets.service.store.records import Replayed, check_replay, find_replayed
@@ -57,8 +59,10 @@ __all__ = [
     "list_reservations",
     "lock_org",
     "metadata",
+    "orgs_with_data",
     "orgs_with_due_reservations",
     "outbox",
+    "purge_org",
     "release",
     "reservations",
     "reserve",

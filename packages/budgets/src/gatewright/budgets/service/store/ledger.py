@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from gatewright.budgets.models import Budget, KeySpend, Period, Spend
-from gatewright.budgets.service.store.tables import ORG_SCOPE, ledgers, scope_key
+from gatewright.budgets.service.store.tables import ORG_SCOPE, ledgers, reservations, scope_key
 from gatewright.servicekit import ServiceError
 
 log = logging.getLogger("gatewright.budgets.ledger")
@@ -339,3 +339,21 @@ def get_spend(s: Session, *, org_id: str, now: datetime) -> Spend:
         period_start=org.period_start if org else None,
         keys=keys,
     )
+
+
+def orgs_with_data(s: Session) -> dict[str, int]:
+    """org id -> how many ledger and reservation rows budgets keeps for it."""
+    counts: dict[str, int] = {}
+    for table in (ledgers, reservations):
+        rows = s.execute(select(table.c.org_id, func.count()).group_by(table.c.org_id)).all()
+        for org_id, n in rows:
+            counts[org_id] = counts.get(org_id, 0) + int(n)
+    return counts
+
+
+def purge_org(s: Session, *, org_id: str) -> int:
+    """Delete every ledger and reservation of the org and its keys; how many rows went."""
+    removed = 0
+    for table in (reservations, ledgers):
+        removed += rowcount(s.execute(delete(table).where(table.c.org_id == org_id)))
+    return removed

@@ -21,11 +21,17 @@ class _Authz(Protocol):
     async def check(self, *, subject: str, org_id: str, permission: str) -> AuthzDecision: ...
 
 
+class _Orgs(Protocol):
+    async def get(self, org_id: str) -> Any: ...
+
+
 class IdentityAPI(Protocol):
     @property
     def keys(self) -> _Keys: ...
     @property
     def authz(self) -> _Authz: ...
+    @property
+    def orgs(self) -> _Orgs: ...
 
 
 class _Reservation(Protocol):

@@ -9,15 +9,15 @@ an `Org` manifest that left Git, decision 13).
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from gatewright.identity.models import Org, OrgCreate, OrgDetail, OrgList
 from gatewright.identity.service import events, store
 from gatewright.identity.service.api.access import authorize, authorize_caller, org_not_found
 from gatewright.identity.service.api.deps import (
     DB,
-    CurrentUser,
     Principal,
     ServiceCaller,
     ServiceOrUser,
@@ -28,6 +28,10 @@ from gatewright.servicekit.access import service_name
 
 log = logging.getLogger("gatewright.identity.orgs")
 router = APIRouter(prefix="/v1/orgs", tags=["orgs"], responses=ERROR_RESPONSES)
+# A prefix is matched literally; bounded like a name, printable.
+NamePrefix = Annotated[
+    str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 @router.post("", operation_id="create_org", status_code=201, response_model=Org)
@@ -89,9 +93,20 @@ def _create_org_for_owner(body: OrgCreate, db: Database, request: Request) -> Or
 
 
 @router.get("", operation_id="list_orgs", response_model=OrgList)
-def list_orgs(principal: CurrentUser, db: DB) -> OrgList:
+def list_orgs(caller: ServiceOrUser, db: DB, name_prefix: NamePrefix = None) -> OrgList:
+    """A user's orgs; for a service (the service token) every org, or those whose name starts
+    with `name_prefix`: how a sweep finds what a test run left (decision 16)."""
     with db.session() as s:
-        return OrgList(data=store.list_orgs_for_user(s, user_id=principal.user_id))
+        if isinstance(caller, ServiceCaller):
+            return OrgList(data=store.list_orgs(s, name_prefix=name_prefix or ""))
+        if name_prefix is not None:
+            raise ServiceError(
+                400,
+                "invalid_request",
+                "name_prefix is for services only: a user lists the orgs they belong to.",
+                details={"field": "name_prefix"},
+            )
+        return OrgList(data=store.list_orgs_for_user(s, user_id=caller.user_id))
 
 
 @router.get("/{org_id}", operation_id="get_org", response_model=OrgDetail)
