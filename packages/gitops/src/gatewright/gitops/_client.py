@@ -2,7 +2,8 @@
 
 `_ApplicationsRequests` returns a `Call` (method, path, body, response type) for each route;
 `Applications` and `AsyncApplications` only hand it to their client, so sync and async never
-diverge. Bodies are plain dicts: the service is the authority on input, and its 422 arrives as
+diverge. `Hooks` / `AsyncHooks` (`_HooksRequests`) send webhook deliveries as GitHub and GitLab
+do, signed over the exact bytes sent (`_hooks.sign_github`). Bodies are plain dicts: the service is the authority on input, and its 422 arrives as
 `ValidationFailed` like every other error.
 
 `wait_for` waits on facts, not time: it asks for a refresh (a token), then polls the status
@@ -24,6 +25,7 @@ GatewrightError
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +42,20 @@ from gatewright.core import (
     json_body,
     path_segment,
 )
+from gatewright.gitops._hooks import (
+    GITHUB_DELIVERY_HEADER,
+    GITHUB_EVENT_HEADER,
+    GITHUB_SIGNATURE_HEADER,
+    GITLAB_EVENT_HEADER,
+    GITLAB_TOKEN_HEADER,
+    sign_github,
+)
 from gatewright.gitops.models import (
     Application,
     ApplicationList,
     ApplicationStatus,
     HealthStatus,
+    HookResult,
     RefreshAccepted,
     SyncStatus,
 )
@@ -117,6 +128,39 @@ class _ApplicationsRequests:
     @staticmethod
     def refresh(name: str) -> Call[RefreshAccepted]:
         return Call("POST", f"{_app_path(name)}/refresh", RefreshAccepted)
+
+
+class _HooksRequests:
+    """Deliveries as the hosts send them: the body is encoded once, and that is what is signed
+    and sent byte for byte (GitHub indents with 2 spaces and ends with a newline)."""
+
+    @staticmethod
+    def _encode(payload: dict[str, Any]) -> bytes:
+        return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    @staticmethod
+    def github(
+        payload: dict[str, Any], *, secret: str, event: str, delivery: str | None
+    ) -> Call[HookResult]:
+        body = _HooksRequests._encode(payload)
+        headers = {
+            "Content-Type": "application/json",
+            GITHUB_EVENT_HEADER: event,
+            GITHUB_SIGNATURE_HEADER: sign_github(secret, body),
+        }
+        if delivery is not None:
+            headers[GITHUB_DELIVERY_HEADER] = delivery
+        return Call("POST", "/v1/hooks/git", HookResult, content=body, headers=headers)
+
+    @staticmethod
+    def gitlab(payload: dict[str, Any], *, token: str, event: str) -> Call[HookResult]:
+        headers = {
+            "Content-Type": "application/json",
+            GITLAB_EVENT_HEADER: event,
+            GITLAB_TOKEN_HEADER: token,
+        }
+        body = _HooksRequests._encode(payload)
+        return Call("POST", "/v1/hooks/git", HookResult, content=body, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -225,12 +269,15 @@ class Applications(SyncResource):
         health: HealthStatus | None = "Healthy",
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         refresh: bool = True,
+        token: str | None = None,
     ) -> Application:
         """Refresh, then poll until a reconcile handled it and the status is as wanted.
 
         Raises `SyncFailed` at once when the handled reconcile ended elsewhere, `SyncTimeout`
-        when `timeout` passes. `refresh=False` only polls (no token: it never fails early)."""
-        token = self.refresh(name).token if refresh else None
+        when `timeout` passes. `refresh=False` only polls (no token: it never fails early);
+        `token` waits on a refresh asked for elsewhere (a webhook's answer) instead of a new one."""
+        if token is None and refresh:
+            token = self.refresh(name).token
         want = _Want(token, revision, sync, health)
         deadline = time.monotonic() + timeout
         delay = _FIRST_DELAY
@@ -306,12 +353,15 @@ class AsyncApplications(AsyncResource):
         health: HealthStatus | None = "Healthy",
         timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109 - the same API as Client's
         refresh: bool = True,
+        token: str | None = None,
     ) -> Application:
         """Refresh, then poll until a reconcile handled it and the status is as wanted.
 
         Raises `SyncFailed` at once when the handled reconcile ended elsewhere, `SyncTimeout`
-        when `timeout` passes. `refresh=False` only polls (no token: it never fails early)."""
-        token = (await self.refresh(name)).token if refresh else None
+        when `timeout` passes. `refresh=False` only polls (no token: it never fails early);
+        `token` waits on a refresh asked for elsewhere (a webhook's answer) instead of a new one."""
+        if token is None and refresh:
+            token = (await self.refresh(name)).token
         want = _Want(token, revision, sync, health)
         deadline = time.monotonic() + timeout
         delay = _FIRST_DELAY
@@ -333,6 +383,50 @@ class AsyncApplications(AsyncResource):
             delay = _next_delay(delay)
 
 
+class Hooks(SyncResource):
+    """Webhook deliveries as GitHub and GitLab send them (for tests and scripted pushes)."""
+
+    def github(
+        self,
+        payload: dict[str, Any],
+        *,
+        secret: str,
+        event: str = "push",
+        delivery: str | None = None,
+    ) -> HookResult:
+        """Send `payload` as GitHub would, signed with `secret` (`X-Hub-Signature-256`)."""
+        return self._send(
+            _HooksRequests.github(payload, secret=secret, event=event, delivery=delivery)
+        )
+
+    def gitlab(self, payload: dict[str, Any], *, token: str, event: str = "Push Hook") -> HookResult:
+        """Send `payload` as GitLab would, with `token` as `X-Gitlab-Token`."""
+        return self._send(_HooksRequests.gitlab(payload, token=token, event=event))
+
+
+class AsyncHooks(AsyncResource):
+    """Webhook deliveries as GitHub and GitLab send them (for tests and scripted pushes)."""
+
+    async def github(
+        self,
+        payload: dict[str, Any],
+        *,
+        secret: str,
+        event: str = "push",
+        delivery: str | None = None,
+    ) -> HookResult:
+        """Send `payload` as GitHub would, signed with `secret` (`X-Hub-Signature-256`)."""
+        return await self._send(
+            _HooksRequests.github(payload, secret=secret, event=event, delivery=delivery)
+        )
+
+    async def gitlab(
+        self, payload: dict[str, Any], *, token: str, event: str = "Push Hook"
+    ) -> HookResult:
+        """Send `payload` as GitLab would, with `token` as `X-Gitlab-Token`."""
+        return await self._send(_HooksRequests.gitlab(payload, token=token, event=event))
+
+
 # -- clients ---------------------------------------------------------------------------------
 class Client(SyncAPIClient):
     """Synchronous gitops client.
@@ -344,6 +438,7 @@ class Client(SyncAPIClient):
     def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
         super().__init__(base_url, token=token, **kwargs)
         self.applications = Applications(self)
+        self.hooks = Hooks(self)
 
 
 class AsyncClient(AsyncAPIClient):
@@ -352,3 +447,4 @@ class AsyncClient(AsyncAPIClient):
     def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
         super().__init__(base_url, token=token, **kwargs)
         self.applications = AsyncApplications(self)
+        self.hooks = AsyncHooks(self)

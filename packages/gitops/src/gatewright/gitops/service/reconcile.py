@@ -52,6 +52,7 @@ from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import GitError, RepoCache, mask_url
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
+from gatewright.gitops.service.scope import own_org_id, within
 from gatewright.servicekit import Database, ServiceError
 
 log = logging.getLogger("gatewright.gitops.reconcile")
@@ -142,7 +143,9 @@ class _Run:
     # -- per kind ------------------------------------------------------------------------------
     def org(self, m: Manifest) -> None:
         with self.db.session() as s:
-            known = store.inventory_id(s, app_id=self.app.id, kind="Org", name=m.name)
+            known = own_org_id(self.app, m.name) or store.inventory_id(
+                s, app_id=self.app.id, kind="Org", name=m.name
+            )
         desired = {"name": m.name, "owner": m.spec.owner}
         try:
             if known is not None and self.live.org_exists(known):
@@ -257,7 +260,7 @@ def reconcile(
         message = exc.message
     else:
         status.revision = status.last_attempted_revision = snapshot.revision
-        manifests, problems = parse(snapshot.files)
+        manifests, problems = within(app, *parse(snapshot.files))
         if manifests is None:
             status.sync, status.health = "Unknown", "Degraded"
             status.conditions = [
