@@ -29,8 +29,8 @@ from gatewright.core import APIStatusError, RetryPolicy
 from gatewright.gitops import Client
 from gatewright.gitops.service import GitopsSettings, create_app
 from gatewright.gitops.service.api.deps import Who, get_caller_check, get_org_names
-from gatewright.identity.service.testing import FakeIdentity
 from gatewright.gitops.service.live import LiveState
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit import ServiceError
 from gatewright.servicekit.access import get_authorizer
 

@@ -92,7 +92,9 @@ HOOK_RESULT = {
 
 
 async def test_hooks_send_what_the_hosts_send_signed_over_the_exact_bytes(run: Runner) -> None:
-    payload = gitops.github_push_payload("https://github.com/acme/config.git", branch="main", sha=SHA)
+    payload = gitops.github_push_payload(
+        "https://github.com/acme/config.git", branch="main", sha=SHA
+    )
     with respx.mock(base_url=BASE) as mock:
         hook = mock.post("/v1/hooks/git").respond(202, json=HOOK_RESULT)
         result = await run(lambda c: c.hooks.github(payload, secret="s3cret", delivery="d-1"))

@@ -155,7 +155,10 @@ def test_a_signature_not_of_octokits_shape_is_refused(signature: str) -> None:
         ("git@github.com:acme/config.git", "github.com/acme/config"),
         ("ssh://git@github.com/acme/config.git", "github.com/acme/config"),
         ("git://github.com/acme/config.git", "github.com/acme/config"),
-        ("https://user:secret@gitlab.example:8443/group/sub/config.git", "gitlab.example/group/sub/config"),
+        (
+            "https://user:secret@gitlab.example:8443/group/sub/config.git",
+            "gitlab.example/group/sub/config",
+        ),
         ("/srv/config.git", "/srv/config"),
         ("file:///srv/config/", "/srv/config"),
         ("https://github.com/Acme/Config", "github.com/Acme/Config"),  # path case is kept
@@ -289,7 +292,9 @@ def test_a_push_no_application_follows_is_a_no_op(
     app: FastAPI, http: TestClient, repo: ConfigRepo, followed: str
 ) -> None:
     before = refresh_seq(app, "platform")
-    elsewhere = github(http, github_push_payload("https://example.test/x.git", branch="main", sha="b" * 40))
+    elsewhere = github(
+        http, github_push_payload("https://example.test/x.git", branch="main", sha="b" * 40)
+    )
     other_branch = github(http, github_push_payload(repo.url, branch="dev", sha="c" * 40))
     for answer in (elsewhere, other_branch):
         assert answer.status_code == 202, answer.text

@@ -2,9 +2,9 @@
 
 `_ApplicationsRequests` returns a `Call` (method, path, body, response type) for each route;
 `Applications` and `AsyncApplications` only hand it to their client, so sync and async never
-diverge. `Hooks` / `AsyncHooks` (`_HooksRequests`) send webhook deliveries as GitHub and GitLab
-do, signed over the exact bytes sent (`_hooks.sign_github`). Bodies are plain dicts: the service is the authority on input, and its 422 arrives as
-`ValidationFailed` like every other error.
+diverge. Bodies are plain dicts: the service is the authority on input, and its 422 arrives as
+`ValidationFailed` like every other error. `Hooks` / `AsyncHooks` (`_HooksRequests`) send
+webhook deliveries as GitHub and GitLab do, signed over the exact bytes sent (`sign_github`).
 
 `wait_for` waits on facts, not time: it asks for a refresh (a token), then polls the status
 until a reconcile has handled that token (`status.last_handled_refresh` is it or a later one)
@@ -92,6 +92,7 @@ class _ApplicationsRequests:
         *,
         name: str,
         repo_url: str,
+        org_id: str | None,
         branch: str | None,
         path: str | None,
         sync_policy: dict[str, bool] | None,
@@ -100,6 +101,7 @@ class _ApplicationsRequests:
     ) -> Call[Application]:
         body = json_body(
             name=name,
+            org_id=org_id,
             repo_url=repo_url,
             branch=branch,
             path=path,
@@ -223,17 +225,20 @@ class Applications(SyncResource):
         name: str,
         *,
         repo_url: str,
+        org_id: str | None = None,
         branch: str | None = None,
         path: str | None = None,
         sync_policy: dict[str, bool] | None = None,
         poll_interval_seconds: int | None = None,
         drift_check_interval_seconds: int | None = None,
     ) -> Application:
-        """Create an Application; its first reconcile starts at once."""
+        """Create an Application; its first reconcile starts at once. `org_id`: the org that
+        owns it (its manifests may then concern only that org); None: platform-wide."""
         return self._send(
             _ApplicationsRequests.create(
                 name=name,
                 repo_url=repo_url,
+                org_id=org_id,
                 branch=branch,
                 path=path,
                 sync_policy=sync_policy,
@@ -307,17 +312,20 @@ class AsyncApplications(AsyncResource):
         name: str,
         *,
         repo_url: str,
+        org_id: str | None = None,
         branch: str | None = None,
         path: str | None = None,
         sync_policy: dict[str, bool] | None = None,
         poll_interval_seconds: int | None = None,
         drift_check_interval_seconds: int | None = None,
     ) -> Application:
-        """Create an Application; its first reconcile starts at once."""
+        """Create an Application; its first reconcile starts at once. `org_id`: the org that
+        owns it (its manifests may then concern only that org); None: platform-wide."""
         return await self._send(
             _ApplicationsRequests.create(
                 name=name,
                 repo_url=repo_url,
+                org_id=org_id,
                 branch=branch,
                 path=path,
                 sync_policy=sync_policy,
@@ -399,7 +407,9 @@ class Hooks(SyncResource):
             _HooksRequests.github(payload, secret=secret, event=event, delivery=delivery)
         )
 
-    def gitlab(self, payload: dict[str, Any], *, token: str, event: str = "Push Hook") -> HookResult:
+    def gitlab(
+        self, payload: dict[str, Any], *, token: str, event: str = "Push Hook"
+    ) -> HookResult:
         """Send `payload` as GitLab would, with `token` as `X-Gitlab-Token`."""
         return self._send(_HooksRequests.gitlab(payload, token=token, event=event))
 

@@ -96,7 +96,9 @@ RepoPath = Annotated[
 ]
 IntervalSeconds = Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_SECONDS)]
 # An identity org ID (`org_...`): the org that owns an org-scoped Application.
-OrgId = Annotated[str, StringConstraints(min_length=5, max_length=64, pattern=r"^org_[A-Za-z0-9_-]+$")]
+OrgId = Annotated[
+    str, StringConstraints(min_length=5, max_length=64, pattern=r"^org_[A-Za-z0-9_-]+$")
+]
 
 
 class _Request(BaseModel):

@@ -8,7 +8,7 @@ webhook's) to the platform chain (`org_id` None):
 | `application.create` | success | service / user | application | the spec |
 | `application.update` | success | the same | application | the fields changed |
 | `application.delete` | success | the same | application | `{}` |
-| `gitops.webhook_rejected` | denied | anonymous | webhook (the host) | host, event, reason code, delivery |
+| `gitops.webhook_rejected` | denied | anonymous | webhook (host) | host, event, reason, delivery |
 | `authz.denied` | denied | user | org | role, permission (servicekit's `record_denial`) |
 
 A webhook rejection never carries the secret, the signature or the token, only why it failed.

@@ -1,11 +1,11 @@
 """Gitops's tables (all prefixed `gitops_`) and keyword-only data functions.
 
-- `gitops_applications`: one row per Application: its spec, its owning org (`org_id`, and the
-  org's name as identity had it at the create, for the scope check), its last status (a JSON document,
-  written whole by each reconcile) and its refresh bookkeeping: `refresh_seq` counts refreshes
-  asked for, `requested_refresh` is the newest token. A reconcile reads the token when it starts
-  and, when it finishes, records it as `last_handled_refresh`: a refresh that arrives while it
-  runs has a newer token, so it is not marked handled and the scheduler runs once more.
+- `gitops_applications`: one row per Application: its spec, its owning org (`org_id`, and the org's
+  name as identity had it at the create, for the scope check), its last status (a JSON document,
+  written whole by each reconcile) and its refresh bookkeeping: `refresh_seq` counts refreshes asked
+  for, `requested_refresh` is the newest token. A reconcile reads the token when it starts and, when
+  it finishes, records it as `last_handled_refresh`: a refresh that arrives while it runs has a
+  newer token, so it is not marked handled and the scheduler runs once more.
 - `gitops_inventory`: what each Application created (kind, manifest name → live ID). Live IDs
   of orgs come from here (identity names orgs by ID, Git by name); prune will only ever remove
   entries of this table.

@@ -227,7 +227,11 @@ def read(host: Host, event: str, payload: Any) -> Push | Ignored | Ping:
         p, r2 = gl.project, gl.repository
         urls = _urls(
             [
-                *((p.git_http_url, p.git_ssh_url, p.web_url, p.http_url, p.ssh_url, p.url) if p else ()),
+                *(
+                    (p.git_http_url, p.git_ssh_url, p.web_url, p.http_url, p.ssh_url, p.url)
+                    if p
+                    else ()
+                ),
                 *((r2.url, r2.homepage, r2.git_http_url, r2.git_ssh_url) if r2 else ()),
             ]
         )

@@ -30,8 +30,8 @@ from gatewright.gitops.service.scheduler import Scheduler
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit import ServiceError, outbound_request_id
 from gatewright.servicekit.access import (
-    AuthorizerDep,
     Authorizer,
+    AuthorizerDep,
     Decision,
     ServiceCaller,
     UserCaller,
@@ -49,9 +49,9 @@ __all__ = [
     "IdentityOrgNames",
     "Manager",
     "ManagerCaller",
+    "Now",
     "OrgNames",
     "OrgNamesDep",
-    "Now",
     "SchedulerDep",
     "SettingsDep",
     "Who",
