@@ -7,7 +7,9 @@ through the `LiveState` seam, and none runs here). Served in-process by
 `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`.
 
 Provider states are small named functions: each resets the DB, then creates exactly what its
-parameters name (the service-token state seeds nothing and checks the pact's token).
+parameters name (the service-token and webhook-secret states seed nothing and check the pact's
+token and secret against the provider's settings; a delivery is replayed byte for byte, so its
+signature holds).
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from gatewright.gitops import PROVIDER, STATE_APPLICATION_EXISTS, STATE_SERVICE_TOKEN
+from gatewright.gitops import (
+    PROVIDER,
+    STATE_APPLICATION_EXISTS,
+    STATE_SERVICE_TOKEN,
+    STATE_WEBHOOK_SECRET,
+)
 from gatewright.gitops.contract import ALL_STATES
 from gatewright.gitops.models import ApplicationCreate, ApplicationStatus, ResourceStatus
 from gatewright.gitops.service import GitopsSettings, create_app, store
 from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
-from pact_examples import SERVICE_TOKEN  # isort: skip
+from pact_examples import SERVICE_TOKEN, WEBHOOK_SECRET  # isort: skip
 
 
 class ProviderStates:
@@ -72,10 +79,18 @@ class ProviderStates:
             # The seeded token was issued: the next refresh gets a later one.
             store.request_refresh(s, name=app.name)
 
+    def webhook_secret(self, parameters: dict[str, Any] | None) -> None:
+        # Seeds nothing: the pact's example secret must be the one this provider checks with.
+        configured = self.settings.webhook_secret
+        expected = None if configured is None else configured.get_secret_value()
+        if (parameters or {}).get("webhook_secret") != expected:
+            raise ValueError("the pact's webhook secret is not the one this provider test uses")
+
     def handlers(self) -> dict[str, Any]:
         return {
             STATE_SERVICE_TOKEN: self.service_token,
             STATE_APPLICATION_EXISTS: self.application_exists,
+            STATE_WEBHOOK_SECRET: self.webhook_secret,
         }
 
 
@@ -86,6 +101,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         service_token=SecretStr(SERVICE_TOKEN),
         identity_url="http://identity.invalid",
         reconcile_loop=False,
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
     )
     app = create_app(settings)
     with serve_in_thread(app, name="gitops") as url:

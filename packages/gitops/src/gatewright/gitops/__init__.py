@@ -27,6 +27,7 @@ from gatewright.gitops.contract import (
     PROVIDER,
     STATE_APPLICATION_EXISTS,
     STATE_SERVICE_TOKEN,
+    STATE_WEBHOOK_SECRET,
 )
 from gatewright.gitops.models import (
     HEALTH_STATUSES,
@@ -56,6 +57,7 @@ __all__ = [
     "PROVIDER",
     "STATE_APPLICATION_EXISTS",
     "STATE_SERVICE_TOKEN",
+    "STATE_WEBHOOK_SECRET",
     "SYNC_STATUSES",
     "Application",
     "ApplicationList",

@@ -133,12 +133,14 @@ class _ApplicationsRequests:
 
 
 class _HooksRequests:
-    """Deliveries as the hosts send them: the body is encoded once, and that is what is signed
-    and sent byte for byte (GitHub indents with 2 spaces and ends with a newline)."""
+    """Deliveries as the hosts send them: the body is encoded once, and those bytes are what is
+    signed and sent. Compact, keys sorted: a canonical form that a recorded pact replays byte
+    for byte, so its signature still holds (GitHub's own indentation is signed the same way)."""
 
     @staticmethod
     def _encode(payload: dict[str, Any]) -> bytes:
-        return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode("utf-8")
 
     @staticmethod
     def github(

@@ -15,4 +15,7 @@ STATE_SERVICE_TOKEN: Final = "the caller holds the service token"  # noqa: S105 
 STATE_APPLICATION_EXISTS: Final = "an application exists"
 """params: service_token, name, repo_url, branch, path — reconciled once at `revision`."""
 
-ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS)
+STATE_WEBHOOK_SECRET: Final = "the webhook secret is configured"  # noqa: S105 - a name
+"""params: webhook_secret — the provider checks deliveries with it (it seeds nothing)."""
+
+ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS, STATE_WEBHOOK_SECRET)
