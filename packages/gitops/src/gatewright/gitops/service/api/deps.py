@@ -124,7 +124,6 @@ class Access:
 
     who: ManagerCaller
     authorizer: Authorizer
-    request: Request
     _decided: dict[str, Decision] = field(default_factory=dict)
 
     @property
@@ -222,10 +221,10 @@ def manager(
     token = bearer_token(request)
     if is_service_token(token, settings.service_token.get_secret_value()):
         request.state.caller = ServiceCaller()
-        return Access(ManagerCaller(None), authorizer, request)
+        return Access(ManagerCaller(None), authorizer)
     who = callers.whoami(token)
     request.state.caller = UserCaller(who.user_id)
-    return Access(ManagerCaller(who.user_id, who.is_platform_admin), authorizer, request)
+    return Access(ManagerCaller(who.user_id, who.is_platform_admin), authorizer)
 
 
 SettingsDep = Annotated[GitopsSettings, Depends(get_settings)]

@@ -28,9 +28,19 @@ from gatewright.gitops.service.api.deps import (
     OrgNamesDep,
     SchedulerDep,
 )
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit import (
+    DEPENDENCY_RESPONSES,
+    ERROR_RESPONSES,
+    Database,
+    ServiceError,
+)
 
-router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
+# 503: identity cannot say who is calling or what they may do.
+router = APIRouter(
+    prefix="/v1/applications",
+    tags=["applications"],
+    responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES},
+)
 
 
 @router.post("", operation_id="create_application", status_code=201, response_model=Application)

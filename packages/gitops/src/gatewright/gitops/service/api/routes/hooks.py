@@ -24,11 +24,19 @@ from gatewright.gitops._hooks import GITHUB_DELIVERY_HEADER
 from gatewright.gitops.models import HookResult, RefreshAccepted
 from gatewright.gitops.service import events, store, webhooks
 from gatewright.gitops.service.api.deps import DB, SchedulerDep, SettingsDep
-from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
+from gatewright.servicekit import (
+    DEPENDENCY_RESPONSES,
+    ERROR_RESPONSES,
+    Database,
+    ServiceError,
+)
 from gatewright.servicekit.requestbody import json_body
 
 log = logging.getLogger("gatewright.gitops.hooks")
-router = APIRouter(prefix="/v1/hooks", tags=["hooks"], responses=ERROR_RESPONSES)
+# 503: webhooks are off until a secret is configured.
+router = APIRouter(
+    prefix="/v1/hooks", tags=["hooks"], responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES}
+)
 
 
 def _refresh(db: Database, push: webhooks.Push) -> list[RefreshAccepted]:
