@@ -22,6 +22,7 @@ from gatewright.audit import Client as AuditClient
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.core import Conflict, NotFound, PermissionDenied
 from gatewright.gateway import Client as GatewayClient
+from gatewright.gitops import Client as GitopsClient
 from gatewright.identity import PERMISSION_MATRIX, ROLES, Org, Permission
 from gatewright.testkit import Harness
 
@@ -47,7 +48,12 @@ class Cast:
         actor = self.people[who]
         if service == "identity":
             return actor.client
-        cls = {"budgets": BudgetsClient, "audit": AuditClient, "gateway": GatewayClient}[service]
+        cls = {
+            "budgets": BudgetsClient,
+            "audit": AuditClient,
+            "gateway": GatewayClient,
+            "gitops": GitopsClient,
+        }[service]
         client = cls(**self.gw.client_kwargs(service, token=actor.client.token))
         self.gw.cleanup.release(f"close {who}'s {service} client", client.close)
         return client
@@ -87,6 +93,18 @@ def _routes_manage(cast: Cast, who: str) -> object:
     )
 
 
+def _gitops_manage(cast: Cast, who: str) -> object:
+    # An Application of the cast's org; its repository does not exist, so its reconcile only
+    # reports a failed fetch and touches nothing live.
+    name = cast.gw.names.name(f"app-{who}")
+    gitops = cast.client("gitops", who)
+    app = gitops.applications.create(
+        name, repo_url=f"/nonexistent/{name}", org_id=cast.org.id, poll_interval_seconds=86_400
+    )
+    cast.gw.cleanup.add(f"delete application {name}", lambda: gitops.applications.delete(name))
+    return app
+
+
 PROBES: dict[Permission, tuple[str, Probe]] = {
     "org:read": ("identity", lambda c, w: c.client("identity", w).orgs.get(c.org.id)),
     "org:delete": ("identity", _org_delete),
@@ -108,6 +126,7 @@ PROBES: dict[Permission, tuple[str, Probe]] = {
     "budgets:read": ("budgets", lambda c, w: c.client("budgets", w).spend.get(c.org.id)),
     "audit:read": ("audit", lambda c, w: c.client("audit", w).events.list(c.org.id)),
     "routes:manage": ("gateway", _routes_manage),
+    "gitops:manage": ("gitops", _gitops_manage),
 }
 
 

@@ -36,6 +36,7 @@ class Handler(BaseHTTPRequestHandler):
                 "GATEWRIGHT_IDENTITY_URL",
                 "GATEWRIGHT_BUDGETS_URL",
                 "GATEWRIGHT_FD",
+                "GATEWRIGHT_WEBHOOK_SECRET",  # the run's secret, registered for redaction
             )
             status, body = 200, {k: os.environ.get(k) for k in keys}
         data = json.dumps(body).encode()

@@ -49,6 +49,10 @@ def test_start_ready_and_stop(tmp_path: Path) -> None:
         secrets_json = target.to_json(include_secrets=True)
         assert target.admin_password in secrets_json
         assert target.admin_password not in json.dumps(target.public_dict())
+        assert target.webhook_secret
+        assert target.webhook_secret in secrets_json
+        assert target.webhook_secret not in json.dumps(target.public_dict())
+        assert env["GATEWRIGHT_WEBHOOK_SECRET"] == target.webhook_secret
     finally:
         stack.stop()
     assert all(p.returncode is not None for p in processes)

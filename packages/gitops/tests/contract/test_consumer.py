@@ -9,20 +9,24 @@ the service token under a regex matcher; the provider test is configured with th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pact import Pact, match
 
-from gatewright.core import NotFound, RetryPolicy
+from gatewright.core import AuthenticationError, NotFound, RetryPolicy
 from gatewright.gitops import (
     CONSUMER,
     PROVIDER,
     STATE_APPLICATION_EXISTS,
     STATE_PREVIEW_BRANCH,
     STATE_SERVICE_TOKEN,
+    STATE_WEBHOOK_SECRET,
     Client,
+    github_push_payload,
+    sign_github,
 )
 from gatewright.testkit.pactconsumer import Interactions, bearer, error_body, timestamp
 
@@ -40,6 +44,7 @@ from pact_examples import (  # isort: skip
     REPO_URL,
     REVISION,
     SERVICE_TOKEN,
+    WEBHOOK_SECRET,
 )
 
 JSON = "application/json"
@@ -229,6 +234,53 @@ def _preview(pact: Pact) -> None:
     )
 
 
+# -- webhooks --------------------------------------------------------------------------------
+PUSH = github_push_payload(REPO_URL, branch=BRANCH, sha=REVISION)
+# The client's own encoding of PUSH (compact, sorted keys), which the provider is replayed.
+PUSH_BYTES = json.dumps(PUSH, sort_keys=True, separators=(",", ":")).encode()
+HOOK = {"webhook_secret": WEBHOOK_SECRET}
+
+
+@pytest.fixture
+def host(mock_url: str) -> Iterator[Client]:
+    """A git host: no Gatewright token, only the webhook secret it signs with."""
+    with Client(mock_url, retry=RetryPolicy(max_retries=0)) as client:
+        yield client
+
+
+@interaction
+def _github_push(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a signed GitHub push to a branch an Application follows")
+        .given(STATE_APPLICATION_EXISTS, **EXISTING)
+        .given(STATE_WEBHOOK_SECRET, **HOOK)
+        .with_request("POST", "/v1/hooks/git")
+        .with_header("X-GitHub-Event", "push")
+        .with_header("X-Hub-Signature-256", sign_github(WEBHOOK_SECRET, PUSH_BYTES))
+        .with_body(PUSH, JSON)
+        .will_respond_with(202)
+        .with_body(
+            {
+                "host": "github",
+                "event": "push",
+                "action": "refreshed",
+                "reason": match.str(f"a push to branch 'main': refreshing {APP_NAME}"),
+                "ref": f"refs/heads/{BRANCH}",
+                "revision": REVISION,
+                "refreshed": [
+                    {
+                        "application": APP_NAME,
+                        "token": match.regex(
+                            "rfr_0000000002_0a0b0c0d", regex=r"^rfr_[0-9]{10}_[0-9a-f]{8}$"
+                        ),
+                    }
+                ],
+            },
+            JSON,
+        )
+    )
+
+
 def test_preview(service: Client) -> None:
     preview = service.applications.preview(APP_NAME, PR_BRANCH)
     assert (preview.requested, preview.sync, preview.problems) == (PR_BRANCH, "OutOfSync", [])
@@ -257,3 +309,33 @@ def test_preview_missing_branch(service: Client) -> None:
     with pytest.raises(NotFound) as missing:
         service.applications.preview(APP_NAME, MISSING_BRANCH)
     assert missing.value.code == "revision_not_found"
+
+
+def test_github_push(host: Client) -> None:
+    result = host.hooks.github(PUSH, secret=WEBHOOK_SECRET)
+    assert (result.action, [r.application for r in result.refreshed]) == ("refreshed", [APP_NAME])
+    assert result.refreshed[0].token > REFRESH_TOKEN
+
+
+@interaction
+def _github_bad_signature(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a GitHub push signed with another secret")
+        .given(STATE_APPLICATION_EXISTS, **EXISTING)
+        .given(STATE_WEBHOOK_SECRET, **HOOK)
+        .with_request("POST", "/v1/hooks/git")
+        .with_header("X-GitHub-Event", "push")
+        .with_header("X-Hub-Signature-256", sign_github("not-the-secret", PUSH_BYTES))
+        .with_body(PUSH, JSON)
+        .will_respond_with(401)
+        .with_body(
+            error_body(match.str("authentication_error"), "invalid_signature", {"host": "github"}),
+            JSON,
+        )
+    )
+
+
+def test_github_bad_signature(host: Client) -> None:
+    with pytest.raises(AuthenticationError) as refused:
+        host.hooks.github(PUSH, secret="not-the-secret")
+    assert refused.value.code == "invalid_signature"

@@ -7,9 +7,11 @@ through the `LiveState` seam, and none runs here). Served in-process by
 `gatewright.testkit.pactverify.serve_in_thread` and verified by `verify_provider`.
 
 Provider states are small named functions: each resets the DB, then creates exactly what its
-parameters name (the service-token state seeds nothing and checks the pact's token). The preview
-state makes a real git repository under the data dir; the preview of its branch needs no live
-call (nothing of it is applied or in the inventory yet), so no other service is needed either.
+parameters name (the service-token and webhook-secret states seed nothing and check the pact's
+token and secret against the provider's settings; a delivery is replayed byte for byte, so its
+signature holds). The preview state makes a real git repository under the data dir; the preview
+of its branch needs no live call (nothing of it is applied or in the inventory yet), so no other
+service is needed either.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from gatewright.gitops import (
     STATE_APPLICATION_EXISTS,
     STATE_PREVIEW_BRANCH,
     STATE_SERVICE_TOKEN,
+    STATE_WEBHOOK_SECRET,
 )
 from gatewright.gitops.contract import ALL_STATES
 from gatewright.gitops.models import ApplicationCreate, ApplicationStatus, ResourceStatus
@@ -35,7 +38,7 @@ from gatewright.gitops.service import GitopsSettings, create_app, store
 from gatewright.servicekit.db import utcnow
 from gatewright.testkit.pactverify import check_service_token, serve_in_thread, verify_provider
 
-from pact_examples import SERVICE_TOKEN  # isort: skip
+from pact_examples import SERVICE_TOKEN, WEBHOOK_SECRET  # isort: skip
 
 
 class ProviderStates:
@@ -106,11 +109,19 @@ class ProviderStates:
         with self.app.state.db.session() as s, s.begin():
             store.create_application(s, body=body, now=utcnow())
 
+    def webhook_secret(self, parameters: dict[str, Any] | None) -> None:
+        # Seeds nothing: the pact's example secret must be the one this provider checks with.
+        configured = self.settings.webhook_secret
+        expected = None if configured is None else configured.get_secret_value()
+        if (parameters or {}).get("webhook_secret") != expected:
+            raise ValueError("the pact's webhook secret is not the one this provider test uses")
+
     def handlers(self) -> dict[str, Any]:
         return {
             STATE_SERVICE_TOKEN: self.service_token,
             STATE_APPLICATION_EXISTS: self.application_exists,
             STATE_PREVIEW_BRANCH: self.preview_branch,
+            STATE_WEBHOOK_SECRET: self.webhook_secret,
         }
 
 
@@ -121,6 +132,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pr
         service_token=SecretStr(SERVICE_TOKEN),
         identity_url="http://identity.invalid",
         reconcile_loop=False,
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
     )
     app = create_app(settings)
     with serve_in_thread(app, name="gitops") as url:

@@ -31,14 +31,20 @@ from pydantic import SecretStr
 from gatewright.core import APIStatusError, NotFound, RetryPolicy
 from gatewright.gitops import Client
 from gatewright.gitops.service import GitopsSettings, create_app
-from gatewright.gitops.service.api.deps import get_admin_check
+from gatewright.gitops.service.api.deps import Who, get_caller_check, get_org_names
 from gatewright.gitops.service.live import WRITES, LiveMember, LiveState, SentInvitation
+from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.access import get_authorizer
 
 SERVICE_TOKEN = "svc-test-token"
 ADMIN_TOKEN = "admin-token"
 ADMIN_ID = "usr_admin"
 USER_TOKEN = "user-token"
+USER_ID = "usr_user"
+WEBHOOK_SECRET = "hook-secret-7f3a"
+ORG_ID = "org_acme"  # the org an org-scoped Application belongs to (named "acme")
+OTHER_ORG_ID = "org_other"
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 OWNER = "owner@example.test"
 
@@ -253,13 +259,32 @@ class _View:
         self.fake.routes[(org_id, alias)] = route
 
 
-class FakeAdmins:
-    """The `AdminCheck` seam: ADMIN_TOKEN is a platform admin, USER_TOKEN is not."""
+class FakeCallers:
+    """The `CallerCheck` seam: ADMIN_TOKEN is a platform admin, USER_TOKEN a plain user, and
+    `<user id>-token` that user (for the roles a test gives in `identity.roles`)."""
 
-    def platform_admin(self, token: str) -> str | None:
-        if token not in (ADMIN_TOKEN, USER_TOKEN):
-            raise ServiceError(401, "unauthenticated", "invalid token")
-        return ADMIN_ID if token == ADMIN_TOKEN else None
+    def whoami(self, token: str) -> Who:
+        if token == ADMIN_TOKEN:
+            return Who(ADMIN_ID, is_platform_admin=True)
+        if token == USER_TOKEN:
+            return Who(USER_ID, is_platform_admin=False)
+        if token.startswith("usr_") and token.endswith("-token"):
+            return Who(token.removesuffix("-token"), is_platform_admin=False)
+        raise ServiceError(401, "unauthenticated", "invalid token")
+
+
+class FakeOrgNames:
+    """The `OrgNames` seam: the orgs identity would know."""
+
+    names = {ORG_ID: "acme", OTHER_ORG_ID: "other"}
+
+    def name_of(self, org_id: str) -> str | None:
+        return self.names.get(org_id)
+
+
+def user(user_id: str) -> dict[str, str]:
+    """Headers of `user_id` (see `FakeCallers`)."""
+    return {"Authorization": f"Bearer {user_id}-token"}
 
 
 @pytest.fixture
@@ -273,14 +298,27 @@ def repo(tmp_path: Path) -> ConfigRepo:
 
 
 @pytest.fixture
-def app(tmp_path: Path, live: FakeLive) -> FastAPI:
-    settings = GitopsSettings(
+def identity() -> FakeIdentity:
+    """Identity's own permission decisions over the roles a test sets."""
+    return FakeIdentity(service_token=SERVICE_TOKEN)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> GitopsSettings:
+    return GitopsSettings(
         data_dir=tmp_path / "data",
         service_token=SecretStr(SERVICE_TOKEN),
         identity_url="http://identity.invalid",
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
     )
+
+
+@pytest.fixture
+def app(settings: GitopsSettings, live: FakeLive, identity: FakeIdentity) -> FastAPI:
     app = create_app(settings, live=live.factory)
-    app.dependency_overrides[get_admin_check] = FakeAdmins
+    app.dependency_overrides[get_caller_check] = FakeCallers
+    app.dependency_overrides[get_org_names] = FakeOrgNames
+    app.dependency_overrides[get_authorizer] = lambda: identity
     return app
 
 

@@ -80,6 +80,39 @@ async def test_resource_calls_send_what_the_service_expects(run: Runner) -> None
     assert created.calls[0].request.headers["Authorization"] == "Bearer svc"
 
 
+HOOK_RESULT = {
+    "host": "github",
+    "event": "push",
+    "action": "refreshed",
+    "reason": "a push to branch 'main': refreshing platform",
+    "ref": "refs/heads/main",
+    "revision": SHA,
+    "refreshed": [{"application": "platform", "token": "rfr_0000000003_aa"}],
+}
+
+
+async def test_hooks_send_what_the_hosts_send_signed_over_the_exact_bytes(run: Runner) -> None:
+    payload = gitops.github_push_payload(
+        "https://github.com/acme/config.git", branch="main", sha=SHA
+    )
+    with respx.mock(base_url=BASE) as mock:
+        hook = mock.post("/v1/hooks/git").respond(202, json=HOOK_RESULT)
+        result = await run(lambda c: c.hooks.github(payload, secret="s3cret", delivery="d-1"))
+        await run(lambda c: c.hooks.gitlab(payload, token="t0ken"))
+    assert [r.application for r in result.refreshed] == ["platform"]
+    github, gitlab = (call.request for call in hook.calls)
+    assert github.headers["X-GitHub-Event"] == "push"
+    assert github.headers["X-GitHub-Delivery"] == "d-1"
+    assert json.loads(github.content) == payload
+    signature = github.headers["X-Hub-Signature-256"]
+    assert gitops.verify_github_signature("s3cret", github.content, signature)
+    assert (gitlab.headers["X-Gitlab-Event"], gitlab.headers["X-Gitlab-Token"]) == (
+        "Push Hook",
+        "t0ken",
+    )
+    assert "X-Hub-Signature-256" not in gitlab.headers
+
+
 async def test_wait_for_polls_until_the_refresh_is_handled(run: Runner) -> None:
     with respx.mock(base_url=BASE) as mock:
         refresh_route(mock)
@@ -149,6 +182,7 @@ def test_the_public_api_is_pinned() -> None:
             "STATE_APPLICATION_EXISTS",
             "STATE_PREVIEW_BRANCH",
             "STATE_SERVICE_TOKEN",
+            "STATE_WEBHOOK_SECRET",
             "SYNC_STATUSES",
             "Application",
             "ApplicationList",
@@ -156,11 +190,14 @@ def test_the_public_api_is_pinned() -> None:
             "Applications",
             "AsyncApplications",
             "AsyncClient",
+            "AsyncHooks",
             "Client",
             "Condition",
             "FetchFailure",
             "FieldDiff",
             "HealthStatus",
+            "HookResult",
+            "Hooks",
             "InventoryEntry",
             "Kind",
             "Operation",
@@ -172,6 +209,10 @@ def test_the_public_api_is_pinned() -> None:
             "SyncStatus",
             "SyncTimeout",
             "WaitError",
+            "github_push_payload",
+            "gitlab_push_payload",
+            "sign_github",
+            "verify_github_signature",
         ]
     )
     for name in gitops.__all__:
@@ -181,6 +222,7 @@ def test_the_public_api_is_pinned() -> None:
 def test_sync_and_async_resources_have_the_same_methods() -> None:
     sync, async_ = Client(BASE), AsyncClient(BASE, retry=RetryPolicy(max_retries=0))
     assert public_methods(sync.applications) == public_methods(async_.applications)
+    assert public_methods(sync.hooks) == public_methods(async_.hooks)
     sync.close()
 
 

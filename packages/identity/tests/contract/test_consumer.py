@@ -467,3 +467,33 @@ def test_authz_check(anon: Client) -> None:
     )
     assert decision.allowed is True
     assert decision.role == "member"
+
+
+@interaction
+def _authz_check_gitops_denied(pact: Pact) -> None:
+    (
+        pact.upon_receiving("gitops asking whether a member may manage the org's Applications")
+        .given(STATE_ORG_EXISTS, **{**ALICE_ORG_STATE, "role": "member"})
+        .given(STATE_SERVICE_TOKEN, service_token=SERVICE_TOKEN)
+        .with_request("POST", "/v1/authz/check")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body({"subject": ALICE_ID, "org_id": ORG_ID, "permission": "gitops:manage"}, JSON)
+        .will_respond_with(200)
+        .with_body(
+            {
+                "allowed": False,
+                "role": "member",
+                "permission": "gitops:manage",
+                "org_id": ORG_ID,
+                "reason": match.str("Role 'member' in org lacks permission 'gitops:manage'."),
+            },
+            JSON,
+        )
+    )
+
+
+def test_authz_check_gitops_manage_is_owner_and_admin_only(anon: Client) -> None:
+    decision = as_(anon, SERVICE_TOKEN).authz.check(
+        subject=ALICE_ID, org_id=ORG_ID, permission="gitops:manage"
+    )
+    assert (decision.allowed, decision.role) == (False, "member")

@@ -273,6 +273,7 @@ EXPECTED: dict[str, set[str]] = {
     "budgets:read": {"owner", "admin", "member", "viewer"},
     "audit:read": {"owner", "admin"},
     "routes:manage": {"owner", "admin"},
+    "gitops:manage": {"owner", "admin"},
 }
 WHO = ("owner", "admin", "member", "viewer", "outsider")
 

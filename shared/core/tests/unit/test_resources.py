@@ -111,3 +111,20 @@ def test_no_body_call_returns_none() -> None:
     respx.delete(f"{BASE}/v1/x").mock(return_value=httpx.Response(204))
     with SyncAPIClient(BASE, retry=NO_WAIT) as client:
         assert SyncResource(client)._send(Call("DELETE", "/v1/x", None)) is None
+
+
+RAW = b'{"b":1,  "a":"\xe2\x99\xa5"}\n'  # spacing, order and UTF-8 as given: what was signed
+
+
+@respx.mock
+async def test_content_is_sent_byte_for_byte_by_both_clients() -> None:
+    route = respx.post(f"{BASE}/v1/raw").mock(return_value=httpx.Response(204))
+    call: Call[None] = Call(
+        "POST", "/v1/raw", None, content=RAW, headers={"Content-Type": "application/json"}
+    )
+    with SyncAPIClient(BASE, retry=NO_WAIT) as client:
+        SyncResource(client)._send(call)
+    async with AsyncAPIClient(BASE, retry=NO_WAIT) as async_client:
+        await AsyncResource(async_client)._send(call)
+    assert [c.request.content for c in route.calls] == [RAW, RAW]
+    assert {c.request.headers["Content-Type"] for c in route.calls} == {"application/json"}

@@ -9,10 +9,18 @@ from gatewright.gitops._client import (
     Applications,
     AsyncApplications,
     AsyncClient,
+    AsyncHooks,
     Client,
+    Hooks,
     SyncFailed,
     SyncTimeout,
     WaitError,
+)
+from gatewright.gitops._hooks import (
+    github_push_payload,
+    gitlab_push_payload,
+    sign_github,
+    verify_github_signature,
 )
 from gatewright.gitops.contract import (
     CONSUMER,
@@ -20,6 +28,7 @@ from gatewright.gitops.contract import (
     STATE_APPLICATION_EXISTS,
     STATE_PREVIEW_BRANCH,
     STATE_SERVICE_TOKEN,
+    STATE_WEBHOOK_SECRET,
 )
 from gatewright.gitops.models import (
     HEALTH_STATUSES,
@@ -32,6 +41,7 @@ from gatewright.gitops.models import (
     FetchFailure,
     FieldDiff,
     HealthStatus,
+    HookResult,
     InventoryEntry,
     Kind,
     Operation,
@@ -51,6 +61,7 @@ __all__ = [
     "STATE_APPLICATION_EXISTS",
     "STATE_PREVIEW_BRANCH",
     "STATE_SERVICE_TOKEN",
+    "STATE_WEBHOOK_SECRET",
     "SYNC_STATUSES",
     "Application",
     "ApplicationList",
@@ -58,11 +69,14 @@ __all__ = [
     "Applications",
     "AsyncApplications",
     "AsyncClient",
+    "AsyncHooks",
     "Client",
     "Condition",
     "FetchFailure",
     "FieldDiff",
     "HealthStatus",
+    "HookResult",
+    "Hooks",
     "InventoryEntry",
     "Kind",
     "Operation",
@@ -74,4 +88,8 @@ __all__ = [
     "SyncStatus",
     "SyncTimeout",
     "WaitError",
+    "github_push_payload",
+    "gitlab_push_payload",
+    "sign_github",
+    "verify_github_signature",
 ]

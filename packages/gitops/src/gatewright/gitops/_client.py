@@ -3,7 +3,8 @@
 `_ApplicationsRequests` returns a `Call` (method, path, body, response type) for each route;
 `Applications` and `AsyncApplications` only hand it to their client, so sync and async never
 diverge. Bodies are plain dicts: the service is the authority on input, and its 422 arrives as
-`ValidationFailed` like every other error.
+`ValidationFailed` like every other error. `Hooks` / `AsyncHooks` (`_HooksRequests`) send
+webhook deliveries as GitHub and GitLab do, signed over the exact bytes sent (`sign_github`).
 
 `wait_for` waits on facts, not time: it asks for a refresh (a token), then polls the status
 until a reconcile has handled that token (`status.last_handled_refresh` is it or a later one)
@@ -24,6 +25,7 @@ GatewrightError
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +42,20 @@ from gatewright.core import (
     json_body,
     path_segment,
 )
+from gatewright.gitops._hooks import (
+    GITHUB_DELIVERY_HEADER,
+    GITHUB_EVENT_HEADER,
+    GITHUB_SIGNATURE_HEADER,
+    GITLAB_EVENT_HEADER,
+    GITLAB_TOKEN_HEADER,
+    sign_github,
+)
 from gatewright.gitops.models import (
     Application,
     ApplicationList,
     ApplicationStatus,
     HealthStatus,
+    HookResult,
     Preview,
     RefreshAccepted,
     SyncStatus,
@@ -82,6 +93,7 @@ class _ApplicationsRequests:
         *,
         name: str,
         repo_url: str,
+        org_id: str | None,
         branch: str | None,
         path: str | None,
         sync_policy: dict[str, bool] | None,
@@ -90,6 +102,7 @@ class _ApplicationsRequests:
     ) -> Call[Application]:
         body = json_body(
             name=name,
+            org_id=org_id,
             repo_url=repo_url,
             branch=branch,
             path=path,
@@ -122,6 +135,41 @@ class _ApplicationsRequests:
     @staticmethod
     def preview(name: str, revision: str) -> Call[Preview]:
         return Call("POST", f"{_app_path(name)}/preview", Preview, json_body(revision=revision))
+
+
+class _HooksRequests:
+    """Deliveries as the hosts send them: the body is encoded once, and those bytes are what is
+    signed and sent. Compact, keys sorted: a canonical form that a recorded pact replays byte
+    for byte, so its signature still holds (GitHub's own indentation is signed the same way)."""
+
+    @staticmethod
+    def _encode(payload: dict[str, Any]) -> bytes:
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode("utf-8")
+
+    @staticmethod
+    def github(
+        payload: dict[str, Any], *, secret: str, event: str, delivery: str | None
+    ) -> Call[HookResult]:
+        body = _HooksRequests._encode(payload)
+        headers = {
+            "Content-Type": "application/json",
+            GITHUB_EVENT_HEADER: event,
+            GITHUB_SIGNATURE_HEADER: sign_github(secret, body),
+        }
+        if delivery is not None:
+            headers[GITHUB_DELIVERY_HEADER] = delivery
+        return Call("POST", "/v1/hooks/git", HookResult, content=body, headers=headers)
+
+    @staticmethod
+    def gitlab(payload: dict[str, Any], *, token: str, event: str) -> Call[HookResult]:
+        headers = {
+            "Content-Type": "application/json",
+            GITLAB_EVENT_HEADER: event,
+            GITLAB_TOKEN_HEADER: token,
+        }
+        body = _HooksRequests._encode(payload)
+        return Call("POST", "/v1/hooks/git", HookResult, content=body, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -184,17 +232,20 @@ class Applications(SyncResource):
         name: str,
         *,
         repo_url: str,
+        org_id: str | None = None,
         branch: str | None = None,
         path: str | None = None,
         sync_policy: dict[str, bool] | None = None,
         poll_interval_seconds: int | None = None,
         drift_check_interval_seconds: int | None = None,
     ) -> Application:
-        """Create an Application; its first reconcile starts at once."""
+        """Create an Application; its first reconcile starts at once. `org_id`: the org that
+        owns it (its manifests may then concern only that org); None: platform-wide."""
         return self._send(
             _ApplicationsRequests.create(
                 name=name,
                 repo_url=repo_url,
+                org_id=org_id,
                 branch=branch,
                 path=path,
                 sync_policy=sync_policy,
@@ -234,12 +285,15 @@ class Applications(SyncResource):
         health: HealthStatus | None = "Healthy",
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         refresh: bool = True,
+        token: str | None = None,
     ) -> Application:
         """Refresh, then poll until a reconcile handled it and the status is as wanted.
 
         Raises `SyncFailed` at once when the handled reconcile ended elsewhere, `SyncTimeout`
-        when `timeout` passes. `refresh=False` only polls (no token: it never fails early)."""
-        token = self.refresh(name).token if refresh else None
+        when `timeout` passes. `refresh=False` only polls (no token: it never fails early);
+        `token` waits on a refresh asked for elsewhere (a webhook's answer) instead of a new one."""
+        if token is None and refresh:
+            token = self.refresh(name).token
         want = _Want(token, revision, sync, health)
         deadline = time.monotonic() + timeout
         delay = _FIRST_DELAY
@@ -269,17 +323,20 @@ class AsyncApplications(AsyncResource):
         name: str,
         *,
         repo_url: str,
+        org_id: str | None = None,
         branch: str | None = None,
         path: str | None = None,
         sync_policy: dict[str, bool] | None = None,
         poll_interval_seconds: int | None = None,
         drift_check_interval_seconds: int | None = None,
     ) -> Application:
-        """Create an Application; its first reconcile starts at once."""
+        """Create an Application; its first reconcile starts at once. `org_id`: the org that
+        owns it (its manifests may then concern only that org); None: platform-wide."""
         return await self._send(
             _ApplicationsRequests.create(
                 name=name,
                 repo_url=repo_url,
+                org_id=org_id,
                 branch=branch,
                 path=path,
                 sync_policy=sync_policy,
@@ -319,12 +376,15 @@ class AsyncApplications(AsyncResource):
         health: HealthStatus | None = "Healthy",
         timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109 - the same API as Client's
         refresh: bool = True,
+        token: str | None = None,
     ) -> Application:
         """Refresh, then poll until a reconcile handled it and the status is as wanted.
 
         Raises `SyncFailed` at once when the handled reconcile ended elsewhere, `SyncTimeout`
-        when `timeout` passes. `refresh=False` only polls (no token: it never fails early)."""
-        token = (await self.refresh(name)).token if refresh else None
+        when `timeout` passes. `refresh=False` only polls (no token: it never fails early);
+        `token` waits on a refresh asked for elsewhere (a webhook's answer) instead of a new one."""
+        if token is None and refresh:
+            token = (await self.refresh(name)).token
         want = _Want(token, revision, sync, health)
         deadline = time.monotonic() + timeout
         delay = _FIRST_DELAY
@@ -346,6 +406,52 @@ class AsyncApplications(AsyncResource):
             delay = _next_delay(delay)
 
 
+class Hooks(SyncResource):
+    """Webhook deliveries as GitHub and GitLab send them (for tests and scripted pushes)."""
+
+    def github(
+        self,
+        payload: dict[str, Any],
+        *,
+        secret: str,
+        event: str = "push",
+        delivery: str | None = None,
+    ) -> HookResult:
+        """Send `payload` as GitHub would, signed with `secret` (`X-Hub-Signature-256`)."""
+        return self._send(
+            _HooksRequests.github(payload, secret=secret, event=event, delivery=delivery)
+        )
+
+    def gitlab(
+        self, payload: dict[str, Any], *, token: str, event: str = "Push Hook"
+    ) -> HookResult:
+        """Send `payload` as GitLab would, with `token` as `X-Gitlab-Token`."""
+        return self._send(_HooksRequests.gitlab(payload, token=token, event=event))
+
+
+class AsyncHooks(AsyncResource):
+    """Webhook deliveries as GitHub and GitLab send them (for tests and scripted pushes)."""
+
+    async def github(
+        self,
+        payload: dict[str, Any],
+        *,
+        secret: str,
+        event: str = "push",
+        delivery: str | None = None,
+    ) -> HookResult:
+        """Send `payload` as GitHub would, signed with `secret` (`X-Hub-Signature-256`)."""
+        return await self._send(
+            _HooksRequests.github(payload, secret=secret, event=event, delivery=delivery)
+        )
+
+    async def gitlab(
+        self, payload: dict[str, Any], *, token: str, event: str = "Push Hook"
+    ) -> HookResult:
+        """Send `payload` as GitLab would, with `token` as `X-Gitlab-Token`."""
+        return await self._send(_HooksRequests.gitlab(payload, token=token, event=event))
+
+
 # -- clients ---------------------------------------------------------------------------------
 class Client(SyncAPIClient):
     """Synchronous gitops client.
@@ -357,6 +463,7 @@ class Client(SyncAPIClient):
     def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
         super().__init__(base_url, token=token, **kwargs)
         self.applications = Applications(self)
+        self.hooks = Hooks(self)
 
 
 class AsyncClient(AsyncAPIClient):
@@ -365,3 +472,4 @@ class AsyncClient(AsyncAPIClient):
     def __init__(self, base_url: str | httpx.URL, *, token: str | None = None, **kwargs: Any):
         super().__init__(base_url, token=token, **kwargs)
         self.applications = AsyncApplications(self)
+        self.hooks = AsyncHooks(self)

@@ -18,5 +18,12 @@ STATE_APPLICATION_EXISTS: Final = "an application exists"
 STATE_PREVIEW_BRANCH: Final = "an application whose repository has a pull-request branch"
 """params: service_token, name, path, branch, org_name, owner — the Application follows `main`
 (nothing applied yet); `branch` adds one Org manifest (`org_name`, owned by `owner`)."""
+STATE_WEBHOOK_SECRET: Final = "the webhook secret is configured"  # noqa: S105 - a name
+"""params: webhook_secret — the provider checks deliveries with it (it seeds nothing)."""
 
-ALL_STATES: Final = (STATE_SERVICE_TOKEN, STATE_APPLICATION_EXISTS, STATE_PREVIEW_BRANCH)
+ALL_STATES: Final = (
+    STATE_SERVICE_TOKEN,
+    STATE_APPLICATION_EXISTS,
+    STATE_PREVIEW_BRANCH,
+    STATE_WEBHOOK_SECRET,
+)

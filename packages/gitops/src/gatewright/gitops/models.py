@@ -118,6 +118,10 @@ RepoPath = Annotated[
     AfterValidator(_repo_path),
 ]
 IntervalSeconds = Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_SECONDS)]
+# An identity org ID (`org_...`): the org that owns an org-scoped Application.
+OrgId = Annotated[
+    str, StringConstraints(min_length=5, max_length=64, pattern=r"^org_[A-Za-z0-9_-]+$")
+]
 
 
 class _Request(BaseModel):
@@ -136,9 +140,12 @@ class SyncPolicy(_Request):
 
 
 class ApplicationCreate(_Request):
-    """Body of `POST /v1/applications`."""
+    """Body of `POST /v1/applications`. `org_id`: the org that owns it (None: platform-wide,
+    for the service token and platform admins only); its manifests may then concern only that
+    org (decision 15). It cannot change later."""
 
     name: Slug
+    org_id: OrgId | None = None
     repo_url: RepoUrl
     branch: Branch = "main"
     path: RepoPath = "."
@@ -254,6 +261,8 @@ class ApplicationStatus(APIModel):
 class Application(APIModel):
     id: str
     name: str
+    org_id: str | None = None
+    org_name: str | None = None
     repo_url: str
     branch: str
     path: str
@@ -299,6 +308,22 @@ class RefreshAccepted(APIModel):
     token: str
 
 
+class HookResult(APIModel):
+    """The answer to `POST /v1/hooks/git`: what the delivery was and what it caused.
+
+    `action` is `refreshed` (each Application following the pushed repository and branch got a
+    refresh, in `refreshed` with its token), `ignored` (a tag push, another event, or a push no
+    Application follows; `refreshed` is empty) or `pong` (GitHub's `ping`). `reason` says why."""
+
+    host: Literal["github", "gitlab"]
+    event: str
+    action: Literal["refreshed", "ignored", "pong"]
+    reason: str
+    ref: str | None = None
+    revision: str | None = None
+    refreshed: list[RefreshAccepted] = Field(default_factory=list)
+
+
 __all__ = [
     "DEFAULT_POLL_INTERVAL_SECONDS",
     "HEALTH_STATUSES",
@@ -316,9 +341,11 @@ __all__ = [
     "FetchFailure",
     "FieldDiff",
     "HealthStatus",
+    "HookResult",
     "InventoryEntry",
     "Kind",
     "Operation",
+    "OrgId",
     "Preview",
     "PreviewRequest",
     "RefreshAccepted",

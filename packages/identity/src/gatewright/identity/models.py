@@ -35,6 +35,7 @@ Permission = Literal[
     "budgets:read",
     "audit:read",
     "routes:manage",
+    "gitops:manage",
 ]
 """Every permission the authorization check knows; `PERMISSION_MATRIX` maps each to roles."""
 
@@ -55,6 +56,7 @@ PERMISSION_MATRIX: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         "budgets:read": _ALL,
         "audit:read": _OWNER_ADMIN,
         "routes:manage": _OWNER_ADMIN,
+        "gitops:manage": _OWNER_ADMIN,
     }
 )
 """THE permission matrix: which org roles hold which permission, written once. Identity decides

@@ -36,6 +36,8 @@ class Call(Generic[T]):
     path: str
     cast_to: type[T] | None
     json: dict[str, Any] | None = None
+    # Raw bytes sent as they are (a body that is signed, such as a webhook's), instead of json.
+    content: bytes | None = None
     params: Mapping[str, Any] | None = None
     headers: Mapping[str, str] | None = None
     request_id: str | None = None
@@ -71,6 +73,7 @@ class SyncResource:
             call.path,
             cast_to=call.cast_to,
             json=call.json,
+            content=call.content,
             params=call.params,
             headers=call.headers,
             request_id=call.request_id,
@@ -90,6 +93,7 @@ class AsyncResource:
             call.path,
             cast_to=call.cast_to,
             json=call.json,
+            content=call.content,
             params=call.params,
             headers=call.headers,
             request_id=call.request_id,

@@ -26,7 +26,18 @@ MASK = "***"
 SAMPLE_LIMIT = 2048
 
 SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        # A webhook signature replays its body; GitLab's token header is the secret itself.
+        "x-hub-signature",
+        "x-hub-signature-256",
+        "x-gitlab-token",
+    }
 )
 _SENSITIVE_NAME = re.compile(
     r"passw(or)?d|passphrase|secret|token|api[_-]?key|authori[sz]ation|cookie|"

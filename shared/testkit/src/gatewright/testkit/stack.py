@@ -8,8 +8,9 @@ For each service, in dependency order, the stack:
 1. binds `127.0.0.1:0` itself (`IPPROTO_TCP`, so asyncio sets TCP_NODELAY) and passes the
    listening socket down as `GATEWRIGHT_FD` — no free-port race;
 2. runs `python -m <module>` with a temp `GATEWRIGHT_DATA_DIR`, the run's random
-   `GATEWRIGHT_SERVICE_TOKEN`, bootstrap admin credentials, `GATEWRIGHT_<NEED>_URL` for each
-   service it needs, and stdout/stderr in `<log dir>/<service>.log`;
+   `GATEWRIGHT_SERVICE_TOKEN` and `GATEWRIGHT_WEBHOOK_SECRET`, bootstrap admin credentials,
+   `GATEWRIGHT_<NEED>_URL` for each service it needs, and stdout/stderr in
+   `<log dir>/<service>.log`;
 3. waits for `GET /readyz` == 200 with `eventually(profile="ready")`; a process that exits first
    fails the start at once with the tail of its log.
 
@@ -171,9 +172,11 @@ class LocalStack:
         self.keep_data = keep_data
         self.extra_env = dict(extra_env or {})
         self.service_token = "gwst_" + secrets.token_urlsafe(24)
+        self.webhook_secret = "gwhs_" + secrets.token_urlsafe(24)
         self.admin_email = f"admin.{secrets.token_hex(3)}@stack.gatewright.test"
         self.admin_password = secrets.token_urlsafe(18) + "-Aa1!"
         register_secret(self.service_token)
+        register_secret(self.webhook_secret)
         register_secret(self.admin_password)
         self.running: list[RunningService] = []
         self.urls: dict[str, str] = {}
@@ -202,6 +205,7 @@ class LocalStack:
             admin_email=self.admin_email,
             admin_password=self.admin_password,
             service_token=self.service_token,
+            webhook_secret=self.webhook_secret,
             source="local stack",
             data_dirs={r.spec.name: str(r.data_dir) for r in self.running},
         )
@@ -217,6 +221,7 @@ class LocalStack:
                 "GATEWRIGHT_FD": str(fd),
                 "GATEWRIGHT_DATA_DIR": str(data_dir),
                 "GATEWRIGHT_SERVICE_TOKEN": self.service_token,
+                "GATEWRIGHT_WEBHOOK_SECRET": self.webhook_secret,
                 "GATEWRIGHT_BOOTSTRAP_ADMIN_EMAIL": self.admin_email,
                 "GATEWRIGHT_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
                 "PYTHONUNBUFFERED": "1",
@@ -387,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"GATEWRIGHT_ADMIN_EMAIL={target.admin_email}",
         f"GATEWRIGHT_ADMIN_PASSWORD={target.admin_password}",
         f"GATEWRIGHT_SERVICE_TOKEN={target.service_token}",
+        f"GATEWRIGHT_WEBHOOK_SECRET={target.webhook_secret}",
     ]
     env_file.touch(mode=0o600)
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -11,9 +11,10 @@ Three sources, first match wins:
        password_env = "STAGING_ADMIN_PASSWORD"   # the secret itself stays in the environment
        # top level:
        service_token_env = "STAGING_SERVICE_TOKEN"
+       webhook_secret_env = "STAGING_WEBHOOK_SECRET"   # gitops's GATEWRIGHT_WEBHOOK_SECRET
 
 2. env vars: `GATEWRIGHT_<SERVICE>_URL` for each needed service, plus `GATEWRIGHT_ADMIN_EMAIL`,
-   `GATEWRIGHT_ADMIN_PASSWORD`, `GATEWRIGHT_SERVICE_TOKEN`;
+   `GATEWRIGHT_ADMIN_PASSWORD`, `GATEWRIGHT_SERVICE_TOKEN`, `GATEWRIGHT_WEBHOOK_SECRET`;
 3. otherwise the plugin starts a `LocalStack` and builds the target from it.
 
 Secrets live only in memory (and travel to xdist workers inside `workerinput`): `public_dict()`
@@ -36,6 +37,7 @@ TARGET_FILE_ENV = "GATEWRIGHT_TARGET_FILE"
 ADMIN_EMAIL_ENV = "GATEWRIGHT_ADMIN_EMAIL"
 ADMIN_PASSWORD_ENV = "GATEWRIGHT_ADMIN_PASSWORD"  # noqa: S105  # a variable name
 SERVICE_TOKEN_ENV = "GATEWRIGHT_SERVICE_TOKEN"  # noqa: S105  # a variable name
+WEBHOOK_SECRET_ENV = "GATEWRIGHT_WEBHOOK_SECRET"  # noqa: S105  # a variable name
 
 
 class TargetError(Exception):
@@ -55,6 +57,8 @@ class Target:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     service_token: str | None = field(default=None, repr=False)
+    # The secret gitops checks webhook deliveries with (GitHub's signature key, GitLab's token).
+    webhook_secret: str | None = field(default=None, repr=False)
     source: str = "local"
     # Local stacks only: each service's data directory (SQLite files), for flows that must
     # look beneath the API, e.g. tampering with a stored audit event.
@@ -67,6 +71,7 @@ class Target:
     def register_secrets(self) -> None:
         register_secret(self.admin_password)
         register_secret(self.service_token)
+        register_secret(self.webhook_secret)
 
     def url(self, service: str) -> str:
         try:
@@ -89,6 +94,7 @@ class Target:
             "admin_email": self.admin_email,
             "admin_password": "***" if self.admin_password else None,
             "service_token": "***" if self.service_token else None,
+            "webhook_secret": "***" if self.webhook_secret else None,
             "data_dirs": dict(self.data_dirs),
         }
 
@@ -98,6 +104,7 @@ class Target:
         if include_secrets:
             data["admin_password"] = self.admin_password
             data["service_token"] = self.service_token
+            data["webhook_secret"] = self.webhook_secret
         return json.dumps(data)
 
     @classmethod
@@ -108,6 +115,7 @@ class Target:
             admin_email=data.get("admin_email"),
             admin_password=data.get("admin_password"),
             service_token=data.get("service_token"),
+            webhook_secret=data.get("webhook_secret"),
             source=data.get("source", "json"),
             data_dirs=dict(data.get("data_dirs") or {}),
         )
@@ -140,6 +148,7 @@ class Target:
             admin_email=admin.get("email"),
             admin_password=secret(admin.get("password_env"), "the admin password"),
             service_token=secret(data.get("service_token_env"), "the service token"),
+            webhook_secret=secret(data.get("webhook_secret_env"), "the webhook secret"),
             source=f"file {path}",
         )
 
@@ -163,5 +172,6 @@ class Target:
             admin_email=env.get(ADMIN_EMAIL_ENV) or None,
             admin_password=env.get(ADMIN_PASSWORD_ENV) or None,
             service_token=env.get(SERVICE_TOKEN_ENV) or None,
+            webhook_secret=env.get(WEBHOOK_SECRET_ENV) or None,
             source="environment",
         )

@@ -6,8 +6,10 @@ at once on a create, change or refresh, each reconcile in a worker thread. `live
 identity, budgets and gateway clients with the service token, `live.client_live_factory`) is how
 a reconcile reads and writes live state; `clock` (default: UTC now) stamps statuses. Tests pass
 both. `app.state.preview(name, revision)` diffs a revision against live state, applying
-nothing. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`)
-for its own events (`events`).
+nothing. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for
+its own events (`events`); a 403 is recorded as servicekit's `authz.denied` on its way out. The
+lifespan opens the identity client with the service token: permission checks (`gitops:manage`,
+servicekit's `IdentityAuthorizer`) and org names (`IdentityOrgNames`).
 """
 
 from __future__ import annotations
@@ -16,20 +18,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.gitops.models import Preview
 from gatewright.gitops.service import store
-from gatewright.gitops.service.api.deps import IdentityAdminCheck
-from gatewright.gitops.service.api.routes import applications
+from gatewright.gitops.service.api.deps import IdentityCallerCheck, IdentityOrgNames
+from gatewright.gitops.service.api.routes import applications, hooks
 from gatewright.gitops.service.config import GitopsSettings
 from gatewright.gitops.service.gitrepo import RepoCache
 from gatewright.gitops.service.live import LiveFactory, client_live_factory
 from gatewright.gitops.service.preview import preview
 from gatewright.gitops.service.reconcile import reconcile_by_name
 from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
-from gatewright.servicekit import Database, create_service_app
+from gatewright.identity import Client as IdentityClient
+from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
+from gatewright.servicekit.access import IdentityAuthorizer, actor
+from gatewright.servicekit.audit.denial import record_denial
 from gatewright.servicekit.db import utcnow
 
 VERSION = "0.1.0"
@@ -73,9 +78,18 @@ def create_app(
             app = store.get_application(s, name=name)
         return preview(app, revision, db=db, repos=repos, live=the_live, clock=the_clock)
 
+    identity_url = settings.identity_url.rstrip("/")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.create_all, store.metadata)
+        identity = IdentityClient(
+            identity_url,
+            token=settings.service_token.get_secret_value(),
+            request_id_factory=outbound_request_id,
+        )
+        app.state.authorizer = IdentityAuthorizer(identity)
+        app.state.org_names = IdentityOrgNames(identity)
         if settings.reconcile_loop:
             scheduler = Scheduler(run, schedule, max_parallel=settings.max_parallel_reconciles)
             app.state.scheduler = scheduler
@@ -85,16 +99,24 @@ def create_app(
         finally:
             if app.state.scheduler is not None:
                 await app.state.scheduler.stop()
+            identity.close()
+
+    def audit_denial(request: Request, exc: ServiceError) -> None:
+        """A 403 becomes its `authz.denied` event (the request's transaction was rolled back)."""
+        if exc.status_code == 403 and exc.code == "permission_denied":
+            actor_type, actor_id = actor(request, getattr(request.state, "caller", None))
+            record_denial(store.outbox, db, exc, actor_type=actor_type, actor_id=actor_id)
 
     return create_service_app(
         service="gitops",
         version=VERSION,
         description="Applications: git repositories whose manifests are kept applied.",
-        routers=[applications.router],
+        routers=[applications.router, hooks.router],
         db=db,
         lifespan=lifespan,
         audit_outbox=store.outbox,
         settings=settings,
+        on_service_error=audit_denial,
         state={
             "settings": settings,
             "clock": the_clock,
@@ -102,6 +124,6 @@ def create_app(
             "repos": repos,
             "reconcile": run,
             "preview": run_preview,
-            "admin_check": IdentityAdminCheck(settings.identity_url.rstrip("/")),
+            "caller_check": IdentityCallerCheck(identity_url),
         },
     )

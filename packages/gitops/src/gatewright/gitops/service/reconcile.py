@@ -90,6 +90,7 @@ from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, S
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
 from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
+from gatewright.gitops.service.scope import own_org_id, within
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.correlation import request_id_scope
 
@@ -252,7 +253,9 @@ class _Run:
         if not self.claimed(m, m.name, f"org {m.name!r}"):
             return
         with self.db.session() as s:
-            known = store.inventory_id(s, app_id=self.app.id, kind="Org", name=m.name)
+            known = own_org_id(self.app, m.name) or store.inventory_id(
+                s, app_id=self.app.id, kind="Org", name=m.name
+            )
         desired = {"name": m.name, "owner": m.spec.owner}
         try:
             if known is not None and self.live.org_exists(known):
@@ -652,7 +655,7 @@ def _reconcile(
         message = exc.message
     else:
         status.revision = status.last_attempted_revision = snapshot.revision
-        manifests, problems = parse(snapshot.files)
+        manifests, problems = within(app, *parse(snapshot.files))
         if manifests is None:
             status.sync, status.health = "Unknown", "Degraded"
             status.conditions = [

@@ -1,10 +1,11 @@
 """Gitops's tables (all prefixed `gitops_`) and keyword-only data functions.
 
-- `gitops_applications`: one row per Application: its spec, its last status (a JSON document,
-  written whole by each reconcile) and its refresh bookkeeping: `refresh_seq` counts refreshes
-  asked for, `requested_refresh` is the newest token. A reconcile reads the token when it starts
-  and, when it finishes, records it as `last_handled_refresh`: a refresh that arrives while it
-  runs has a newer token, so it is not marked handled and the scheduler runs once more.
+- `gitops_applications`: one row per Application: its spec, its owning org (`org_id`, and the
+  org's name as identity had it at the create, for the scope check), its last status (a JSON
+  document, written whole by each reconcile) and its refresh bookkeeping: `refresh_seq` counts
+  refreshes asked for, `requested_refresh` is the newest token. A reconcile reads the token when
+  it starts and, when it finishes, records it as `last_handled_refresh`: a refresh that arrives
+  while it runs has a newer token, so it is not marked handled and the scheduler runs once more.
 - `gitops_inventory`: what each Application created or manages (kind, manifest name → live
   ID). Live IDs of orgs come from here (identity names orgs by ID, Git by name); prune only
   ever removes entries of this table.
@@ -62,6 +63,9 @@ applications = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(63), nullable=False, unique=True),
+    # The owning org (None: platform-wide) and its name when created (identity has no rename).
+    Column("org_id", String(64), index=True),
+    Column("org_name", String(200)),
     Column("repo_url", String(2000), nullable=False),
     Column("branch", String(200), nullable=False),
     Column("path", String(500), nullable=False),
@@ -125,6 +129,8 @@ def _application(s: Session, row: Any) -> Application:
     return Application(
         id=row.id,
         name=row.name,
+        org_id=row.org_id,
+        org_name=row.org_name,
         repo_url=row.repo_url,
         branch=row.branch,
         path=row.path,
@@ -137,10 +143,14 @@ def _application(s: Session, row: Any) -> Application:
     )
 
 
-def create_application(s: Session, *, body: ApplicationCreate, now: datetime) -> Application:
+def create_application(
+    s: Session, *, body: ApplicationCreate, now: datetime, org_name: str | None = None
+) -> Application:
     values = {
         "id": new_id("app"),
         "name": body.name,
+        "org_id": body.org_id,
+        "org_name": org_name,
         "repo_url": body.repo_url,
         "branch": body.branch,
         "path": body.path,
@@ -176,6 +186,16 @@ def get_application(s: Session, *, name: str) -> Application:
 def list_applications(s: Session) -> list[Application]:
     rows = s.execute(select(applications).order_by(applications.c.name)).all()
     return [_application(s, row) for row in rows]
+
+
+def list_sources(s: Session) -> list[tuple[str, str, str]]:
+    """`(name, repo_url, branch)` of every Application (what a webhook is matched against)."""
+    rows = s.execute(
+        select(applications.c.name, applications.c.repo_url, applications.c.branch).order_by(
+            applications.c.name
+        )
+    ).all()
+    return [(r.name, r.repo_url, r.branch) for r in rows]
 
 
 @dataclass(frozen=True)
