@@ -2,7 +2,7 @@
 
 The gateway reserves an upper bound (decision 10) and commits what the backend reports; the
 difference is released. A backend that stops before `max_tokens` (`sim-short-<n>`) or counts
-tokens its own way (`sim-bytes`, one per byte) is charged exactly its usage × the route's prices,
+tokens its own way (`sim-bytes`, one per byte) is charged exactly its usage at the route's prices,
 and the budgets API shows the reservation committed at that amount with nothing left held. A
 reservation replayed under its idempotency key with another amount is refused (decision 8).
 """
@@ -18,10 +18,9 @@ from gatewright.identity import Org
 from gatewright.testkit import Harness
 
 from .gateway_fixtures import (
-    INPUT_PRICE,
-    OUTPUT_PRICE,
     KeyMaker,
     RouteMaker,
+    charge_of,
     estimate_of,
     say,
     settled_spend,
@@ -55,8 +54,8 @@ def test_a_completion_is_charged_the_usage_its_backend_reported(
             model=alias, messages=messages, max_tokens=max_tokens
         )
     usage = completion.usage
-    used = usage.prompt_tokens * INPUT_PRICE // 10**6 + usage.completion_tokens * OUTPUT_PRICE // 10**6
-    with gw.then(f"the ledger charged its usage × the route's prices: {used} micro-USD"):
+    used = charge_of(usage.prompt_tokens, usage.completion_tokens)
+    with gw.then(f"the ledger charged its usage at the route's prices: {used} micro-USD"):
         assert used < estimate, f"{model} must report less than the {estimate} reserved"
         spend = settled_spend(budgets_admin, org.id, used)
         assert (spend.spent_micro_usd, spend.limit_micro_usd) == (used, limit)

@@ -1,4 +1,4 @@
-"""What an audit event says: the outcome and the figures of each completion, as a reader trusts them.
+"""What an audit event says: each completion's outcome and figures, as a reader trusts them.
 
 Counting events proves little; these flows read each event's fields against what the caller saw
 and what the budgets ledger charged for the same request ID: a completion every backend failed is
@@ -20,10 +20,9 @@ from gatewright.testkit import Harness
 
 from .audit_fixtures import events_of
 from .gateway_fixtures import (
-    INPUT_PRICE,
-    OUTPUT_PRICE,
     KeyMaker,
     RouteMaker,
+    charge_of,
     cost_of,
     estimate_of,
     say,
@@ -94,8 +93,7 @@ def test_a_served_completion_event_carries_its_usage_and_the_ledger_charge(
             model=alias, messages=messages, max_tokens=12
         )
     usage = completion.usage
-    charged = usage.prompt_tokens * INPUT_PRICE // 10**6
-    charged += usage.completion_tokens * OUTPUT_PRICE // 10**6
+    charged = charge_of(usage.prompt_tokens, usage.completion_tokens)
     with gw.then(f"the ledger charged its reported usage ({charged} micro-USD)"):
         assert usage.completion_tokens == 3 < 12
         spend = settled_spend(budgets_admin, org.id, charged)

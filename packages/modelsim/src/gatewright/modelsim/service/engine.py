@@ -20,7 +20,7 @@ Behaviours (by model name, so parallel tests never share a switch):
 | `sim-timeout` | waits `GATEWRIGHT_SIM_TIMEOUT_SECONDS` (30) then answers |
 | `sim-bad-json` | 200 whose body is not JSON (streamed: an event whose data is not JSON) |
 | `sim-bytes` | words drawn from `WORDS`, counted one token per UTF-8 byte (prompt and completion) |
-| `sim-short-<n>` | words drawn from `WORDS`, at most `n` (1..32768) of them: a shorter answer, `stop` |
+| `sim-short-<n>` | at most `n` (1..32768) words drawn from `WORDS`: an early `stop` |
 | any other `sim-*` | words drawn from `WORDS` by the request hash |
 | anything else | 404 `model_not_found` |
 """
