@@ -14,6 +14,7 @@ import pytest
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.budgets import Reservation
 from gatewright.core import Conflict
+from gatewright.gateway import Client as GatewayClient
 from gatewright.identity import Org
 from gatewright.testkit import Harness
 
@@ -132,3 +133,34 @@ def _release_held(service: BudgetsClient, held: Reservation) -> None:
     still = [r for r in service.reservations.list(held.org_id, status="held").data]
     if any(r.id == held.id for r in still):
         service.reservations.release(held.id)
+
+
+def test_a_fraction_of_a_micro_usd_is_charged_as_a_whole_one(
+    gw: Harness,
+    org: Org,
+    make_key: KeyMaker,
+    gateway_admin: GatewayClient,
+    budgets_admin: BudgetsClient,
+) -> None:
+    # Prices of a fraction of a micro-USD per token: the sum is rounded up, never given away.
+    input_price, output_price = 1_500_001, 2_500_001
+    alias = gw.names.name("alias")
+    with gw.given(f"a route {alias} at {input_price} and {output_price} micro-USD per Mtok"):
+        gateway_admin.routes.put(
+            alias,
+            org_id=org.id,
+            backends=[{"url": gw.url("modelsim"), "model": "sim-echo", "timeout_seconds": 5.0}],
+            input_micro_usd_per_mtok=input_price,
+            output_micro_usd_per_mtok=output_price,
+        )
+    key = make_key()
+    with gw.when("a completion is served"):
+        completion = key.gateway.chat.completions.create(
+            model=alias, messages=say("an odd number of words here"), max_tokens=3
+        )
+    usage = completion.usage
+    exact = usage.prompt_tokens * input_price + usage.completion_tokens * output_price
+    charged = -(-exact // 10**6)
+    with gw.then(f"the ledger charged {exact / 10**6} micro-USD rounded up: {charged}"):
+        assert exact % 10**6, "the usage must leave a fraction for this flow to mean anything"
+        settled_spend(budgets_admin, org.id, charged)

@@ -303,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         print("faults that no longer apply (update them to the code):", *problems, sep="\n  ")
         return 2
     chosen = select(faults, args.expr)
+    if args.collect_only:
+        # One run of the stages per fault, worded as pytest words it (what the docs check reads).
+        print(f"{len(chosen)} tests collected (faults: {', '.join(f.name for f in chosen)})")
+        return 0 if chosen else 2
     if args.list:
         for f in chosen:
             print(f"{f.name:44} {f.file}\n    {f.breaks}")
@@ -313,10 +317,6 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         print(f"no fault matches -k {args.expr!r}")
         return 2
-    if args.collect_only:
-        # one run of the stages per fault; worded as pytest words it, which the docs check reads
-        print(f"{len(chosen)} tests collected (faults: {', '.join(f.name for f in chosen)})")
-        return 0
 
     work = scratch_dir()
     work.mkdir(parents=True, exist_ok=True)
