@@ -207,8 +207,12 @@ def run_fault(fault: Fault, work: Path, timeout: float, logs: Path, extra: list[
     try:
         out, _ = proc.communicate(timeout=timeout)
         timed_out = False
-    except subprocess.TimeoutExpired:
+    except BaseException as exc:
+        # A timeout, or this runner stopped (Ctrl-C, SIGTERM): the run's process group goes too.
         os.killpg(proc.pid, signal.SIGTERM)
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+            raise
         try:
             out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collect-only", action="store_true", help="count the selected faults")
     parser.add_argument("-q", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--list", action="store_true", help="list the faults and what they break")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per fault run")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per fault run")
     parser.add_argument(
         "--baseline",
         action="store_true",
@@ -296,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="passed to the e2e flows after `--`")
     args = parser.parse_args(argv)
+    # SIGTERM stops the runner as Ctrl-C does, so the scratch run it started is stopped with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     faults = load_faults()
     problems = [f"{f.name}: {p}" for f in faults if (p := f.problem(ROOT))]
