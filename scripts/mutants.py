@@ -165,16 +165,23 @@ def failure_sections(out: str) -> dict[str, str]:
     return {title.split()[-1]: body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def junit_failures(path: Path) -> list[str]:
-    """Names of the failing or erroring test cases of a JUnit file (empty when absent)."""
+def junit_cases(path: Path, *, failed: bool = False) -> list[tuple[str, str]]:
+    """(name, pytest node ID) of the test cases of a JUnit file, or of the failing or erroring
+    ones; empty when absent."""
     if not path.is_file():
         return []
-    names = []
+    cases = []
     # our own run's file, written by pytest a moment ago
     for case in ET.parse(path).getroot().iter("testcase"):  # noqa: S314
-        if case.find("failure") is not None or case.find("error") is not None:
-            names.append(case.get("name", "?"))
-    return names
+        if failed and case.find("failure") is None and case.find("error") is None:
+            continue
+        name, module = case.get("name", "?"), case.get("classname", "")
+        cases.append((name, f"{module.replace('.', '/')}.py::{name}"))
+    return cases
+
+
+def junit_failures(path: Path) -> list[tuple[str, str]]:
+    return junit_cases(path, failed=True)
 
 
 def has_evidence(section: str) -> bool:
@@ -184,17 +191,13 @@ def has_evidence(section: str) -> bool:
     return bool(REQUEST_ID.search(own)) and bool(RESPONSE.search(own))
 
 
-def run_fault(fault: Fault, work: Path, timeout: float, logs: Path, extra: list[str]) -> Result:
-    tree, envdir = work / "tree", work / "nox"
-    copy_tree(tree)
-    fault.apply(tree)
+def run_nox(tree: Path, envdir: Path, args: list[str], timeout: float) -> tuple[int | None, str]:
+    """`nox <args>` in the scratch tree with CI=true, bounded: (exit code or None on timeout,
+    output)."""
     reuse = "-R" if (envdir / "e2e").is_dir() and (envdir / "contracts").is_dir() else "-r"
-    cmd = [sys.executable, "-m", "nox", reuse, "--envdir", str(envdir), "-s", "e2e"]
-    if extra:
-        cmd += ["--", *extra]
+    cmd = [sys.executable, "-m", "nox", reuse, "--envdir", str(envdir), *args]
     env = {**os.environ, "CI": "true", "GATEWRIGHT_ARTIFACTS": "artifacts"}
     env.pop("GATEWRIGHT_RUN_ID", None)
-    started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
         cwd=tree,
@@ -206,7 +209,7 @@ def run_fault(fault: Fault, work: Path, timeout: float, logs: Path, extra: list[
     )
     try:
         out, _ = proc.communicate(timeout=timeout)
-        timed_out = False
+        return proc.returncode, out
     except BaseException as exc:
         # A timeout, or this runner stopped (Ctrl-C, SIGTERM): the run's process group goes too.
         os.killpg(proc.pid, signal.SIGTERM)
@@ -218,63 +221,94 @@ def run_fault(fault: Fault, work: Path, timeout: float, logs: Path, extra: list[
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
-        timed_out = True
-    seconds = time.monotonic() - started
+        return None, out
+
+
+def run_fault(fault: Fault, work: Path, timeout: float, logs: Path, extra: list[str]) -> Result:
+    tree, envdir = work / "tree", work / "nox"
+    copy_tree(tree)
+    fault.apply(tree)
+    started = time.monotonic()
+    code, out = run_nox(tree, envdir, ["-s", "e2e", *(["--", *extra] if extra else [])], timeout)
     (logs / f"{fault.name}.log").write_text(out, encoding="utf-8")
-    result = Result(fault.name, fault.breaks, caught=False, stage="", seconds=seconds)
-    if timed_out:
+    result = Result(fault.name, fault.breaks, caught=False, stage="", seconds=0.0)
+    if code is None:
         result.caught, result.stage = True, "timeout"
         result.note = f"the run did not end within {timeout:g} s"
-        return result
-    if proc.returncode == 0:
-        return result
-    failed = SESSION_FAILED.findall(out)
-    result.caught = True
-    result.stage = "contracts" if failed and failed[0].startswith("contracts") else "e2e"
-    if not failed:
-        result.note = f"nox exited {proc.returncode} without a failed session line"
+    elif code != 0:
+        failed = SESSION_FAILED.findall(out)
+        result.caught = True
+        result.stage = "contracts" if failed and failed[0].startswith("contracts") else "e2e"
+        if not failed:
+            result.note = f"nox exited {code} without a failed session line"
     if result.stage == "e2e":
         sections = failure_sections(out)
         junit = junit_failures(tree / "artifacts" / "junit-e2e.xml")
-        result.failing = sorted(set(junit) | set(sections))
+        result.failing = sorted({name for name, _ in junit} | set(sections))
         result.with_evidence = sorted(
             n for n in result.failing if has_evidence(sections.get(n, ""))
         )
         if not result.failing:
             result.note = "the e2e session failed without a failing test (see the log)"
+        elif junit:
+            confirm(result, [node for _, node in junit], work, timeout, logs)
+    result.seconds = time.monotonic() - started
     return result
+
+
+def confirm(result: Result, nodes: list[str], work: Path, timeout: float, logs: Path) -> None:
+    """Rerun the failing flows on the tree without the fault: a flow that fails there too failed
+    for another reason (a loaded machine's timeout), and does not count as catching the fault."""
+    tree, envdir = work / "tree", work / "nox"
+    copy_tree(tree)
+    _, out = run_nox(tree, envdir, ["--no-dependencies", "-s", "e2e", "--", *nodes], timeout)
+    (logs / f"{result.fault}.confirm.log").write_text(out, encoding="utf-8")
+    again = junit_failures(tree / "artifacts" / "junit-e2e.xml")
+    noise = sorted(name for name, node in again if node in nodes)
+    if noise:
+        result.note = f"also failing without the fault, not counted: {', '.join(noise)}"
+        result.failing = [n for n in result.failing if n not in noise]
+        result.with_evidence = [n for n in result.with_evidence if n not in noise]
+        if not result.failing:
+            # not caught, but not shown missed either: with `-x` the flows that would have
+            # caught it may never have run
+            result.caught, result.stage = False, "inconclusive"
 
 
 def report(results: list[Result], out: Path) -> None:
     rows = [dataclasses.asdict(r) | {"evidence_complete": r.evidence_complete} for r in results]
     caught = [r for r in results if r.caught]
+    decided = [r for r in results if r.stage != "inconclusive"]
     e2e = [r for r in results if r.stage == "e2e"]
     complete = [r for r in e2e if r.evidence_complete]
     steps = sum(len(r.failing) for r in e2e)
     evidenced = sum(len(r.with_evidence) for r in e2e)
-    by_stage = {s: sum(r.stage == s for r in results) for s in ("contracts", "e2e", "timeout")}
+    stages = ("contracts", "e2e", "timeout", "inconclusive")
+    by_stage = {s: sum(r.stage == s for r in results) for s in stages}
     totals: dict[str, Any] = {
         "faults": len(results),
+        "decided": len(decided),
         "caught": len(caught),
-        "caught_percent": round(100 * len(caught) / len(results), 1) if results else 0.0,
+        # of the faults with a verdict (an inconclusive run decides nothing)
+        "caught_percent": round(100 * len(caught) / len(decided), 1) if decided else 0.0,
         "by_stage": by_stage,
         "e2e_failing_tests": steps,
         "e2e_failing_tests_with_evidence": evidenced,
         "evidence_percent": round(100 * evidenced / steps, 1) if steps else None,
         "e2e_catches_with_complete_evidence": len(complete),
-        "missed": [r.fault for r in results if not r.caught],
+        "missed": [r.fault for r in results if not r.caught and r.stage != "inconclusive"],
         "seconds": round(sum(r.seconds for r in results), 1),
     }
     out.write_text(json.dumps({"totals": totals, "faults": rows}, indent=2) + "\n")
     print(f"\n{'fault':44} {'result':8} {'stage':10} {'evidence':10} {'s':>5}")
     for r in results:
         evidence = "-" if r.stage != "e2e" else f"{len(r.with_evidence)}/{len(r.failing)}"
-        verdict = "caught" if r.caught else "MISSED"
+        verdict = "caught" if r.caught else "MISSED" if not r.stage else "unsure"
         print(f"{r.fault:44} {verdict:8} {r.stage or '-':10} {evidence:10} {r.seconds:5.0f}")
         if r.note:
             print(f"    {r.note}")
     print(
-        f"\ncaught {totals['caught']}/{totals['faults']} ({totals['caught_percent']}%), "
+        f"\ncaught {totals['caught']}/{totals['decided']} ({totals['caught_percent']}%), "
         f"by stage {by_stage}; failing e2e tests with a request ID and a response sample: "
         f"{evidenced}/{steps}; missed: {', '.join(totals['missed']) or 'none'}"
     )
@@ -347,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, fault in enumerate(chosen, 1):
             print(f"[{i}/{len(chosen)}] {fault.name}: {fault.breaks}", flush=True)
             result = run_fault(fault, work, args.timeout, logs, args.pytest_args)
-            verdict = f"caught by {result.stage}" if result.caught else "MISSED"
+            verdict = f"caught by {result.stage}" if result.caught else result.stage or "MISSED"
             print(f"    {verdict} in {result.seconds:.0f} s", flush=True)
             results.append(result)
         report(results, logs / "report.json")
