@@ -159,9 +159,10 @@ def copy_tree(tree: Path) -> None:
 
 def failure_sections(out: str) -> dict[str, str]:
     """pytest's failure blocks by test name (the title's last word), as the self-tests read
-    them: `____ test_x ____` and `____ ERROR at setup of test_x ____`."""
+    them: `____ test_x ____` and `____ ERROR at setup of test_x ____` (a long name leaves a
+    single `_` on the left)."""
     summary = out.split("short test summary info", 1)[0]
-    parts = re.split(r"^_{3,} (.+?) _{3,}$", summary, flags=re.MULTILINE)
+    parts = re.split(r"^_+ ([^_\s].*?) _+$", summary, flags=re.MULTILINE)
     return {title.split()[-1]: body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
