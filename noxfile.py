@@ -449,6 +449,14 @@ def fuzz(session: nox.Session) -> None:
     scan_artifacts(session, run_id, junit="fuzz")
 
 
+@nox.session(venv_backend="none", default=False)
+def mutants(session: nox.Session) -> None:
+    """Our faults (mutants/), each on a scratch copy through contracts + e2e: caught or missed."""
+    # The nox running this noxfile runs the stages in the scratch tree (decision 19); posargs
+    # go to scripts/mutants.py: `-k <fault>`, `--check`, `--list`, `--timeout S`.
+    session.run(sys.executable, "scripts/mutants.py", *session.posargs, external=True)
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Gateway overhead (direct vs through it), reservations/s on SQLite and PostgreSQL, and

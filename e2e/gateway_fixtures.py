@@ -45,6 +45,11 @@ def cost_of(
     return tokens(messages) * INPUT_PRICE // 10**6 + max_tokens * OUTPUT_PRICE // 10**6
 
 
+def charge_of(prompt_tokens: int, completion_tokens: int) -> int:
+    """What a completion whose backend reported this usage is charged on a test route."""
+    return prompt_tokens * INPUT_PRICE // 10**6 + completion_tokens * OUTPUT_PRICE // 10**6
+
+
 def estimate_of(alias: str, messages: list[dict[str, Any]], max_tokens: int) -> int:
     """What the gateway reserves for `chat.completions.create(model=alias, messages=messages,
     max_tokens=max_tokens)`: the bound of any backend's count (decision 10), the client's body."""

@@ -134,6 +134,25 @@ def test_every_permission_has_a_probe() -> None:
     assert set(PROBES) == set(PERMISSION_MATRIX), "a permission without a probe goes unproved"
 
 
+# The cells PLATFORM.md promises, written from the design rather than read from identity's table:
+# the flows below prove whatever the table says, so a wrong cell in the table itself (a viewer
+# granted budgets:set) would pass them all (found by `nox -s mutants`, decision 19).
+PROMISED: dict[Permission, set[str]] = {
+    "keys:create": {"owner", "admin", "member"},
+    "members:invite": {"owner", "admin"},
+    "budgets:set": {"owner", "admin"},
+    "audit:read": {"owner", "admin"},
+    "org:delete": {"owner"},
+}
+
+
+def test_the_matrix_holds_the_cells_the_platform_promises() -> None:
+    held = {p: set(PERMISSION_MATRIX[p]) for p in PROMISED}
+    assert held == PROMISED, "identity's matrix differs from PLATFORM.md's roles"
+    # a viewer reads and changes nothing
+    assert all(p.endswith(":read") for p, roles in PERMISSION_MATRIX.items() if "viewer" in roles)
+
+
 def _delete_unless_gone(admin: Actor, org: Org) -> None:
     with contextlib.suppress(NotFound):  # the org:delete probe's owner deleted it, as it should
         admin.client.orgs.delete(org.id)

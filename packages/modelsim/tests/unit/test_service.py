@@ -268,6 +268,9 @@ FAILURES = [
     ("sim-slow-abc", 400, "invalid_model"),
     ("sim-slow-60001", 400, "invalid_model"),
     ("sim-slow-", 400, "invalid_model"),
+    ("sim-short-0", 400, "invalid_model"),
+    ("sim-short-x", 400, "invalid_model"),
+    ("sim-short-32769", 400, "invalid_model"),
 ]
 
 
@@ -291,6 +294,21 @@ async def test_sim_slow_waits_then_answers_normally(aclient: httpx.AsyncClient, 
     streamed = await aclient.post(CHAT, json=chat_body(model, max_tokens=4, stream=True))
     assert streamed.status_code == 200
     assert sse_payloads(streamed.text)[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(("max_tokens", "words"), [(10, 3), (3, 3), (2, 2)])
+def test_sim_short_stops_before_max_tokens_and_reports_what_it_said(
+    client: TestClient, max_tokens: int, words: int
+) -> None:
+    body = chat_body("sim-short-3", max_tokens=max_tokens)
+    doc = client.post(CHAT, json=body).json()
+    content = doc["choices"][0]["message"]["content"]
+    assert len(content.split()) == doc["usage"]["completion_tokens"] == words
+    assert doc["choices"][0]["finish_reason"] == ("stop" if words < max_tokens else "length")
+    chunks = stream_of(client, {**body, "stream_options": {"include_usage": True}})
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert streamed == content
+    assert chunks[-1]["usage"] == doc["usage"]
 
 
 async def test_sim_timeout_does_not_answer_within_a_client_timeout(

@@ -20,6 +20,7 @@ Behaviours (by model name, so parallel tests never share a switch):
 | `sim-timeout` | waits `GATEWRIGHT_SIM_TIMEOUT_SECONDS` (30) then answers |
 | `sim-bad-json` | 200 whose body is not JSON (streamed: an event whose data is not JSON) |
 | `sim-bytes` | words drawn from `WORDS`, counted one token per UTF-8 byte (prompt and completion) |
+| `sim-short-<n>` | at most `n` (1..32768) words drawn from `WORDS`: an early `stop` |
 | any other `sim-*` | words drawn from `WORDS` by the request hash |
 | anything else | 404 `model_not_found` |
 """
@@ -68,12 +69,15 @@ LISTED_MODELS: Final = (
     "sim-timeout",
     "sim-bad-json",
     "sim-bytes",
+    "sim-short-3",
 )
 
 BAD_JSON_BODY: Final = b'{"id": "chatcmpl-bad-json", "object": "chat.completion", "choices": [{'
 BAD_JSON_STREAM: Final = b'data: {"id": "chatcmpl-bad-json", "choices": [{\n\ndata: [DONE]\n\n'
 
 _SLOW = re.compile(r"^sim-slow-(\d{1,9})(?:ms)?$")
+_SHORT = re.compile(r"^sim-short-(\d{1,9})$")
+MAX_SHORT: Final = 32_768
 
 Kind = Literal["answer", "echo", "fail", "bad_json"]
 Tokens = Literal["words", "bytes"]
@@ -87,6 +91,8 @@ class Behaviour:
     code: str = ""
     message: str = ""
     tokens: Tokens = "words"  # how usage is counted
+    # The most words the answer has (`sim-short-<n>`): a backend that stops before max_tokens.
+    cap: int | None = None
 
 
 def resolve(model: str, *, timeout_seconds: float) -> Behaviour:
@@ -113,6 +119,17 @@ def resolve(model: str, *, timeout_seconds: float) -> Behaviour:
         return Behaviour("bad_json")
     if model == "sim-bytes":
         return Behaviour("answer", tokens="bytes")
+    if model.startswith("sim-short-"):
+        short = _SHORT.match(model)
+        if short is None or not 1 <= int(short.group(1)) <= MAX_SHORT:
+            raise ServiceError(
+                400,
+                "invalid_model",
+                f"Model {model!r} is not a valid short model: use sim-short-<n> with n from 1 "
+                f"to {MAX_SHORT}.",
+                details={"model": model, "max_words": MAX_SHORT},
+            )
+        return Behaviour("answer", cap=int(short.group(1)))
     if model.startswith("sim-slow-"):
         m = _SLOW.match(model)
         if m is None or int(m.group(1)) > MAX_SLOW_MS:
@@ -204,14 +221,22 @@ def _byte_words(digest: bytes, n: int) -> tuple[str, ...]:
     return tuple(text.split(" "))
 
 
-def complete(request: ChatCompletionRequest, *, echo: bool, tokens: Tokens = "words") -> Completion:
+def complete(
+    request: ChatCompletionRequest,
+    *,
+    echo: bool,
+    tokens: Tokens = "words",
+    cap: int | None = None,
+) -> Completion:
     max_tokens = request.effective_max_tokens or DEFAULT_MAX_TOKENS
     digest = hashlib.sha256(canonical_json(request, max_tokens)).digest()
+    # A capped model stops early: fewer words than max_tokens, finish_reason `stop`.
+    n = max_tokens if cap is None else min(cap, max_tokens)
     if tokens == "bytes":
         words = _byte_words(digest, max_tokens)
         prompt_tokens = count_prompt_bytes(request.messages)
     else:
-        words = _echo_words(request, max_tokens) if echo else _hashed_words(digest, max_tokens)
+        words = _echo_words(request, n) if echo else _hashed_words(digest, n)
         prompt_tokens = count_prompt_tokens(request.messages)
     return Completion(
         id="chatcmpl-" + digest.hex()[:24],

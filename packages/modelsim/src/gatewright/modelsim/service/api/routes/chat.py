@@ -52,7 +52,9 @@ async def create_chat_completion(body: ChatCompletionRequest, settings: Settings
         if body.stream:
             return Response(engine.BAD_JSON_STREAM, media_type="text/event-stream")
         return Response(engine.BAD_JSON_BODY, media_type="application/json")
-    completion = engine.complete(body, echo=behaviour.kind == "echo", tokens=behaviour.tokens)
+    completion = engine.complete(
+        body, echo=behaviour.kind == "echo", tokens=behaviour.tokens, cap=behaviour.cap
+    )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
