@@ -43,6 +43,8 @@ PYTHON = "3.11"
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Where JUnit and the harness's run folders go (testkit reads the same variable).
 ARTIFACTS = os.environ.get("GATEWRIGHT_ARTIFACTS") or "artifacts"
+# Recorded e2e durations, which pytest-split balances shards by (`nox -s durations` refreshes it).
+DURATIONS = "e2e/.test_durations"
 
 TEST_TOOLS = [
     "pytest>=8",
@@ -51,6 +53,8 @@ TEST_TOOLS = [
     "pytest-socket>=0.7",
     "pytest-timeout>=2.3",
     "pytest-asyncio>=0.24",
+    # Shards: the e2e flows split into groups balanced by e2e/.test_durations (decision 18).
+    "pytest-split>=0.11",
     "respx>=0.21",
 ]
 CONTRACT_TOOLS = ["pact-python>=3,<5"]
@@ -150,6 +154,7 @@ def run_pytest(
     junit: str,
     env: dict[str, str] | None = None,
     posargs: bool = True,
+    success_codes: Sequence[int] = (0,),
 ) -> None:
     """The one way every test session calls pytest (artifacts and JUnit under ARTIFACTS); the
     session's posargs come last unless `posargs=False` (the contract stage)."""
@@ -160,6 +165,7 @@ def run_pytest(
         *args,
         *(session.posargs if posargs else ()),
         env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
+        success_codes=list(success_codes),
     )
 
 
@@ -312,7 +318,7 @@ def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, st
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
-    flows = ("e2e", "-n", "auto", "-p", "randomly")
+    flows = ("e2e", "-n", "auto", "-p", "randomly", f"--durations-path={DURATIONS}")
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
 
@@ -461,3 +467,96 @@ def stack(session: nox.Session) -> None:
     """Run the local platform in the foreground and print its URLs (Ctrl-C stops it)."""
     install_dists(session, "testkit", *SERVICE_DISTS)
     session.run("python", "-m", "gatewright.testkit", *session.posargs)
+
+
+# -- sharding, merging, flake hunting (decision 18) --------------------------------------------
+@nox.session(python=PYTHON, default=False)
+def durations(session: nox.Session) -> None:
+    """Record every e2e flow's duration in e2e/.test_durations (commit it; shards balance by it)."""
+    session.install(*TEST_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    # One worker, so each flow's time is its own and not its neighbours' contention; the file
+    # is rewritten whole (--clean-durations), so flows that are gone leave it.
+    run_pytest(
+        session,
+        "e2e",
+        "-n",
+        "0",
+        "-p",
+        "randomly",
+        "--store-durations",
+        "--clean-durations",
+        f"--durations-path={DURATIONS}",
+        junit="durations",
+        env={"GATEWRIGHT_RUN_ID": f"d{secrets.token_hex(3)}"},
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def report(session: nox.Session) -> None:
+    """`-- merge DIR...`: the shards' JUnit, summary.json and report.html as one run."""
+    if not session.posargs or session.posargs[0] != "merge" or len(session.posargs) < 2:
+        session.error("usage: nox -s report -- merge DIR... [--out DIR]")
+    install_dists(session, "testkit")
+    session.run("python", "-m", "gatewright.testkit.merge", *session.posargs[1:])
+
+
+def flake_runs(session: nox.Session) -> tuple[int, list[str]]:
+    """`--runs N` (default 3) out of the posargs; the rest goes to pytest."""
+    args = list(session.posargs)
+    runs = 3
+    if "--runs" in args:
+        at = args.index("--runs")
+        try:
+            runs = int(args[at + 1])
+        except (IndexError, ValueError):
+            session.error("--runs needs a number: nox -s flake -- --runs 10")
+        del args[at : at + 2]
+    if runs < 2:
+        session.error("a flake hunt compares runs: --runs must be at least 2")
+    return runs, args
+
+
+@nox.session(python=PYTHON, default=False)
+def flake(session: nox.Session) -> None:
+    """The e2e flows N times (`-- --runs N`), each with its own seed and order; reports every
+    test whose outcome varied, with a passing and a failing run's artifacts side by side."""
+    runs, args = flake_runs(session)
+    session.install(*TEST_TOOLS)
+    install_dists(session, "testkit", *SERVICE_DISTS)
+    batch = f"k{secrets.token_hex(3)}"
+    folders: list[str] = []
+    junits: list[str] = []
+    for n in range(1, runs + 1):
+        # Every run has its own run id, so its artifacts, JUnit and service logs sit apart.
+        run_id = f"{batch}-{n}"
+        session.log(f"flake hunt: run {n} of {runs} ({run_id})")
+        run_pytest(
+            session,
+            "e2e",
+            "-n",
+            "auto",
+            "-p",
+            "randomly",
+            f"--randomly-seed={secrets.randbelow(2**32)}",
+            f"--gw-seed={secrets.token_hex(4)}",
+            *args,
+            junit=f"flake-{run_id}",
+            env={"GATEWRIGHT_RUN_ID": run_id},
+            posargs=False,  # --runs is the hunt's; the rest is passed on above
+            # A failed run is data for the comparison, not the end of the hunt.
+            success_codes=(0, 1),
+        )
+        scan_artifacts(session, run_id, junit=f"flake-{run_id}")
+        folders.append(f"{ARTIFACTS}/{run_id}")
+        junits.append(f"{ARTIFACTS}/junit-flake-{run_id}.xml")
+    session.run(
+        "python",
+        "-m",
+        "gatewright.testkit.flakes",
+        *folders,
+        "--junit",
+        *junits,
+        "--json",
+        f"{ARTIFACTS}/flake-{batch}.json",
+    )

@@ -238,6 +238,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    """Shards (pytest-split's `--splits N --group K`) split the suite in test-id order.
+
+    pytest-randomly shuffles before every other implementation of this hook and pytest-split
+    splits after them, so each shard would split a different shuffle (its own seed) and the
+    shards together would miss some tests and run others twice. In between, this sorts by test
+    id; after pytest-split has kept its group, the group goes back to the shuffled order.
+    """
+    if not getattr(config.option, "splits", None):
+        return (yield)
+    shuffled = {item.nodeid: n for n, item in enumerate(items)}
+    items.sort(key=lambda item: item.nodeid)
+    result = yield
+    items.sort(key=lambda item: shuffled[item.nodeid])
+    return result
+
+
 # -- target resolution ------------------------------------------------------------------------
 def _check_ready(target: Target, services: list[str]) -> None:
     for service in services:
