@@ -560,3 +560,27 @@ def flake(session: nox.Session) -> None:
         "--json",
         f"{ARTIFACTS}/flake-{batch}.json",
     )
+
+
+# -- releases (decision 18) ----------------------------------------------------------------------
+@nox.session(python=PYTHON, default=False)
+def build(session: nox.Session) -> None:
+    """sdist + wheel of every distribution into dist/ (`twine check`), then the client wheels
+    installed alone in a fresh venv and used against a local stack."""
+    session.install("build[uv]", "twine", *TEST_TOOLS)
+    # The local stack the installed client talks to runs from this session's environment.
+    install_dists(session, "testkit", "identity", "budgets")
+    out = ROOT / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for dist in DISTS.values():
+        # The sdist first, then the wheel built from it: a consumer's build from the sdist works.
+        session.run("python", "-m", "build", "--installer", "uv", "--outdir", "dist", dist.path)
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in out.iterdir()))
+    run_pytest(
+        session,
+        "tests/packaging",
+        "-p",
+        "no:randomly",
+        junit="build",
+        env={"GATEWRIGHT_DIST": str(out), "GATEWRIGHT_RUN_ID": f"b{secrets.token_hex(3)}"},
+    )

@@ -75,13 +75,21 @@ def test_two_shards_merged_are_the_unsharded_run(
     # Each shard shuffles with a seed of its own, as separate CI jobs do; split in shuffled
     # order, these two seeds would run test_passes[2] twice.
     shards = [
-        _run(pytester, monkeypatch, f"shard{k}", "--splits=2", f"--group={k}", f"--randomly-seed={seed}")
+        _run(
+            pytester,
+            monkeypatch,
+            f"shard{k}",
+            "--splits=2",
+            f"--group={k}",
+            f"--randomly-seed={seed}",
+        )
         for k, seed in ((1, 1), (2, 3))
     ]
     expected = _outcomes(whole / "rwhole" / "summary.json")
     assert len(expected) == 9
     ran = [_outcomes(s / f"rshard{k}" / "summary.json") for k, s in enumerate(shards, 1)]
-    assert ran[0] and ran[1], "each shard ran a part of the suite"
+    assert ran[0], "each shard ran a part of the suite"
+    assert ran[1], "each shard ran a part of the suite"
     assert not set(ran[0]) & set(ran[1]), "no test ran in both shards"
 
     # The shards' folders arrive somewhere else (a CI merge job downloads them).
@@ -109,7 +117,9 @@ def test_two_shards_merged_are_the_unsharded_run(
     assert len(cases) == 9
     assert junit.getroot().get("tests") == "9"
     assert junit.getroot().get("failures") == "1"
-    artifacts = [p.get("value") or "" for p in junit.iter("property") if p.get("name") == "artifacts"]
+    artifacts = [
+        p.get("value") or "" for p in junit.iter("property") if p.get("name") == "artifacts"
+    ]
     assert artifacts
     assert all(str(pytester.path / "downloaded") in a for a in artifacts)
 
@@ -127,5 +137,5 @@ def test_overlapping_shards_are_refused(
 
 
 def test_a_folder_without_a_run_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(MergeError, match="no summary.json"):
+    with pytest.raises(MergeError, match=r"no summary\.json"):
         merge([tmp_path], tmp_path / "merged")

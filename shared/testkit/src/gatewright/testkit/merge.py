@@ -5,7 +5,7 @@ each leaves an artifacts folder: `junit-<stage>.xml` beside a run folder `<run i
 `summary.json`, `report.html` and one folder per test. Merging them gives what one unsharded run
 would have written, as Playwright's merge-reports does for its blob reports:
 
-    python -m gatewright.testkit.merge DIR... [--out DIR] [--junit NAME]   # `nox -s report -- merge`
+    python -m gatewright.testkit.merge DIR... [--out DIR] [--junit NAME]  # nox -s report -- merge
 
 Each test's artifact paths are moved from where its shard wrote them to where the shard's folder
 now is, so the merged report shows every test's steps, exchanges and audit events. A test that
@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("folders", nargs="+", type=Path, help="the shards' artifacts folders")
     parser.add_argument("--out", type=Path, default=Path("artifacts/merged"))
-    parser.add_argument("--junit", default=JUNIT_NAME, help=f"JUnit file name (default {JUNIT_NAME})")
+    parser.add_argument(
+        "--junit", default=JUNIT_NAME, help=f"JUnit file name (default {JUNIT_NAME})"
+    )
     args = parser.parse_args(argv)
     try:
         merged = merge(args.folders, args.out, junit_name=args.junit)

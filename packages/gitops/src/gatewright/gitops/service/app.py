@@ -11,6 +11,7 @@ own events (`events`).
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -29,7 +30,8 @@ from gatewright.gitops.service.scheduler import Scheduler
 from gatewright.servicekit import Database, create_service_app
 from gatewright.servicekit.db import utcnow
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-gitops")
 
 
 def create_app(
