@@ -476,7 +476,10 @@ def durations(session: nox.Session) -> None:
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
     # One worker, so each flow's time is its own and not its neighbours' contention; the file
-    # is rewritten whole (--clean-durations), so flows that are gone leave it.
+    # is rewritten whole (--clean-durations), so flows that are gone leave it. pytest-split
+    # writes even when the run failed: only a green run's times replace the committed ones.
+    fresh = Path(session.create_tmp()) / "test_durations"
+    fresh.unlink(missing_ok=True)
     run_pytest(
         session,
         "e2e",
@@ -486,10 +489,12 @@ def durations(session: nox.Session) -> None:
         "randomly",
         "--store-durations",
         "--clean-durations",
-        f"--durations-path={DURATIONS}",
+        f"--durations-path={fresh}",
         junit="durations",
         env={"GATEWRIGHT_RUN_ID": f"d{secrets.token_hex(3)}"},
     )
+    shutil.copyfile(fresh, ROOT / DURATIONS)
+    session.log(f"{DURATIONS} rewritten: review and commit it")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -54,7 +54,7 @@ def annotation(result: TestResult) -> str:
     return f"::error {props}::{_escape_data(redact_text(failure_message(result)))}"
 
 
-def annotations(results: Iterable[TestResult]) -> list[str]:
+def failure_annotations(results: Iterable[TestResult]) -> list[str]:
     return [annotation(r) for r in results if r.outcome in FAILING]
 
 

@@ -42,7 +42,7 @@ from gatewright.testkit.artifacts import (
     write_test_artifacts,
 )
 from gatewright.testkit.audittrail import AuditTrail
-from gatewright.testkit.cioutput import annotations, append_step_summary, github_actions
+from gatewright.testkit.cioutput import append_step_summary, failure_annotations, github_actions
 from gatewright.testkit.cleanup import Cleanup
 from gatewright.testkit.eventually import (
     EventuallyFailed,
@@ -663,5 +663,5 @@ def _terminal_summary(state: RunState, terminalreporter: Any) -> None:
         tr.write_line(f"local stack data kept in {state.stack.data_root}")
     if github_actions():
         # Workflow commands: GitHub turns each line into an annotation on the file and line.
-        for line in annotations(results):
+        for line in failure_annotations(results):
             tr.write_line(line)
