@@ -475,16 +475,17 @@ def durations(session: nox.Session) -> None:
     """Record every e2e flow's duration in e2e/.test_durations (commit it; shards balance by it)."""
     session.install(*TEST_TOOLS)
     install_dists(session, "testkit", *SERVICE_DISTS)
-    # One worker, so each flow's time is its own and not its neighbours' contention; the file
-    # is rewritten whole (--clean-durations), so flows that are gone leave it. pytest-split
-    # writes even when the run failed: only a green run's times replace the committed ones.
+    # One xdist worker, so each flow's time is its own and not its neighbours' contention (and
+    # the controller starts the stack, outside every test's timeout); the file is rewritten
+    # whole (--clean-durations), so flows that are gone leave it. pytest-split writes even when
+    # the run failed: only a green run's times replace the committed ones.
     fresh = Path(session.create_tmp()) / "test_durations"
     fresh.unlink(missing_ok=True)
     run_pytest(
         session,
         "e2e",
         "-n",
-        "0",
+        "1",
         "-p",
         "randomly",
         "--store-durations",
