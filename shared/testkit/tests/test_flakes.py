@@ -9,6 +9,8 @@ import pytest
 
 from gatewright.testkit import flakes
 
+# Each test runs pytest in subprocesses several times: bounded, but not by the 120 s default.
+pytestmark = pytest.mark.timeout(600)
 # test_wobbly fails when the file `wobble` exists: the same suite, one outcome per run.
 SUITE = """
 from pathlib import Path

@@ -11,6 +11,8 @@ import pytest
 
 from gatewright.testkit.merge import MergeError, merge
 
+# Each test runs pytest in subprocesses several times: bounded, but not by the 120 s default.
+pytestmark = pytest.mark.timeout(600)
 # A small suite through the harness: passing, failing and skipped flows in two modules.
 FLOWS_A = """
 import pytest
