@@ -37,7 +37,7 @@ LATER: dict[str, str] = {}
 CHEAP = ["--collect-only", "-q"]
 INLINE = re.compile(r"`(nox [^`]*)`")
 COLLECTED = re.compile(r"(?:no tests|(\d+)(?:/\d+)? tests?) collected")
-NODEID = re.compile(r"^(e2e/\S+::\S+)$", re.MULTILINE)
+NODEID = re.compile(r"^(e2e/\S+?::.+?)\s*$", re.MULTILINE)  # an id may hold spaces
 DOCS_ARTIFACTS = ROOT / "artifacts" / "docs"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
