@@ -43,6 +43,8 @@ PYTHON = "3.11"
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Where JUnit and the harness's run folders go (testkit reads the same variable).
 ARTIFACTS = os.environ.get("GATEWRIGHT_ARTIFACTS") or "artifacts"
+# Recorded e2e durations, which pytest-split balances shards by (`nox -s durations` refreshes it).
+DURATIONS = "e2e/.test_durations"
 
 # The report's browser test drives Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM = "/usr/bin/chromium"
@@ -157,6 +159,7 @@ def run_pytest(
     junit: str,
     env: dict[str, str] | None = None,
     posargs: bool = True,
+    success_codes: Sequence[int] = (0,),
 ) -> None:
     """The one way every test session calls pytest (artifacts and JUnit under ARTIFACTS); the
     session's posargs come last unless `posargs=False` (the contract stage)."""
@@ -167,6 +170,7 @@ def run_pytest(
         *args,
         *(session.posargs if posargs else ()),
         env={"PACT_DO_NOT_TRACK": "true", **(env or {})},
+        success_codes=list(success_codes),
     )
 
 
@@ -316,7 +320,10 @@ for _dist in CONTRACT_DISTS:
 def run_flows(session: nox.Session, *, name: str, run_id: str, env: dict[str, str]) -> None:
     """The e2e flows in parallel and random order, then the secret scan of what they wrote."""
     install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
-    flows = ("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly")
+    flows = [
+        *("e2e", "-n", "auto", "--dist", "worksteal", "-p", "randomly"),
+        f"--durations-path={DURATIONS}",
+    ]
     run_pytest(session, *flows, junit=name, env={"GATEWRIGHT_RUN_ID": run_id, **env})
     scan_artifacts(session, run_id, junit=name)
 
@@ -572,3 +579,123 @@ def coverage(session: nox.Session) -> None:
         html = data / "html" / name
         session.run("coverage", "html", f"--include={include}", "-d", str(html), "-q", env=env)
     session.log(f"HTML reports in {data / 'html'}/<distribution>/index.html")
+
+
+# -- sharding, merging, flake hunting (decision 18) --------------------------------------------
+@nox.session(python=PYTHON, default=False)
+def durations(session: nox.Session) -> None:
+    """Record every e2e flow's duration in e2e/.test_durations (commit it; shards balance by it)."""
+    install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
+    # One xdist worker, so each flow's time is its own and not its neighbours' contention (and
+    # the controller starts the stack, outside every test's timeout); the file is rewritten
+    # whole (--clean-durations), so flows that are gone leave it. pytest-split writes even when
+    # the run failed: only a green run's times replace the committed ones.
+    fresh = Path(session.create_tmp()) / "test_durations"
+    fresh.unlink(missing_ok=True)
+    run_pytest(
+        session,
+        "e2e",
+        "-n",
+        "1",
+        "-p",
+        "randomly",
+        "--store-durations",
+        "--clean-durations",
+        f"--durations-path={fresh}",
+        junit="durations",
+        env={"GATEWRIGHT_RUN_ID": f"d{secrets.token_hex(3)}"},
+    )
+    shutil.copyfile(fresh, ROOT / DURATIONS)
+    session.log(f"{DURATIONS} rewritten: review and commit it")
+
+
+@nox.session(python=PYTHON, default=False)
+def report(session: nox.Session) -> None:
+    """`-- merge DIR...`: the shards' JUnit, summary.json and report.html as one run."""
+    if not session.posargs or session.posargs[0] != "merge" or len(session.posargs) < 2:
+        session.error("usage: nox -s report -- merge DIR... [--out DIR]")
+    install_dists(session, "testkit")
+    session.run("python", "-m", "gatewright.testkit.merge", *session.posargs[1:])
+
+
+def flake_runs(session: nox.Session) -> tuple[int, list[str]]:
+    """`--runs N` (default 3) out of the posargs; the rest goes to pytest."""
+    args = list(session.posargs)
+    runs = 3
+    if "--runs" in args:
+        at = args.index("--runs")
+        try:
+            runs = int(args[at + 1])
+        except (IndexError, ValueError):
+            session.error("--runs needs a number: nox -s flake -- --runs 10")
+        del args[at : at + 2]
+    if runs < 2:
+        session.error("a flake hunt compares runs: --runs must be at least 2")
+    return runs, args
+
+
+@nox.session(python=PYTHON, default=False)
+def flake(session: nox.Session) -> None:
+    """The e2e flows N times (`-- --runs N`), each with its own seed and order; reports every
+    test whose outcome varied, with a passing and a failing run's artifacts side by side."""
+    runs, args = flake_runs(session)
+    install_dists(session, "testkit", *SERVICE_DISTS, tools=["harness"])
+    batch = f"k{secrets.token_hex(3)}"
+    folders: list[str] = []
+    junits: list[str] = []
+    for n in range(1, runs + 1):
+        # Every run has its own run id, so its artifacts, JUnit and service logs sit apart.
+        run_id = f"{batch}-{n}"
+        session.log(f"flake hunt: run {n} of {runs} ({run_id})")
+        run_pytest(
+            session,
+            "e2e",
+            "-n",
+            "auto",
+            "-p",
+            "randomly",
+            f"--randomly-seed={secrets.randbelow(2**32)}",
+            f"--gw-seed={secrets.token_hex(4)}",
+            *args,
+            junit=f"flake-{run_id}",
+            env={"GATEWRIGHT_RUN_ID": run_id},
+            posargs=False,  # --runs is the hunt's; the rest is passed on above
+            # A failed run is data for the comparison, not the end of the hunt.
+            success_codes=(0, 1),
+        )
+        scan_artifacts(session, run_id, junit=f"flake-{run_id}")
+        folders.append(f"{ARTIFACTS}/{run_id}")
+        junits.append(f"{ARTIFACTS}/junit-flake-{run_id}.xml")
+    session.run(
+        "python",
+        "-m",
+        "gatewright.testkit.flakes",
+        *folders,
+        "--junit",
+        *junits,
+        "--json",
+        f"{ARTIFACTS}/flake-{batch}.json",
+    )
+
+
+# -- releases (decision 18) ----------------------------------------------------------------------
+@nox.session(python=PYTHON, default=False)
+def build(session: nox.Session) -> None:
+    """sdist + wheel of every distribution into dist/ (`twine check`), then the client wheels
+    installed alone in a fresh venv and used against a local stack."""
+    # The local stack the installed client talks to runs from this session's environment.
+    install_dists(session, "testkit", "identity", "budgets", tools=["harness", "build"])
+    out = ROOT / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for dist in DISTS.values():
+        # The sdist first, then the wheel built from it: a consumer's build from the sdist works.
+        session.run("python", "-m", "build", "--installer", "uv", "--outdir", "dist", dist.path)
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in out.iterdir()))
+    run_pytest(
+        session,
+        "tests/packaging",
+        "-p",
+        "no:randomly",
+        junit="build",
+        env={"GATEWRIGHT_DIST": str(out), "GATEWRIGHT_RUN_ID": f"b{secrets.token_hex(3)}"},
+    )

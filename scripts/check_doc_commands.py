@@ -10,6 +10,12 @@ all of them at once, which is what nox hands a prerequisite: they must pass and 
 select at least one e2e flow, except those in LATER (registered before their flows exist), which
 must select none until their flows and docs arrive.
 
+Three kinds of command get a check of their own, as cheap: a sharded one (`--splits N --group K`)
+also collects every other group and the whole suite, and the groups must be disjoint and together
+exactly the suite; a flake hunt (`nox -s flake -- --runs N`) runs with `--runs 2`; a merge
+(`nox -s report -- merge DIR...`) merges the runs the documented shard commands collect into those
+folders, and must write one summary.
+
     python scripts/check_doc_commands.py    # what `nox -s docs` runs (with the nox of this python)
 """
 
@@ -31,6 +37,8 @@ LATER: dict[str, str] = {}
 CHEAP = ["--collect-only", "-q"]
 INLINE = re.compile(r"`(nox [^`]*)`")
 COLLECTED = re.compile(r"(?:no tests|(\d+)(?:/\d+)? tests?) collected")
+NODEID = re.compile(r"^(e2e/\S+?::.+?)\s*$", re.MULTILINE)  # an id may hold spaces
+DOCS_ARTIFACTS = ROOT / "artifacts" / "docs"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -78,7 +86,7 @@ def registered_markers() -> list[str]:
     return [line.split(":", 1)[0].strip() for line in lines]
 
 
-def run_nox(args: list[str]) -> tuple[int, str, list[int]]:
+def run_nox(args: list[str], artifacts: Path = DOCS_ARTIFACTS) -> tuple[int, str, list[int]]:
     """Run nox (this interpreter's) with `args`; its exit code, output and collected counts.
 
     Its JUnit and run folders go to artifacts/docs/, so the real runs' files stay as they were.
@@ -86,7 +94,7 @@ def run_nox(args: list[str]) -> tuple[int, str, list[int]]:
     out = subprocess.run(
         [sys.executable, "-m", "nox", "--reuse-venv=yes", *args],
         cwd=ROOT,
-        env={**os.environ, "GATEWRIGHT_ARTIFACTS": str(ROOT / "artifacts" / "docs")},
+        env={**os.environ, "GATEWRIGHT_ARTIFACTS": str(artifacts)},
         capture_output=True,
         text=True,
         check=False,
@@ -117,13 +125,106 @@ def tail(output: str, lines: int = 60) -> str:
     return "\n".join(output.splitlines()[-lines:])
 
 
+def _option(posargs: list[str], name: str) -> str | None:
+    """The value of `--name V` or `--name=V` in posargs."""
+    for n, arg in enumerate(posargs):
+        if arg == name and n + 1 < len(posargs):
+            return posargs[n + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _without_split(posargs: list[str]) -> list[str]:
+    kept: list[str] = []
+    skip = False
+    for arg in posargs:
+        if skip:
+            skip = False
+        elif arg in ("--splits", "--group"):
+            skip = True
+        elif not arg.startswith(("--splits=", "--group=")):
+            kept.append(arg)
+    return kept
+
+
+def collected_ids(command: Command, posargs: list[str]) -> tuple[int, set[str], str]:
+    args = ["--no-dependencies", *command.options, "--", *posargs, *CHEAP]
+    code, output, _ = run_nox(args)
+    return code, set(NODEID.findall(output)), output
+
+
+def check_shards(command: Command) -> str | None:
+    """The groups of a sharded command: disjoint, and together exactly the suite."""
+    splits = int(_option(command.posargs, "--splits") or 0)
+    rest = _without_split(command.posargs)
+    code, whole, output = collected_ids(command, rest)
+    if code != 0 or not whole:
+        return f"the unsharded suite did not collect (exit {code}):\n{tail(output)}"
+    seen: dict[str, int] = {}
+    for group in range(1, splits + 1):
+        code, ids, output = collected_ids(
+            command, [*rest, "--splits", str(splits), "--group", str(group)]
+        )
+        if code != 0 or not ids:
+            return f"group {group} of {splits} collected nothing (exit {code}):\n{tail(output)}"
+        for nodeid in ids:
+            if nodeid in seen:
+                return f"{nodeid} is in group {seen[nodeid]} and group {group}"
+            seen[nodeid] = group
+    if set(seen) != whole:
+        missing = sorted(whole - set(seen))[:10]
+        extra = sorted(set(seen) - whole)[:10]
+        return f"the groups are not the suite: missing {missing}, extra {extra}"
+    print(f"ok   {command.where}: {splits} groups are exactly the suite ({len(whole)} flows)")
+    return None
+
+
+def check_merge(command: Command, shards: list[Command]) -> str | None:
+    """`report -- merge DIR...`: the documented shard commands' runs collected into those
+    folders (under artifacts/docs/), then merged into one summary."""
+    folders = [arg for arg in command.posargs[1:] if not arg.startswith("-")]
+    if not shards or len(folders) != len(shards):
+        return f"{len(folders)} folders to merge but {len(shards)} documented shard commands"
+    base = DOCS_ARTIFACTS / "merge"
+    for folder, shard in zip(folders, shards, strict=True):
+        where = base / folder
+        args = ["--no-dependencies", *shard.options, "--", *shard.posargs, *CHEAP]
+        code, output, _ = run_nox(args, artifacts=where)
+        if code != 0:
+            return f"`{shard}` into {where} (exit {code}):\n{tail(output)}"
+    out = base / "merged"
+    args = ["-s", "report", "--", "merge", *(str(base / f) for f in folders), "--out", str(out)]
+    code, output, _ = run_nox(args)
+    if code != 0 or not (out / "summary.json").is_file():
+        return f"`{command}` did not merge (exit {code}):\n{tail(output)}"
+    print(f"ok   {command.where}: {command} merged {len(folders)} shard runs")
+    return None
+
+
+def cheap_posargs(command: Command, requested: list[str]) -> list[str]:
+    """The posargs a command is checked with: a flake hunt compares two runs, not N."""
+    posargs = list(command.posargs)
+    if "flake" in requested and "--runs" in posargs:
+        posargs[posargs.index("--runs") + 1] = "2"
+    return [*posargs, *CHEAP]
+
+
 def main() -> int:
     failures: list[str] = []
     commands = documented_commands()
+    # The documented shard commands, each split and group once (README and guide repeat some).
+    shard_commands: list[Command] = []
+    for command in commands:
+        if _option(command.posargs, "--splits") is not None and not any(
+            c.argv == command.argv for c in shard_commands
+        ):
+            shard_commands.append(command)
     if not commands:
         failures.append("no `nox -s … -- …` command found in README.md or docs/")
     # Each prerequisite session, and the commands that pull it in.
     prerequisites: dict[str, list[Command]] = {}
+    split_checked: list[list[str]] = []
     for command in commands:
         try:
             everything, requested = planned(command.options)
@@ -134,13 +235,29 @@ def main() -> int:
         for name in everything:
             if name not in requested:
                 prerequisites.setdefault(name, []).append(command)
-        args = ["--no-dependencies", *command.options, "--", *command.posargs, *CHEAP]
+        if requested == ["report"] and command.posargs[:1] == ["merge"]:
+            problem = check_merge(command, shard_commands)
+            if problem:
+                print(f"FAIL {command.where}: {command}")
+                failures.append(f"{command.where}: `{command}`: {problem}")
+            continue
+        args = ["--no-dependencies", *command.options, "--", *cheap_posargs(command, requested)]
         code, output, counts = run_nox(args)
         selected = ", ".join(str(n) for n in counts) or "nothing"
         verdict = code == 0 and bool(counts) and min(counts) > 0
         print(f"{'ok  ' if verdict else 'FAIL'} {command.where}: {command} -> {selected} selected")
         if not verdict:
             failures.append(f"{command.where}: `{command}` (exit {code}):\n{tail(output)}")
+        elif (
+            _option(command.posargs, "--splits")
+            and _without_split(command.posargs) not in split_checked
+        ):
+            # Every group of one split is checked at once, so once per selection is enough.
+            split_checked.append(_without_split(command.posargs))
+            problem = check_shards(command)
+            if problem:
+                print(f"FAIL {command.where}: {command}: the shards are not the suite")
+                failures.append(f"{command.where}: `{command}`: {problem}")
     for name, pulled_by in prerequisites.items():
         posargs = [arg for command in pulled_by for arg in command.posargs]
         code, output, counts = run_nox(["-s", name, "--", *posargs, *CHEAP])

@@ -320,3 +320,72 @@ def test_run_seed_is_the_gw_seed_for_a_conftest(pytester: pytest.Pytester) -> No
     result = pytester.runpytest_subprocess(*QUIET, "--gw-seed=abc123")
     result.assert_outcomes(passed=1)
     assert "conftest saw seed abc123" in result.stdout.str()
+
+
+def test_under_github_actions_failures_are_annotations_and_the_run_a_step_summary(
+    pytester: pytest.Pytester, user_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(
+        test_orgs=USER_TEST,
+        test_ping="def test_ping(gw):\n    with gw.flow.then('nothing to see'):\n        pass\n",
+    )
+    summary_file = pytester.path / "step-summary.md"
+    summary_file.write_text("earlier step output\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    result = pytester.runpytest_subprocess(
+        *QUIET, "--gw-seed=s33d", "--gw-artifacts=out", "--junitxml=junit.xml"
+    )
+    # The exit code stays pytest's: 1 for a failed test.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    rid = re.search(r"request (rtest01-main-[0-9a-f]{6}-0001)", out)
+    assert rid is not None, out
+    # One annotation, on the line of the test that failed, naming the step and the request ID.
+    source = (pytester.path / "test_orgs.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "orgs.create(" in text)
+    annotations = [text for text in out.splitlines() if text.startswith("::error ")]
+    assert annotations == [
+        f"::error file=test_orgs.py,line={line},title=test_orgs.py%3A%3Atest_admin_creates_an_org"
+        f"::When the admin creates an org {rid.group(1)}"
+    ]
+    # The step summary is appended to, never replaced, and says what a reviewer needs.
+    summary = summary_file.read_text()
+    assert summary.startswith("earlier step output\n### gatewright run rtest01: 1 failing")
+    assert "| failed | 1 |" in summary
+    assert "| passed | 1 |" in summary
+    assert (
+        f"| `test_orgs.py::test_admin_creates_an_org` | When the admin creates an org | "
+        f"`{rid.group(1)}` |" in summary
+    )
+    assert "#### Slowest flows" in summary
+    assert "`test_ping.py::test_ping`" in summary
+    assert re.search(r"2 tests in \d+\.\d s \(wall time\)", summary)
+    assert ADMIN_PASSWORD not in summary
+    # JUnit: where it failed, as properties beside the request IDs and the artifacts path.
+    junit = ET.parse(pytester.path / "junit.xml")  # noqa: S314  # pytest wrote it just now
+    case = next(c for c in junit.iter("testcase") if c.get("name") == "test_admin_creates_an_org")
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["failed_step"] == "When the admin creates an org"
+    assert props["failed_request_id"] == rid.group(1)
+    assert props["failed_at"] == f"test_orgs.py:{line}"
+    assert props["request_id"] == rid.group(1)
+    assert props["artifacts"].startswith(str(pytester.path / "out" / "rtest01" / "main"))
+    passing = next(c for c in junit.iter("testcase") if c.get("name") == "test_ping")
+    assert "failed_step" not in {p.get("name") for p in passing.iter("property")}
+
+
+def test_outside_github_actions_nothing_ci_specific_is_printed_or_written(
+    pytester: pytest.Pytester, user_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(test_orgs=USER_TEST)
+    summary_file = pytester.path / "step-summary.md"
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    result = pytester.runpytest_subprocess(*QUIET, "--gw-artifacts=out")
+    result.assert_outcomes(failed=1)
+    assert "::error" not in result.stdout.str()
+    assert not summary_file.exists()

@@ -15,6 +15,9 @@ Where to look (one module per concern):
 - `artifacts`  per-test files and paths; `report`: the failure text; `htmlreport`: the HTML
                report (timeline, filters, search)
 - `audittrail` `AuditTrail`: the audit events of each recorded request ID
+- `cioutput`   GitHub Actions annotations and `$GITHUB_STEP_SUMMARY`
+- `merge`      shards' runs merged into one (`python -m gatewright.testkit.merge DIR...`)
+- `flakes`     runs compared for tests whose outcome varied (`python -m gatewright.testkit.flakes`)
 - `pactverify` `serve_in_thread`, `verify_provider`: provider contract tests (import it from
                there; it needs the `contracts` extra: pact-python, uvicorn)
 """

@@ -66,9 +66,20 @@ class TestResult:
     kept: list[str] = field(default_factory=list)
     longrepr: str = ""
     markers: list[str] = field(default_factory=list)
+    # Where a failing test failed: its step, that step's (or the leading) request ID, and
+    # `path:line` in the test's own file (for CI annotations).
+    failed_step: str = ""
+    failed_request_id: str = ""
+    failed_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        """A result read back from `summary.json` (keys it does not know are ignored)."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def write_json(path: Path, data: Any) -> None:

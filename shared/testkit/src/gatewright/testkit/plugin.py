@@ -13,17 +13,19 @@ Run flow:
 - a target that cannot be started or is not ready is an ERROR of each test that needs it (raised
   from `gw_target`), a SKIP only with `--allow-unavailable` and never when `CI=true`;
 - `pytest_runtest_makereport` adds a "gatewright" section to failing tests (failing step, its
-  last exchanges, request IDs, artifacts path), puts request IDs and the artifacts path in
-  JUnit properties, redacts the failure text, and writes the per-test artifact files;
+  last exchanges, request IDs, artifacts path), puts request IDs, the artifacts path and where
+  it failed (`failed_step`, `failed_request_id`, `failed_at`) in JUnit properties, redacts
+  the failure text, and writes the per-test artifact files;
 - at the end the controller writes `summary.json` and `report.html` and prints skips and
-  xfails counted by reason.
+  xfails counted by reason; under GitHub Actions also one `::error` annotation per failure and
+  a markdown summary in `$GITHUB_STEP_SUMMARY` (`cioutput`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ from gatewright.testkit.artifacts import (
     write_test_artifacts,
 )
 from gatewright.testkit.audittrail import AuditTrail
+from gatewright.testkit.cioutput import append_step_summary, failure_annotations, github_actions
 from gatewright.testkit.cleanup import Cleanup
 from gatewright.testkit.eventually import (
     EventuallyFailed,
@@ -54,7 +57,7 @@ from gatewright.testkit.htmlreport import render_html
 from gatewright.testkit.naming import Names, RequestIds, resolve_run_id, resolve_seed, run_prefix
 from gatewright.testkit.recorder import ExchangeRecorder
 from gatewright.testkit.redact import redact_text, register_secret, registered_secrets
-from gatewright.testkit.report import failure_section, reason_counts
+from gatewright.testkit.report import failure_exchanges, failure_section, reason_counts
 from gatewright.testkit.stack import LocalStack, StackError
 from gatewright.testkit.steps import Flow, is_failure
 from gatewright.testkit.target import TARGET_FILE_ENV, Target, TargetError
@@ -221,14 +224,6 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["gw_target_error"] = state.target_error
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Flows marked `long` start first (after pytest-randomly's shuffle, which stays the order of
-    the rest): under xdist's work stealing the other workers take the short flows meanwhile, so
-    the run ends near max(longest flow, total / workers) instead of with one late long flow."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     set_timeout_scale(None)
     state = config.stash.get(STATE_KEY, None)
@@ -249,6 +244,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.option.allow_unavailable and _ci():
         lines.append("gatewright: --allow-unavailable ignored because CI=true")
     return lines
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    """The order flows run in: shards split in test-id order, and flows marked `long` first.
+
+    Shards (pytest-split's `--splits N --group K`): pytest-randomly shuffles before every other
+    implementation of this hook and pytest-split splits after them, so each shard would split a
+    different shuffle (its own seed) and the shards together would miss some tests and run
+    others twice. In between, this sorts by test id; after pytest-split has kept its group, the
+    group goes back to the shuffled order.
+
+    Then the flows marked `long` move to the front (a stable sort: the shuffle stays the order
+    of the rest): under xdist's work stealing the other workers take the short flows meanwhile,
+    so the run ends near max(longest flow, total / workers) instead of with one late long flow.
+    """
+    splits = bool(getattr(config.option, "splits", None))
+    shuffled = {item.nodeid: n for n, item in enumerate(items)}
+    if splits:
+        items.sort(key=lambda item: item.nodeid)
+    result = yield
+    if splits:
+        items.sort(key=lambda item: shuffled[item.nodeid])
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    return result
 
 
 # -- target resolution ------------------------------------------------------------------------
@@ -399,13 +421,40 @@ _PYTEST_MARKERS = frozenset(
 )
 
 
-def _sync_properties(item: pytest.Item, ctx: TestContext) -> None:
+def _failure_properties(
+    item: pytest.Item, ctx: TestContext, excinfo: pytest.ExceptionInfo[BaseException]
+) -> list[tuple[str, str]]:
+    """Where a test failed, for JUnit and CI annotations: the failing step, the request ID of
+    its evidence (its own last exchange, else the one that led to it), and `path:line` of the
+    test's own statement that failed (the outermost frame in its file; deeper ones are helpers)."""
+    step, own, leading = failure_exchanges(ctx.flow, ctx.recorder)
+    rids = [ex.request_id for ex in (own or leading) if ex.request_id]
+    props = [("failed_step", step.label if step is not None else "(outside any step)")]
+    if rids:
+        props.append(("failed_request_id", rids[-1]))
+    path, first = item.location[0], item.location[1]
+    line = first + 1 if first is not None else 1
+    for entry in excinfo.traceback:
+        if Path(entry.path) == item.path:
+            line = entry.lineno + 1
+            break
+    props.append(("failed_at", f"{path}:{line}"))
+    return props
+
+
+def _sync_properties(
+    item: pytest.Item, ctx: TestContext, failure: Sequence[tuple[str, str]] = ()
+) -> None:
     sent: set[tuple[str, str]] = ctx.extra.setdefault("props", set())
     props = [("artifacts", str(ctx.artifacts_dir))]
     markers = dict.fromkeys(m.name for m in item.iter_markers())
     props += [("marker", m) for m in markers if m not in _PYTEST_MARKERS]
     props += [("request_id", rid) for rid in ctx.recorder.request_ids]
     props += [("kept", redact_text(k)) for k in ctx.cleanup.kept]
+    # Only the first failure of a test says where it failed (a teardown error after a failed
+    # call is not where to look first).
+    if failure and not any(name == "failed_step" for name, _ in sent):
+        props += failure
     for prop in props:
         if prop not in sent:
             sent.add(prop)
@@ -451,14 +500,17 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     ctx = item.stash.get(CONTEXT_KEY, None)
     if ctx is not None:
+        failure: list[tuple[str, str]] = []
         if call.excinfo is not None:
             exc = call.excinfo.value
             ctx.recorder.note_exception(exc)
             if not ctx.flow.ended_a_step(exc) and is_failure(exc):
                 ctx.flow.record_failure(*_OUTSIDE_STEPS[call.when], exc)
+            if is_failure(exc):
+                failure = _failure_properties(item, ctx, call.excinfo)
         if call.when == "teardown":
             ctx.recorder.finish()
-        _sync_properties(item, ctx)
+        _sync_properties(item, ctx, failure)
     report = yield
     _redact_report(report)
     if ctx is None:
@@ -550,9 +602,15 @@ class RunReporter:
                 result.kept.append(str(value))
             elif name == "marker" and value not in result.markers:
                 result.markers.append(str(value))
+            elif name in ("failed_step", "failed_request_id", "failed_at"):
+                setattr(result, name, str(value))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        _write_run_report(self.state, wall_s=time.monotonic() - self.started)
+        wall_s = time.monotonic() - self.started
+        _write_run_report(self.state, wall_s=wall_s)
+        if github_actions() and _should_report(self.state):
+            run = {**_run_info(self.state), "wall_s": round(wall_s, 2)}
+            append_step_summary(run, list(self.state.results.values()))
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         _terminal_summary(self.state, terminalreporter)
@@ -624,6 +682,10 @@ def _terminal_summary(state: RunState, terminalreporter: Any) -> None:
             tr.write_line(f"  {nodeid}: {what}")
     if state.stack is not None and state.keep_data and state.stack.data_root is not None:
         tr.write_line(f"local stack data kept in {state.stack.data_root}")
+    if github_actions():
+        # Workflow commands: GitHub turns each line into an annotation on the file and line.
+        for line in failure_annotations(results):
+            tr.write_line(line)
 
 
 def _timing_summary(state: RunState, terminalreporter: Any, *, wall_s: float, slowest: int) -> None:

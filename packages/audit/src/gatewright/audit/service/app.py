@@ -9,6 +9,7 @@ before they are parsed.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -25,7 +26,8 @@ from gatewright.servicekit.access import IdentityAuthorizer
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-audit")
 
 
 def create_app(settings: AuditSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:

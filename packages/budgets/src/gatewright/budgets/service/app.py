@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +31,8 @@ from gatewright.servicekit.access import IdentityAuthorizer, IdentityOrgDirector
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-budgets")
 log = logging.getLogger("gatewright.budgets")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -38,7 +39,8 @@ from gatewright.servicekit.access import (
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.correlation import outbound_request_id
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-gateway")
 log = logging.getLogger("gatewright.gateway")
 
 POOL = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)

@@ -14,6 +14,7 @@ servicekit's `IdentityAuthorizer`) and org names (`IdentityOrgNames`).
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -37,7 +38,8 @@ from gatewright.servicekit.access import IdentityAuthorizer, actor
 from gatewright.servicekit.audit.denial import record_denial
 from gatewright.servicekit.db import utcnow
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-gitops")
 
 
 def create_app(

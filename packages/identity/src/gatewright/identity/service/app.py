@@ -9,6 +9,7 @@ delivers the audit outbox (`GATEWRIGHT_AUDIT_URL`) until shutdown. Every 403
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +34,8 @@ from gatewright.identity.service.passwords import Passwords
 from gatewright.identity.service.tokens import TokenIssuer
 from gatewright.servicekit import Database, ServiceError, create_service_app
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-identity")
 log = logging.getLogger("gatewright.identity")
 
 

@@ -5,6 +5,8 @@ No auth and no database: the only state is the observation ring buffer, in `app.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from fastapi import FastAPI
 
 from gatewright.modelsim.service.api.routes import chat, models, observations
@@ -12,7 +14,8 @@ from gatewright.modelsim.service.config import ModelsimSettings
 from gatewright.modelsim.service.observations import ObservationStore
 from gatewright.servicekit import create_service_app
 
-VERSION = "0.1.0"
+# The distribution's version, from the one VERSION file at the root (decision 18).
+VERSION = importlib.metadata.version("gatewright-modelsim")
 
 
 def create_app(settings: ModelsimSettings) -> FastAPI:
