@@ -13,9 +13,9 @@ from gatewright.budgets import Client as BudgetsClient
 from gatewright.gateway import Client as GatewayClient
 from gatewright.gitops import Client as GitopsClient
 from gatewright.testkit import Harness
+from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor
-from .gitops_fixtures import ConfigRepo
 
 pytestmark = pytest.mark.gitops
 
@@ -49,7 +49,7 @@ spec:
 
 
 def test_a_commit_changing_the_period_timeout_and_price_converges_on_each(
-    gw: Harness, admin: Actor, gitops: GitopsClient, config_repo: ConfigRepo
+    gw: Harness, admin: Actor, gitops: GitopsClient, config_repo: GitRepo
 ) -> None:
     token = gw.target.service_token
     budgets = BudgetsClient(**gw.client_kwargs("budgets", token=token))

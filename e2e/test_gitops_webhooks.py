@@ -12,10 +12,10 @@ from gatewright.core import AuthenticationError
 from gatewright.gitops import Client as GitopsClient
 from gatewright.gitops import github_push_payload
 from gatewright.testkit import Harness
+from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor
 from .audit_fixtures import events_of
-from .gitops_fixtures import ConfigRepo
 
 pytestmark = [pytest.mark.gitops, pytest.mark.audit]
 
@@ -35,7 +35,7 @@ def test_a_signed_push_converges_and_a_forged_one_changes_nothing(
     gw: Harness,
     admin: Actor,
     gitops: GitopsClient,
-    config_repo: ConfigRepo,
+    config_repo: GitRepo,
     service_audit: AuditClient,
 ) -> None:
     secret = gw.target.webhook_secret

@@ -65,7 +65,13 @@ SERVICES: dict[str, ServiceSpec] = {
         # audit first: every other service delivers its events there (from an outbox that
         # retries, so the order is for quiet logs, not for correctness).
         ServiceSpec("audit", "gatewright.audit"),
-        ServiceSpec("identity", "gatewright.identity"),
+        # Cheap argon2id on the local stack: the flows prove who may log in, not the hash's cost
+        # (identity's unit tests check the production defaults; a deployment keeps its own).
+        ServiceSpec(
+            "identity",
+            "gatewright.identity",
+            env={"GATEWRIGHT_ARGON2_TIME_COST": "1", "GATEWRIGHT_ARGON2_MEMORY_KIB": "8192"},
+        ),
         ServiceSpec("modelsim", "gatewright.modelsim"),
         ServiceSpec("budgets", "gatewright.budgets", needs=("identity",)),
         ServiceSpec("gateway", "gatewright.gateway", needs=("identity", "budgets")),
