@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from gatewright.identity import (
     PROVIDER,
+    STATE_ACCOUNT_INVITED,
     STATE_API_KEY_EXISTS,
     STATE_INVITATION_EXISTS,
     STATE_ORG_EXISTS,
@@ -109,6 +110,26 @@ class ProviderStates:
                 expires_at=store.now() + timedelta(days=7),
             )
 
+    def account_invited(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._user(OWNER_ID, OWNER_EMAIL)
+        self._user(params["user_id"], params["email"])
+        self.tokens.example_tokens[params["token"]] = params["user_id"]
+        with self.app.state.db.session() as s, s.begin():
+            store.create_org(s, org_id=params["org_id"], name="acme", owner_id=OWNER_ID)
+            store.create_invitation(
+                s,
+                invitation_id=params["invitation_id"],
+                org_id=params["org_id"],
+                email=params["invitation_email"],
+                role=params["role"],
+                # The token is never seen in this flow: any unguessable value will do.
+                token_hash=store.sha256_hex(f"gwi_{params['invitation_id']}-unseen"),
+                created_by="service:gitops",
+                expires_at=store.now() + timedelta(days=7),
+            )
+
     def api_key_exists(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
@@ -132,6 +153,7 @@ class ProviderStates:
             STATE_USER_EXISTS: self.user_exists,
             STATE_ORG_EXISTS: self.org_exists,
             STATE_INVITATION_EXISTS: self.invitation_exists,
+            STATE_ACCOUNT_INVITED: self.account_invited,
             STATE_API_KEY_EXISTS: self.api_key_exists,
             STATE_SERVICE_TOKEN: self.service_token,
         }

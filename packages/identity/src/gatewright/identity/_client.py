@@ -59,6 +59,15 @@ class _UsersRequests:
     def me() -> Call[User]:
         return Call("GET", "/v1/users/me", User)
 
+    @staticmethod
+    def invitations() -> Call[InvitationList]:
+        return Call("GET", "/v1/users/me/invitations", InvitationList)
+
+    @staticmethod
+    def accept_invitation(invitation_id: str) -> Call[InvitationAccepted]:
+        path = f"/v1/users/me/invitations/{path_segment(invitation_id)}/accept"
+        return Call("POST", path, InvitationAccepted)
+
 
 class _OrgsRequests:
     @staticmethod
@@ -175,10 +184,26 @@ class Users(SyncResource):
     def me(self) -> User:
         return self._send(_UsersRequests.me())
 
+    def invitations(self) -> InvitationList:
+        """The pending invitations addressed to the caller's email (no tokens in them)."""
+        return self._send(_UsersRequests.invitations())
+
+    def accept_invitation(self, invitation_id: str) -> InvitationAccepted:
+        """Accept one of `invitations()` as the logged-in account, without its token."""
+        return self._send(_UsersRequests.accept_invitation(invitation_id))
+
 
 class AsyncUsers(AsyncResource):
     async def me(self) -> User:
         return await self._send(_UsersRequests.me())
+
+    async def invitations(self) -> InvitationList:
+        """The pending invitations addressed to the caller's email (no tokens in them)."""
+        return await self._send(_UsersRequests.invitations())
+
+    async def accept_invitation(self, invitation_id: str) -> InvitationAccepted:
+        """Accept one of `invitations()` as the logged-in account, without its token."""
+        return await self._send(_UsersRequests.accept_invitation(invitation_id))
 
 
 class Orgs(SyncResource):
