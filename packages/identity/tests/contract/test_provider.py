@@ -93,9 +93,8 @@ class ProviderStates:
         self._reset()
         self._org(parameters or {})
 
-    def invitation_exists(self, parameters: dict[str, Any] | None) -> None:
-        params = parameters or {}
-        self._reset()
+    def _invited(self, params: dict[str, Any], *, email: str, token: str, created_by: str) -> None:
+        """An org (owned by OWNER_ID, seeded here) with one pending invitation for `email`."""
         self._user(OWNER_ID, OWNER_EMAIL)
         with self.app.state.db.session() as s, s.begin():
             store.create_org(s, org_id=params["org_id"], name="acme", owner_id=OWNER_ID)
@@ -103,32 +102,32 @@ class ProviderStates:
                 s,
                 invitation_id=params["invitation_id"],
                 org_id=params["org_id"],
-                email=params["email"],
+                email=email,
                 role=params["role"],
-                token_hash=store.sha256_hex(params["invitation_token"]),
-                created_by=OWNER_ID,
+                token_hash=store.sha256_hex(token),
+                created_by=created_by,
                 expires_at=store.now() + timedelta(days=7),
             )
+
+    def invitation_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._invited(
+            params, email=params["email"], token=params["invitation_token"], created_by=OWNER_ID
+        )
 
     def account_invited(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
         self._reset()
-        self._user(OWNER_ID, OWNER_EMAIL)
         self._user(params["user_id"], params["email"])
         self.tokens.example_tokens[params["token"]] = params["user_id"]
-        with self.app.state.db.session() as s, s.begin():
-            store.create_org(s, org_id=params["org_id"], name="acme", owner_id=OWNER_ID)
-            store.create_invitation(
-                s,
-                invitation_id=params["invitation_id"],
-                org_id=params["org_id"],
-                email=params["invitation_email"],
-                role=params["role"],
-                # The token is never seen in this flow: any unguessable value will do.
-                token_hash=store.sha256_hex(f"gwi_{params['invitation_id']}-unseen"),
-                created_by="service:gitops",
-                expires_at=store.now() + timedelta(days=7),
-            )
+        # Gitops's invitation: its token was dropped, so this flow never sees one.
+        self._invited(
+            params,
+            email=params["invitation_email"],
+            token=f"gwi_{params['invitation_id']}-never-seen",
+            created_by="service:gitops",
+        )
 
     def api_key_exists(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
