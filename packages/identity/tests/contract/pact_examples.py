@@ -20,6 +20,7 @@ ORG_NAME: Final = "acme"
 VIEWER_ORG_ID: Final = "org_dec1ded"
 
 INVITATION_ID: Final = "inv_0b0b"
+OTHERS_INVITATION_ID: Final = "inv_0e15e"  # addressed to someone else than the caller
 INVITATION_TOKEN: Final = "gwi_pact-example-invitation-token-000000"
 BOB_EMAIL: Final = "bob@example.test"
 BOB_PASSWORD: Final = "bob-password-1"

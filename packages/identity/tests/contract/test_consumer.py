@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from pact import Pact, match
 
-from gatewright.core import AuthenticationError, PermissionDenied, RetryPolicy
+from gatewright.core import AuthenticationError, NotFound, PermissionDenied, RetryPolicy
 from gatewright.identity import (
     CONSUMER,
     PROVIDER,
+    STATE_ACCOUNT_INVITED,
     STATE_API_KEY_EXISTS,
     STATE_INVITATION_EXISTS,
     STATE_ORG_EXISTS,
@@ -47,6 +48,7 @@ from pact_examples import (  # isort: skip
     KEY_SECRET,
     ORG_ID,
     ORG_NAME,
+    OTHERS_INVITATION_ID,
     SERVICE_TOKEN,
     VICTOR_EMAIL,
     VICTOR_ID,
@@ -316,6 +318,94 @@ def test_accept_invitation(anon: Client) -> None:
     accepted = anon.invitations.accept(token=INVITATION_TOKEN, password=BOB_PASSWORD, name="Bob")
     assert accepted.org_id == ORG_ID
     assert accepted.role == "member"
+
+
+MY_INVITATION_STATE = {
+    "user_id": VICTOR_ID,
+    "email": VICTOR_EMAIL,
+    "token": VICTOR_TOKEN,
+    "org_id": ORG_ID,
+    "invitation_id": INVITATION_ID,
+    "role": "viewer",
+}
+
+
+@interaction
+def _list_my_invitations(pact: Pact) -> None:
+    (
+        pact.upon_receiving("an account listing the invitations addressed to it")
+        .given(STATE_ACCOUNT_INVITED, invitation_email=VICTOR_EMAIL, **MY_INVITATION_STATE)
+        .with_request("GET", "/v1/users/me/invitations")
+        .with_header("Authorization", bearer(VICTOR_TOKEN))
+        .will_respond_with(200)
+        .with_body(
+            {
+                "data": [
+                    {
+                        "id": INVITATION_ID,
+                        "org_id": ORG_ID,
+                        "email": VICTOR_EMAIL,
+                        "role": "viewer",
+                        "status": "pending",
+                        "expires_at": timestamp(),
+                    }
+                ]
+            },
+            JSON,
+        )
+    )
+
+
+def test_list_my_invitations(anon: Client) -> None:
+    [inv] = as_(anon, VICTOR_TOKEN).users.invitations().data
+    assert (inv.id, inv.org_id, inv.role, inv.status) == (
+        INVITATION_ID,
+        ORG_ID,
+        "viewer",
+        "pending",
+    )
+
+
+@interaction
+def _accept_my_invitation(pact: Pact) -> None:
+    (
+        pact.upon_receiving("an account accepting its invitation without the token")
+        .given(STATE_ACCOUNT_INVITED, invitation_email=VICTOR_EMAIL, **MY_INVITATION_STATE)
+        .with_request("POST", f"/v1/users/me/invitations/{INVITATION_ID}/accept")
+        .with_header("Authorization", bearer(VICTOR_TOKEN))
+        .will_respond_with(200)
+        .with_body({"user_id": VICTOR_ID, "org_id": ORG_ID, "role": "viewer"}, JSON)
+    )
+
+
+def test_accept_my_invitation(anon: Client) -> None:
+    accepted = as_(anon, VICTOR_TOKEN).users.accept_invitation(INVITATION_ID)
+    assert (accepted.user_id, accepted.org_id, accepted.role) == (VICTOR_ID, ORG_ID, "viewer")
+
+
+@interaction
+def _accept_someone_elses_invitation(pact: Pact) -> None:
+    (
+        pact.upon_receiving("an account accepting an invitation addressed to someone else")
+        .given(
+            STATE_ACCOUNT_INVITED,
+            **{
+                **MY_INVITATION_STATE,
+                "invitation_id": OTHERS_INVITATION_ID,
+                "invitation_email": BOB_EMAIL,
+            },
+        )
+        .with_request("POST", f"/v1/users/me/invitations/{OTHERS_INVITATION_ID}/accept")
+        .with_header("Authorization", bearer(VICTOR_TOKEN))
+        .will_respond_with(404)
+        .with_body(error("not_found"), JSON)
+    )
+
+
+def test_accept_someone_elses_invitation(anon: Client) -> None:
+    with pytest.raises(NotFound) as info:
+        as_(anon, VICTOR_TOKEN).users.accept_invitation(OTHERS_INVITATION_ID)
+    assert info.value.code == "not_found"
 
 
 # -- API keys --------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from gatewright.identity import (
     PROVIDER,
+    STATE_ACCOUNT_INVITED,
     STATE_API_KEY_EXISTS,
     STATE_INVITATION_EXISTS,
     STATE_ORG_EXISTS,
@@ -92,9 +93,8 @@ class ProviderStates:
         self._reset()
         self._org(parameters or {})
 
-    def invitation_exists(self, parameters: dict[str, Any] | None) -> None:
-        params = parameters or {}
-        self._reset()
+    def _invited(self, params: dict[str, Any], *, email: str, token: str, created_by: str) -> None:
+        """An org (owned by OWNER_ID, seeded here) with one pending invitation for `email`."""
         self._user(OWNER_ID, OWNER_EMAIL)
         with self.app.state.db.session() as s, s.begin():
             store.create_org(s, org_id=params["org_id"], name="acme", owner_id=OWNER_ID)
@@ -102,12 +102,32 @@ class ProviderStates:
                 s,
                 invitation_id=params["invitation_id"],
                 org_id=params["org_id"],
-                email=params["email"],
+                email=email,
                 role=params["role"],
-                token_hash=store.sha256_hex(params["invitation_token"]),
-                created_by=OWNER_ID,
+                token_hash=store.sha256_hex(token),
+                created_by=created_by,
                 expires_at=store.now() + timedelta(days=7),
             )
+
+    def invitation_exists(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._invited(
+            params, email=params["email"], token=params["invitation_token"], created_by=OWNER_ID
+        )
+
+    def account_invited(self, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        self._reset()
+        self._user(params["user_id"], params["email"])
+        self.tokens.example_tokens[params["token"]] = params["user_id"]
+        # Gitops's invitation: its token was dropped, so this flow never sees one.
+        self._invited(
+            params,
+            email=params["invitation_email"],
+            token=f"gwi_{params['invitation_id']}-never-seen",
+            created_by="service:gitops",
+        )
 
     def api_key_exists(self, parameters: dict[str, Any] | None) -> None:
         params = parameters or {}
@@ -132,6 +152,7 @@ class ProviderStates:
             STATE_USER_EXISTS: self.user_exists,
             STATE_ORG_EXISTS: self.org_exists,
             STATE_INVITATION_EXISTS: self.invitation_exists,
+            STATE_ACCOUNT_INVITED: self.account_invited,
             STATE_API_KEY_EXISTS: self.api_key_exists,
             STATE_SERVICE_TOKEN: self.service_token,
         }

@@ -104,7 +104,7 @@ def test_the_main_actions_record_their_events(
     e = one(app, "invitation.accept", r)
     assert e["actor"] == {"type": "user", "id": r.json()["user_id"]}
     assert e["target"] == {"type": "invitation", "id": world.invitation_id}
-    assert e["details"] == {"role": "member", "new_account": True}
+    assert e["details"] == {"role": "member", "new_account": True, "via": "token"}
 
     r = client.delete(f"/v1/orgs/{org}/keys/{world.key_id}", headers=owner)
     assert r.status_code == 200

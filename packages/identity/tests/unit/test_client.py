@@ -76,6 +76,26 @@ CASES = [
         lambda r: r.id == "usr_1" and r.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     ),
     ClientCase(
+        "users.invitations",
+        lambda c: c.users.invitations(),
+        "GET",
+        "/v1/users/me/invitations",
+        None,
+        200,
+        {"data": [INVITATION]},
+        lambda r: [i.id for i in r.data] == ["inv_1"] and r.data[0].status == "pending",
+    ),
+    ClientCase(
+        "users.accept_invitation",
+        lambda c: c.users.accept_invitation("inv_1"),
+        "POST",
+        "/v1/users/me/invitations/inv_1/accept",
+        None,
+        200,
+        {"user_id": "usr_2", "org_id": "org_1", "role": "viewer"},
+        lambda r: isinstance(r, identity.InvitationAccepted) and r.role == "viewer",
+    ),
+    ClientCase(
         "orgs.create",
         lambda c: c.orgs.create("acme"),
         "POST",
@@ -250,6 +270,13 @@ def test_ids_are_one_path_segment() -> None:
         with Client(BASE) as c:
             c.orgs.get("../users/me")
         assert route.called
+    with respx.mock:
+        route = respx.post(f"{BASE}/v1/users/me/invitations/..%2F..%2Forgs/accept").mock(
+            return_value=httpx.Response(200, json={"user_id": "u", "org_id": "o", "role": "viewer"})
+        )
+        with Client(BASE) as c:
+            c.users.accept_invitation("../../orgs")
+        assert route.called
 
 
 ERRORS = [
@@ -291,6 +318,7 @@ def test_public_api_is_pinned() -> None:
             "PROVIDER",
             "PERMISSION_MATRIX",
             "ROLES",
+            "STATE_ACCOUNT_INVITED",
             "STATE_API_KEY_EXISTS",
             "STATE_INVITATION_EXISTS",
             "STATE_ORG_EXISTS",

@@ -21,6 +21,7 @@ from identity_fixtures import (
     PASSWORD,
     SERVICE,
     World,
+    add_member,
     audit_events,
     auth,
     login,
@@ -478,6 +479,122 @@ def test_invitation_ttl_bounds(client: TestClient, world: World) -> None:
     assert timedelta(seconds=50) < expires - datetime.now(UTC) <= timedelta(seconds=60)
 
 
+# -- "my invitations": an account accepts without the token ------------------------------------
+def _invite(client: TestClient, world: World, email: str, role: str = "viewer") -> str:
+    r = client.post(
+        f"/v1/orgs/{world.org_id}/invitations",
+        json={"email": email, "role": role},
+        headers=world.h("owner"),
+    )
+    assert r.status_code == 201, r.text
+    invitation_id: str = r.json()["id"]
+    return invitation_id
+
+
+@pytest.mark.happy
+def test_an_account_lists_and_accepts_its_own_invitations_without_the_token(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    known = seed_user(app, "known@example.test")
+    mine = _invite(client, world, "Known@Example.test", role="member")  # case does not matter
+    h = auth(login(client, "known@example.test"))
+
+    listed = client.get("/v1/users/me/invitations", headers=h)
+    assert listed.status_code == 200, listed.text
+    data = listed.json()["data"]
+    # Only mine: world's invitation for new@example.test is someone else's.
+    assert [(i["id"], i["org_id"], i["role"], i["status"]) for i in data] == [
+        (mine, world.org_id, "member", "pending")
+    ]
+    assert "token" not in data[0]
+
+    accepted = client.post(f"/v1/users/me/invitations/{mine}/accept", headers=h)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json() == {"user_id": known, "org_id": world.org_id, "role": "member"}
+    with app.state.db.session() as s:
+        assert store.get_role(s, org_id=world.org_id, user_id=known) == "member"
+    [event] = audit_events(app, "invitation.accept")
+    assert event["actor"] == {"type": "user", "id": known}
+    assert event["target"] == {"type": "invitation", "id": mine}
+    assert event["details"] == {"role": "member", "new_account": False, "via": "account"}
+
+    assert client.get("/v1/users/me/invitations", headers=h).json()["data"] == []
+    again = client.post(f"/v1/users/me/invitations/{mine}/accept", headers=h)
+    assert_envelope(again, 409, "invitation_used")
+    # The token way is closed too: one claim, whichever way it came.
+    org_invitations = client.get(
+        f"/v1/orgs/{world.org_id}/invitations", headers=world.h("owner")
+    ).json()["data"]
+    assert {i["id"]: i["status"] for i in org_invitations}[mine] == "accepted"
+
+
+def test_someone_elses_invitation_is_not_found_and_changes_nothing(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    before = snapshot(app)
+    # world.invitation_id is addressed to new@example.test; the outsider and an org owner
+    # (who can list it in the org) still cannot accept it as their own.
+    for who in ("outsider", "owner", "platform_admin"):
+        r = client.post(
+            f"/v1/users/me/invitations/{world.invitation_id}/accept", headers=world.h(who)
+        )
+        error = assert_envelope(r, 404, "not_found")
+        assert "new@example.test" not in error["message"]
+        assert client.get("/v1/users/me/invitations", headers=world.h(who)).json()["data"] == []
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("invitation_id", "status"),
+    [
+        ("inv_unknown", 404),
+        ("x" * 101, 422),  # longer than any id
+        ("%00", 422),  # NUL: PostgreSQL refuses it in text; never a 5xx
+        ("inv%0A", 422),
+        ("..%2Finv", 404),  # an encoded slash is one segment, a plain unknown id
+    ],
+)
+def test_malformed_invitation_ids_are_a_4xx(
+    app: FastAPI, client: TestClient, world: World, invitation_id: str, status: int
+) -> None:
+    before = snapshot(app)
+    r = client.post(f"/v1/users/me/invitations/{invitation_id}/accept", headers=world.h("owner"))
+    assert_envelope(r, status)
+    assert snapshot(app) == before
+
+
+def test_a_service_token_has_no_me(app: FastAPI, client: TestClient, world: World) -> None:
+    before = snapshot(app)
+    assert_envelope(client.get("/v1/users/me/invitations", headers=SERVICE), 401, "unauthenticated")
+    r = client.post(f"/v1/users/me/invitations/{world.invitation_id}/accept", headers=SERVICE)
+    assert_envelope(r, 401, "unauthenticated")
+    assert snapshot(app) == before
+
+
+def test_my_expired_or_redundant_invitation_is_a_409_and_changes_nothing(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    known = seed_user(app, "known@example.test")
+    expired = _invite(client, world, "known@example.test")
+    with app.state.db.session() as s, s.begin():
+        s.execute(
+            update(store.invitations)
+            .where(store.invitations.c.id == expired)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    redundant = _invite(client, world, "known@example.test")
+    add_member(app, world.org_id, known, "viewer")  # joined another way since
+    h = auth(login(client, "known@example.test"))
+    listed = client.get("/v1/users/me/invitations", headers=h).json()["data"]
+    assert [i["id"] for i in listed] == [redundant]  # an expired one is not pending
+    before = snapshot(app)
+    r = client.post(f"/v1/users/me/invitations/{expired}/accept", headers=h)
+    assert_envelope(r, 409, "invitation_expired")
+    r = client.post(f"/v1/users/me/invitations/{redundant}/accept", headers=h)
+    assert_envelope(r, 409, "already_member")
+    assert snapshot(app) == before
+
+
 # -- API keys --------------------------------------------------------------------------------
 @pytest.mark.happy
 def test_key_lifecycle(client: TestClient, world: World) -> None:
@@ -680,6 +797,7 @@ UNKNOWN_IDS = [
     ("POST", "/v1/orgs/org_unknown/keys", "owner", 403),
     ("DELETE", "/v1/orgs/{org}/keys/key_unknown", "owner", 404),
     ("DELETE", "/v1/orgs/org_unknown/keys/{key}", "owner", 403),
+    ("POST", "/v1/users/me/invitations/inv_unknown/accept", "outsider", 404),
     ("GET", "/v1/nothing-here", "owner", 404),
     ("PUT", "/v1/orgs", "owner", 405),
 ]
@@ -712,6 +830,7 @@ def test_unknown_ids_get_a_4xx_envelope_and_change_nothing(
     "path",
     [
         "/v1/users/me",
+        "/v1/users/me/invitations",
         "/v1/orgs",
         "/v1/orgs/{org}",
         "/v1/orgs/{org}/members",

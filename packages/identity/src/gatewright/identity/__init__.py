@@ -25,6 +25,7 @@ from gatewright.identity._client import (
 from gatewright.identity.contract import (
     CONSUMER,
     PROVIDER,
+    STATE_ACCOUNT_INVITED,
     STATE_API_KEY_EXISTS,
     STATE_INVITATION_EXISTS,
     STATE_ORG_EXISTS,
@@ -61,6 +62,7 @@ __all__ = [
     "PERMISSION_MATRIX",
     "PROVIDER",
     "ROLES",
+    "STATE_ACCOUNT_INVITED",
     "STATE_API_KEY_EXISTS",
     "STATE_INVITATION_EXISTS",
     "STATE_ORG_EXISTS",

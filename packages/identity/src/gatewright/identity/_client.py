@@ -68,6 +68,15 @@ class _UsersRequests:
     def delete(user_id: str) -> Call[None]:
         return Call("DELETE", f"/v1/users/{path_segment(user_id)}", None)
 
+    @staticmethod
+    def invitations() -> Call[InvitationList]:
+        return Call("GET", "/v1/users/me/invitations", InvitationList)
+
+    @staticmethod
+    def accept_invitation(invitation_id: str) -> Call[InvitationAccepted]:
+        path = f"/v1/users/me/invitations/{path_segment(invitation_id)}/accept"
+        return Call("POST", path, InvitationAccepted)
+
 
 class _OrgsRequests:
     @staticmethod
@@ -192,6 +201,14 @@ class Users(SyncResource):
         """Delete a user and their memberships (a service only; 409 while they own an org)."""
         self._send(_UsersRequests.delete(user_id))
 
+    def invitations(self) -> InvitationList:
+        """The pending invitations addressed to the caller's email (no tokens in them)."""
+        return self._send(_UsersRequests.invitations())
+
+    def accept_invitation(self, invitation_id: str) -> InvitationAccepted:
+        """Accept one of `invitations()` as the logged-in account, without its token."""
+        return self._send(_UsersRequests.accept_invitation(invitation_id))
+
 
 class AsyncUsers(AsyncResource):
     async def me(self) -> User:
@@ -204,6 +221,14 @@ class AsyncUsers(AsyncResource):
     async def delete(self, user_id: str) -> None:
         """Delete a user and their memberships (a service only; 409 while they own an org)."""
         await self._send(_UsersRequests.delete(user_id))
+
+    async def invitations(self) -> InvitationList:
+        """The pending invitations addressed to the caller's email (no tokens in them)."""
+        return await self._send(_UsersRequests.invitations())
+
+    async def accept_invitation(self, invitation_id: str) -> InvitationAccepted:
+        """Accept one of `invitations()` as the logged-in account, without its token."""
+        return await self._send(_UsersRequests.accept_invitation(invitation_id))
 
 
 class Orgs(SyncResource):

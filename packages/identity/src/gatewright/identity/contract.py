@@ -16,6 +16,10 @@ STATE_ORG_EXISTS: Final = "an org exists"
 """params: org_id, name, user_id, email, role, token — the user is a member with that role."""
 STATE_INVITATION_EXISTS: Final = "an invitation exists"
 """params: org_id, invitation_id, email, role, invitation_token."""
+STATE_ACCOUNT_INVITED: Final = "an account has a pending invitation"
+"""params: user_id, email, token (the account and its access token); org_id, invitation_id,
+invitation_email, role (a pending invitation, addressed to `invitation_email`, which may be
+someone else's)."""
 STATE_API_KEY_EXISTS: Final = "an api key exists"
 """params: org_id, key_id, name, secret, models, user_id, email, role, token."""
 STATE_SERVICE_TOKEN: Final = "the caller holds the service token"  # noqa: S105 - a name
@@ -25,6 +29,7 @@ ALL_STATES: Final = (
     STATE_USER_EXISTS,
     STATE_ORG_EXISTS,
     STATE_INVITATION_EXISTS,
+    STATE_ACCOUNT_INVITED,
     STATE_API_KEY_EXISTS,
     STATE_SERVICE_TOKEN,
 )

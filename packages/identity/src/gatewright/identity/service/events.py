@@ -14,13 +14,15 @@ invitation token, no API-key secret.
 | `member.role_change` | success | user / service | user | `{from, to}` |
 | `member.remove` | success | user / service | user | `{role}` |
 | `invitation.create` | success | user / service | invitation | `{email, role}` |
-| `invitation.accept` | success | user (the invitee) | invitation | `{role, new_account}` |
+| `invitation.accept` | success | user (the invitee) | invitation | `{role, new_account, via}` |
 | `key.create` | success | user | api_key | `{name, models, rate_limit_rpm}` |
 | `key.revoke` | success | user | api_key | `{name}` |
 | `authz.denied` | denied (the 403 message) | user | org | `{role, permission}` |
 
 `authz.denied` is built by servicekit's `record_denial`, the shape every service shares. A
 service's actor ID is the name it gave (`X-Gatewright-Service`, e.g. `gitops`: decisions 11, 13).
+`invitation.accept`'s `via` says how the invitee proved who they are: `token` (the invitation's
+token) or `account` (logged in as the invited email, `/v1/users/me/invitations`).
 """
 
 from __future__ import annotations

@@ -398,6 +398,25 @@ def find_invitation(s: Session, *, token_hash: str) -> Invitation | None:
     return _invitation(row) if row else None
 
 
+def get_invitation(s: Session, *, invitation_id: str) -> Invitation | None:
+    row = s.execute(select(invitations).where(invitations.c.id == invitation_id)).first()
+    return _invitation(row) if row else None
+
+
+def list_pending_invitations(s: Session, *, email: str) -> list[Invitation]:
+    """The pending, unexpired invitations addressed to `email`, oldest first."""
+    rows = s.execute(
+        select(invitations)
+        .where(
+            invitations.c.email == email.lower(),
+            invitations.c.accepted_at.is_(None),
+            invitations.c.expires_at > now(),
+        )
+        .order_by(invitations.c.created_at, invitations.c.id)
+    ).all()
+    return [_invitation(r) for r in rows]
+
+
 def mark_invitation_accepted(s: Session, *, invitation_id: str, user_id: str) -> bool:
     """Single use under concurrency: only the first conditional UPDATE changes a row."""
     result = cast(
