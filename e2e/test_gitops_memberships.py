@@ -13,9 +13,9 @@ from gatewright.gitops import Client as GitopsClient
 from gatewright.identity import Client as IdentityClient
 from gatewright.identity import Org, Role
 from gatewright.testkit import Harness
+from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor, Join
-from .gitops_fixtures import ConfigRepo
 
 pytestmark = pytest.mark.gitops
 
@@ -37,7 +37,7 @@ def test_an_account_accepts_the_invitation_git_sent_and_the_role_follows_git(
     org: Org,
     join: Join,
     gitops: GitopsClient,
-    config_repo: ConfigRepo,
+    config_repo: GitRepo,
     service_identity: IdentityClient,
 ) -> None:
     org_name, member, app_name = gw.names.name("org"), gw.names.name("pat"), gw.names.name("app")
