@@ -88,7 +88,7 @@ from gatewright.gitops.models import (
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
 from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
-from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
+from gatewright.gitops.service.manifests import Manifest, ManifestSet, ParseCache
 from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.correlation import request_id_scope
@@ -98,6 +98,7 @@ MAX_CONDITIONS = 50
 PRUNE_ORDER: tuple[Kind, ...] = tuple(reversed(KINDS))
 _CHANGED = {"created": "created", "invited": "created", "updated": "updated", "pruned": "pruned"}
 _LiveErrors = (APIConnectionError, APIStatusError)
+PARSED = ParseCache()  # an unchanged revision is parsed once, whichever Application reads it
 
 
 def new_reconcile_id() -> str:
@@ -149,6 +150,19 @@ class _Run:
     org_ids: dict[str, str] = field(default_factory=dict)  # Org manifest name -> live org ID
     managed: set[tuple[Kind, str]] = field(default_factory=set)  # (kind, live ID) declared
     writes: int = 0
+    # gitops's own rows for this Application, read once per reconcile (`load`) and kept in step
+    # with every write below, so an unchanged resource costs no database round trip.
+    inventory: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> live ID
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, key) -> name
+    invitations: dict[tuple[str, str], store.SentInvitation] = field(default_factory=dict)
+
+    def load(self) -> None:
+        """Read the Application's inventory, claims and sent invitations (one session)."""
+        with self.db.session() as s:
+            entries = store.list_inventory(s, app_id=self.app.id)
+            self.claims = store.claims_of(s, app_id=self.app.id)
+            self.invitations = store.sent_invitations(s, app_id=self.app.id)
+        self.inventory = {(e.kind, e.name): e.live_id for e in entries}
 
     def write(self) -> LiveState:
         """The live state, for one state-changing call (counted, failed or not)."""
@@ -210,17 +224,18 @@ class _Run:
     def remember(self, kind: Kind, name: str, live_id: str) -> None:
         """Record a managed resource in the inventory (read first: no write when it is known)."""
         self.managed.add((kind, live_id))
-        if not self.record:
+        if not self.record or self.inventory.get((kind, name)) == live_id:
             return
-        with self.db.session() as s:
-            if store.inventory_id(s, app_id=self.app.id, kind=kind, name=name) == live_id:
-                return
         with self.db.session() as s, s.begin():
             store.record_inventory(s, app_id=self.app.id, kind=kind, name=name, live_id=live_id)
+        self.inventory[(kind, name)] = live_id
 
     def claimed(self, m: Manifest, key: str, what: str) -> bool:
         """Claim the resource for this Application; False (a reported conflict) when another
         Application holds it."""
+        held = self.claims.get((m.kind, key))
+        if held == m.name or (held is not None and not self.record):
+            return True  # held already (a preview needs no rename of the claim)
         with self.db.session() as s, s.begin():
             if self.record:
                 other = store.claim(
@@ -229,6 +244,8 @@ class _Run:
             else:
                 other = store.claim_holder(s, app_id=self.app.id, kind=m.kind, key=key)
         if other is None:
+            if self.record:
+                self.claims[(m.kind, key)] = m.name
             return True
         message = f"{what} is managed by Application {other!r}; this one does not apply it"
         self.resources.append(
@@ -251,8 +268,7 @@ class _Run:
     def org(self, m: Manifest) -> None:
         if not self.claimed(m, m.name, f"org {m.name!r}"):
             return
-        with self.db.session() as s:
-            known = store.inventory_id(s, app_id=self.app.id, kind="Org", name=m.name)
+        known = self.inventory.get(("Org", m.name))
         desired = {"name": m.name, "owner": m.spec.owner}
         try:
             if known is not None and self.live.org_exists(known):
@@ -316,8 +332,7 @@ class _Run:
                 self.done(m, live_id, diff, created=False)
                 return
             diff = diff_fields(None, desired)
-            with self.db.session() as s:
-                sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
+            sent = self.invitations.get((org_id, email))
             if sent is not None and sent.role == role and sent.expires_at > self.now:
                 self.managed.add(("Membership", live_id))
                 expires = sent.expires_at.isoformat()
@@ -339,6 +354,7 @@ class _Run:
             store.remember_invitation(
                 s, app_id=self.app.id, org_id=org_id, email=email, sent=remembered
             )
+        self.invitations[(org_id, email)] = remembered
         self.remember("Membership", m.name, live_id)
         if sent is None:
             why = "invited"
@@ -365,15 +381,10 @@ class _Run:
         )
 
     def _forget_invitation(self, org_id: str, email: str) -> None:
-        if not self.record:
+        if not self.record or self.invitations.pop((org_id, email), None) is None:
             return
-        with self.db.session() as s:
-            sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
-        if sent is not None:
-            with self.db.session() as s, s.begin():
-                store.remember_invitation(
-                    s, app_id=self.app.id, org_id=org_id, email=email, sent=None
-                )
+        with self.db.session() as s, s.begin():
+            store.remember_invitation(s, app_id=self.app.id, org_id=org_id, email=email, sent=None)
 
     def budget(self, m: Manifest) -> None:
         org_id = self._org_of(m)
@@ -418,6 +429,7 @@ class _Run:
         self.done(m, live_id, diff, created=live is None)
 
     def apply(self, manifests: ManifestSet) -> None:
+        self.load()
         for m in manifests.orgs:
             self.org(m)
         # Promotions to owner first, so a later demotion never finds the org without one.
@@ -652,7 +664,9 @@ def _reconcile(
         message = exc.message
     else:
         status.revision = status.last_attempted_revision = snapshot.revision
-        manifests, problems = parse(snapshot.files)
+        manifests, problems = PARSED.parse(
+            (app.repo_url, snapshot.revision, app.path), snapshot.files
+        )
         if manifests is None:
             status.sync, status.health = "Unknown", "Degraded"
             status.conditions = [
