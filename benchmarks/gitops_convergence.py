@@ -191,7 +191,7 @@ def breakdown(target: Target, app: Application, root: Path) -> None:
 
     from gatewright.gitops.service.config import GitopsSettings
     from gatewright.gitops.service.gitrepo import RepoCache
-    from gatewright.gitops.service.live import client_live_factory
+    from gatewright.gitops.service.live import ClientLiveFactory
     from gatewright.gitops.service.reconcile import reconcile
     from gatewright.servicekit import Database
     from gatewright.servicekit.db import utcnow
@@ -202,7 +202,7 @@ def breakdown(target: Target, app: Application, root: Path) -> None:
     repos = RepoCache(
         root / "profile-cache", timeout_seconds=60, max_file_bytes=1 << 20, max_files=10_000
     )
-    live = client_live_factory(
+    live = ClientLiveFactory(
         identity_url=target.url("identity"),
         budgets_url=target.url("budgets"),
         gateway_url=target.url("gateway"),
@@ -250,7 +250,7 @@ def breakdown(target: Target, app: Application, root: Path) -> None:
         ("budgets: get_budget", "gitops/service/live", "get_budget"),
         ("gateway: get_route", "gitops/service/live", "get_route"),
         ("  of which HTTP send (httpx Client.send)", "httpx/_client", "send"),
-        ("three clients built per reconcile", "gitops/service/live", "factory"),
+        ("live clients per reconcile (views)", "gitops/service/live", "__call__"),
     ]
     for label, module_part, function in parts:
         seconds, calls = cumulative(module_part, function)
@@ -259,6 +259,7 @@ def breakdown(target: Target, app: Application, root: Path) -> None:
             f"{seconds / total * 100:5.1f} %"
         )
     print(f"    {'total (profiled)':42s} {total * 1000:8.1f} ms")
+    live.close()
 
 
 def scale(
