@@ -13,7 +13,10 @@ Order and outcomes:
 2. Parse and validate the whole set (`manifests.parse`). Any problem: nothing is applied; sync
    Unknown, health Degraded, one `InvalidManifest` condition per problem (file, document,
    field, reason).
-3. Orgs, then memberships, then budgets, then routes (dependency order). For each: claim it
+3. Orgs, then memberships, then budgets, then routes (dependency order). gitops's own rows
+   (inventory, claims, sent invitations) are read once, and the live reads are fetched ahead
+   concurrently (`prefetch`: the orgs' first, then every membership's, budget's and route's at
+   once); the applies themselves stay sequential, in this order. For each: claim it
    (`store.claim`: of two Applications declaring one resource the first keeps it, the second
    reports a `Conflict` and never applies it), read live, compute the field diff against the
    manifest, and apply when it differs and the policy is `automated`. An org's live ID comes
@@ -87,8 +90,9 @@ from gatewright.gitops.models import (
 )
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
-from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
+from gatewright.gitops.service.live import LiveFactory, route_fields
 from gatewright.gitops.service.manifests import Manifest, ManifestSet, ParseCache
+from gatewright.gitops.service.prefetch import Prefetched, Read
 from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
 from gatewright.servicekit import Database, ServiceError
 from gatewright.servicekit.correlation import request_id_scope
@@ -136,7 +140,7 @@ def _org_id(resource: ResourceStatus) -> str | None:
 @dataclass
 class _Run:
     app: Application
-    live: LiveState
+    live: Prefetched
     db: Database
     now: datetime
     automated: bool  # may apply (the policy allows it for this source)
@@ -164,7 +168,7 @@ class _Run:
             self.invitations = store.sent_invitations(s, app_id=self.app.id)
         self.inventory = {(e.kind, e.name): e.live_id for e in entries}
 
-    def write(self) -> LiveState:
+    def write(self) -> Prefetched:
         """The live state, for one state-changing call (counted, failed or not)."""
         self.writes += 1
         return self.live
@@ -430,8 +434,11 @@ class _Run:
 
     def apply(self, manifests: ManifestSet) -> None:
         self.load()
+        known = (self.inventory.get(("Org", m.name)) for m in manifests.orgs)
+        self.live.fetch(("org_exists", (org_id,)) for org_id in known if org_id is not None)
         for m in manifests.orgs:
             self.org(m)
+        self.live.fetch(self._reads_after_orgs(manifests))
         # Promotions to owner first, so a later demotion never finds the org without one.
         for m in sorted(manifests.memberships, key=lambda m: m.spec.role != "owner"):
             self.membership(m)
@@ -440,6 +447,21 @@ class _Run:
         for m in manifests.routes:
             self.route(m)
         self.prune_gone(manifests.declared())
+
+    def _reads_after_orgs(self, manifests: ManifestSet) -> list[Read]:
+        """What the memberships, budgets and routes will read, once their orgs are known:
+        fetched together, concurrently (`prefetch`), before any of them is applied."""
+        reads: list[Read] = []
+        for m in manifests.memberships:
+            if m.spec.org in self.org_ids:
+                reads.append(("list_members", (self.org_ids[m.spec.org],)))
+        for m in manifests.budgets:
+            if m.spec.org in self.org_ids:
+                reads.append(("get_budget", (self.org_ids[m.spec.org],)))
+        for m in manifests.routes:
+            if m.spec.org in self.org_ids:
+                reads.append(("get_route", (self.org_ids[m.spec.org], m.spec.alias or m.name)))
+        return reads
 
     # -- prune -----------------------------------------------------------------------------
     def prune_gone(self, declared: set[tuple[Kind, str]]) -> None:
@@ -688,7 +710,7 @@ def _reconcile(
             with live(request_id) as state:
                 run = _Run(
                     app,
-                    state,
+                    Prefetched(state),
                     db,
                     now=started,
                     automated=policy.automated and (policy.self_heal or not applied_before),
