@@ -147,7 +147,8 @@ def test_a_reconcile_applies_in_order_and_a_failed_read_fails_only_its_resources
     failed = {(r.kind, r.name) for r in again.resources if r.action == "failed"}
     assert failed == {("Route", f"org-{i}-chat") for i in range(12)}
     unchanged = {(r.kind, r.name) for r in again.resources if r.action == "unchanged"}
-    assert ("Budget", "org-5") in unchanged and ("Membership", "org-5-owner") in unchanged
+    assert ("Budget", "org-5") in unchanged
+    assert ("Membership", "org-5-owner") in unchanged
     [drifted] = [r for r in again.resources if (r.kind, r.name) == ("Budget", "org-3")]
     assert (drifted.action, drifted.message) == ("would_update", "drift")
     assert live.writes(again.operations[0].reconcile_request_id) == []

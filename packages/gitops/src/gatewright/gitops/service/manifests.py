@@ -211,11 +211,11 @@ def _documents(
     index = 0
     loader = loader_class(text)
     try:
-        while loader.check_node():  # type: ignore[no-untyped-call]
-            node = loader.get_node()  # type: ignore[no-untyped-call]
+        while loader.check_node():
+            node = loader.get_node()
             if node is not None:  # an empty document (a trailing `---`) is not a manifest
                 _check_nodes(node)
-                data = loader.construct_document(node)  # type: ignore[no-untyped-call]
+                data = loader.construct_document(node)
                 if data is not None:
                     found.append((index, data))
             index += 1
