@@ -158,3 +158,22 @@ def test_a_reconcile_applies_in_order_and_a_failed_read_fails_only_its_resources
 def test_the_fake_live_state_is_a_live_state(live: FakeLive) -> None:
     state: LiveState = Prefetched(live.view("r1"))
     assert state.org_exists("org_nope") is False
+
+
+def test_an_org_read_with_its_members_costs_one_read(live: FakeLive) -> None:
+    org_id = live.view("setup").create_org("acme", owner_email=OWNER)
+    live.calls.clear()
+    reads = Prefetched(live.view("r1"))
+    reads.fetch([("list_members", (org_id,)), ("list_members", ("org_gone",))])
+    assert reads.org_exists(org_id) is True
+    assert reads.org_exists("org_gone") is False  # its members read found no org
+    assert [m.email for m in reads.list_members(org_id)] == [OWNER]
+    assert [c for _, c in live.calls] == ["list_members", "list_members"]
+
+
+def test_an_org_whose_members_read_failed_fails_with_that_error(live: FakeLive) -> None:
+    live.fail_on.add("list_members")
+    reads = Prefetched(live.view("r1"))
+    reads.fetch([("list_members", ("org_a",))])
+    with pytest.raises(APIStatusError, match="list_members is down"):
+        reads.org_exists("org_a")

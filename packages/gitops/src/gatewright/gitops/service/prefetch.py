@@ -4,7 +4,9 @@
 `list_members`, `get_budget`, `get_route` with their arguments) on a bounded thread pool
 (`MAX_READERS`) and keeps each result, or the error it raised, for the ONE later call with the
 same arguments; that call re-raises the error, so a failed read still fails only its own
-resource. Any other call (a second read of the same thing, every write) goes straight to the
+resource. `org_exists` of an org whose members were fetched ahead is answered by that read
+(for identity both are the one org read), so an org with memberships costs one request. Any
+other call (a second read of the same thing, every write) goes straight to the
 wrapped state, in the reconcile's own order: writes stay sequential (Org → Membership → Budget
 → Route) and a read after a write sees it (a second membership of one org reads its members
 again, as before). The reconcile decides what to read ahead; nothing here writes.
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from gatewright.core import NotFound
 from gatewright.gitops.service.live import LiveMember, LiveState, SentInvitation
 from gatewright.identity.models import Role
 
@@ -65,6 +68,16 @@ class Prefetched:
 
     # -- reads -----------------------------------------------------------------------------
     def org_exists(self, org_id: str) -> bool:
+        members = self._ahead.get(("list_members", (org_id,)))
+        if members is not None and ("org_exists", (org_id,)) not in self._ahead:
+            # The members read is the org read (identity answers both with GET /v1/orgs/{id}):
+            # the org exists unless that read found nothing. Kept for the memberships.
+            error = members.exception()
+            if isinstance(error, NotFound):
+                return False
+            if error is not None:
+                raise error
+            return True
         return bool(self._read("org_exists", org_id))
 
     def list_members(self, org_id: str) -> list[LiveMember]:

@@ -15,7 +15,8 @@ Order and outcomes:
    field, reason).
 3. Orgs, then memberships, then budgets, then routes (dependency order). gitops's own rows
    (inventory, claims, sent invitations) are read once, and the live reads are fetched ahead
-   concurrently (`prefetch`: the orgs' first, then every membership's, budget's and route's at
+   concurrently (`prefetch`: the orgs' first, an org with memberships read with its members,
+   then every membership's, budget's and route's at
    once); the applies themselves stay sequential, in this order. For each: claim it
    (`store.claim`: of two Applications declaring one resource the first keeps it, the second
    reports a `Conflict` and never applies it), read live, compute the field diff against the
@@ -434,8 +435,12 @@ class _Run:
 
     def apply(self, manifests: ManifestSet) -> None:
         self.load()
-        known = (self.inventory.get(("Org", m.name)) for m in manifests.orgs)
-        self.live.fetch(("org_exists", (org_id,)) for org_id in known if org_id is not None)
+        with_members = {m.spec.org for m in manifests.memberships}
+        self.live.fetch(
+            ("list_members" if m.name in with_members else "org_exists", (org_id,))
+            for m in manifests.orgs
+            if (org_id := self.inventory.get(("Org", m.name))) is not None
+        )
         for m in manifests.orgs:
             self.org(m)
         self.live.fetch(self._reads_after_orgs(manifests))
