@@ -273,15 +273,6 @@ def list_inventory(s: Session, *, app_id: str) -> list[InventoryEntry]:
     return [InventoryEntry(kind=r.kind, name=r.name, live_id=r.live_id) for r in rows]
 
 
-def inventory_id(s: Session, *, app_id: str, kind: Kind, name: str) -> str | None:
-    row = s.execute(
-        select(inventory.c.live_id).where(
-            inventory.c.app_id == app_id, inventory.c.kind == kind, inventory.c.name == name
-        )
-    ).first()
-    return None if row is None else str(row.live_id)
-
-
 def record_inventory(s: Session, *, app_id: str, kind: Kind, name: str, live_id: str) -> None:
     s.execute(
         inventory.delete().where(
@@ -352,17 +343,6 @@ class SentInvitation:
     invitation_id: str
     role: str
     expires_at: datetime
-
-
-def sent_invitation(s: Session, *, app_id: str, org_id: str, email: str) -> SentInvitation | None:
-    row = s.execute(
-        select(invitations).where(
-            invitations.c.app_id == app_id,
-            invitations.c.org_id == org_id,
-            invitations.c.email == email,
-        )
-    ).first()
-    return None if row is None else SentInvitation(row.invitation_id, row.role, row.expires_at)
 
 
 def sent_invitations(s: Session, *, app_id: str) -> dict[tuple[str, str], SentInvitation]:
