@@ -27,7 +27,7 @@ from sqlalchemy import select
 from gatewright.gitops.models import Application, ApplicationCreate, SyncPolicy
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import RepoCache
-from gatewright.gitops.service.live import client_live_factory
+from gatewright.gitops.service.live import ClientLive, ClientLiveFactory
 from gatewright.gitops.service.reconcile import reconcile
 from gatewright.identity.service.testing import FakeIdentity
 from gatewright.servicekit import Database
@@ -76,7 +76,7 @@ def test_a_reconcile_through_the_client_packages(tmp_path: Path, repo: ConfigRep
         mock.get(url__regex=rf"^{IDENTITY}/v1/orgs/[^/]+$").mock(side_effect=identity.get_org)
         mock.route(url__regex=rf"^{BUDGETS}/v1/orgs/[^/]+/budget$").mock(side_effect=budget)
         mock.route(url__regex=rf"^{GATEWAY}/v1/orgs/[^/]+/routes/[^/]+$").mock(side_effect=route)
-        live = client_live_factory(
+        live = ClientLiveFactory(
             identity_url=IDENTITY,
             budgets_url=BUDGETS,
             gateway_url=GATEWAY,
@@ -140,7 +140,7 @@ def test_a_membership_is_an_invitation_through_the_identity_client(
         mock.post(f"{IDENTITY}/v1/orgs").mock(side_effect=identity.create_org)
         mock.get(url__regex=rf"^{IDENTITY}/v1/orgs/[^/]+$").mock(side_effect=identity.get_org)
         mock.post(url__regex=rf"^{IDENTITY}/v1/orgs/[^/]+/invitations$").mock(side_effect=invite)
-        live = client_live_factory(
+        live = ClientLiveFactory(
             identity_url=IDENTITY,
             budgets_url=BUDGETS,
             gateway_url=GATEWAY,
@@ -173,3 +173,35 @@ def test_a_membership_is_an_invitation_through_the_identity_client(
     assert not [row for row in stored if token in row]
     assert token not in status.model_dump_json()
     db.dispose()
+
+
+def test_one_factory_serves_every_reconcile_each_with_its_own_request_id() -> None:
+    """The clients are built once (one connection pool per service, closed at shutdown); each
+    reconcile's view stamps its own request ID on every call."""
+    with respx.mock() as mock:
+        mock.get(url__regex=rf"^{BUDGETS}/v1/orgs/[^/]+/budget$").mock(
+            return_value=httpx.Response(
+                404, json={"error": {"code": "budget_not_found", "message": "-"}}
+            )
+        )
+        factory = ClientLiveFactory(
+            identity_url=IDENTITY,
+            budgets_url=BUDGETS,
+            gateway_url=GATEWAY,
+            service_token=SERVICE_TOKEN,
+        )
+        with factory("gitops-first") as first, factory("gitops-second") as second:
+            assert first.get_budget("org_a") is None
+            assert second.get_budget("org_b") is None
+            assert first.get_budget("org_c") is None
+        assert [c.request.headers["X-Request-ID"] for c in mock.calls] == [
+            "gitops-first",
+            "gitops-second",
+            "gitops-first",
+        ]
+        assert isinstance(first, ClientLive)
+        assert isinstance(second, ClientLive)
+        pool = factory.budgets._http
+        assert first.budgets._http is second.budgets._http is pool  # one pool, not one each
+        factory.close()
+        assert pool.is_closed

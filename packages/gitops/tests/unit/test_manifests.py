@@ -4,9 +4,11 @@ named by file, document and field, and an invalid set yields no manifests at all
 from __future__ import annotations
 
 import pytest
+import yaml
 from gitops_fixtures import BUDGET, MEMBERSHIP, ORG, ROUTE
 
-from gatewright.gitops.service.manifests import Problem, parse
+from gatewright.gitops.service import manifests as manifests_module
+from gatewright.gitops.service.manifests import MAX_DEPTH, ParseCache, Problem, parse
 
 
 def test_a_valid_set_parses_in_dependency_order_across_files() -> None:
@@ -139,3 +141,67 @@ def test_two_routes_with_one_alias_in_one_org_are_refused() -> None:
     second = ROUTE.replace("name: acme-chat", "name: acme-chat-2")
     _, problems = parse([("r.yaml", (ORG + "---\n" + ROUTE + "---\n" + second).encode())])
     assert [(p.document, p.field) for p in problems] == [(2, "spec.alias")]
+
+
+HOSTILE = {
+    "alias": "base: &b {owner: a@b.test}\nkind: Org\nmetadata: {name: acme}\nspec: *b\n",
+    "recursive alias": "kind: Org\nmetadata: {name: acme}\nspec: &s {owner: a@b.test, x: *s}\n",
+    "alias bomb": "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nkind: Org\n",
+    "duplicate key": "kind: Org\nmetadata: {name: acme}\nspec: {owner: a@b.test}\nspec: {}\n",
+    "too deep": "kind: Org\nmetadata: {name: acme}\nspec: {owner: a@b.test, x: "
+    + "[" * (MAX_DEPTH + 1)
+    + "]" * (MAX_DEPTH + 1)
+    + "}\n",
+    "far too deep (the Python composer's recursion)": "x: " + "[" * 5000 + "]" * 5000 + "\n",
+    "syntax": "kind: Org\nmetadata: {name: acme\n",
+}
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="libyaml is not installed")
+@pytest.mark.parametrize("what", HOSTILE)
+def test_the_c_loader_refuses_what_the_python_loader_refuses(what: str) -> None:
+    text = HOSTILE[what]
+    files = [("orgs/acme.yaml", (ORG + "---\n" + text).encode())]
+    by_loader = {
+        loader.__name__: parse(files, loader_class=loader)
+        for loader in (yaml.CSafeLoader, yaml.SafeLoader)
+    }
+    for manifests, problems in by_loader.values():
+        assert manifests is None
+        assert [(p.file, p.document, p.field) for p in problems] == [("orgs/acme.yaml", 1, None)]
+    c_reason, py_reason = (problems[0].reason for _, problems in by_loader.values())
+    if what not in ("syntax", "far too deep (the Python composer's recursion)"):
+        assert c_reason == py_reason  # our rules, in the same words (libyaml words its own)
+
+
+def test_the_default_loader_is_libyaml_when_it_is_installed() -> None:
+    assert manifests_module._LOADER is (
+        yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (HOSTILE["duplicate key"], "duplicate key 'spec'"),
+        (HOSTILE["too deep"], f"nested deeper than {MAX_DEPTH} levels"),
+        (HOSTILE["alias bomb"], "aliases"),
+    ],
+)
+def test_duplicate_keys_deep_nesting_and_alias_bombs_are_refused(text: str, reason: str) -> None:
+    manifests, problems = parse([("orgs/acme.yaml", text.encode())])
+    assert manifests is None
+    assert reason in problems[0].reason
+
+
+def test_the_parse_of_a_revision_is_kept_and_a_new_revision_is_parsed() -> None:
+    cache = ParseCache(size=2)
+    files = [("a.yaml", (ORG + "---\n" + BUDGET).encode())]
+    first = cache.parse(("repo", "sha1", "."), files)
+    assert first[0] is not None
+    assert cache.parse(("repo", "sha1", "."), []) is first  # not parsed again: the same commit
+    assert cache.parse(("repo", "sha2", "."), [])[0] is not None  # another commit: parsed
+    cache.parse(("repo", "sha3", "."), files)
+    again = cache.parse(("repo", "sha1", "."), files)  # bounded: the oldest left, parsed anew
+    assert again is not first
+    assert again[0] is not None

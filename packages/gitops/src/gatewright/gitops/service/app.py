@@ -3,7 +3,8 @@
 At startup (lifespan) the app creates its tables and, unless `reconcile_loop` is off, starts the
 scheduler (`scheduler.Scheduler`), which reconciles every Application on its poll interval and
 at once on a create, change or refresh, each reconcile in a worker thread. `live` (default: the
-identity, budgets and gateway clients with the service token, `live.client_live_factory`) is how
+identity, budgets and gateway clients with the service token, `live.ClientLiveFactory`, built
+once and closed at shutdown) is how
 a reconcile reads and writes live state; `clock` (default: UTC now) stamps statuses. Tests pass
 both. `app.state.preview(name, revision)` diffs a revision against live state, applying
 nothing. The app also starts the audit deliverer (servicekit.audit, `GATEWRIGHT_AUDIT_URL`) for
@@ -28,7 +29,7 @@ from gatewright.gitops.service.api.deps import IdentityCallerCheck, IdentityOrgN
 from gatewright.gitops.service.api.routes import applications, hooks
 from gatewright.gitops.service.config import GitopsSettings
 from gatewright.gitops.service.gitrepo import RepoCache
-from gatewright.gitops.service.live import LiveFactory, client_live_factory
+from gatewright.gitops.service.live import ClientLiveFactory, LiveFactory
 from gatewright.gitops.service.preview import preview
 from gatewright.gitops.service.reconcile import reconcile_by_name
 from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
@@ -56,12 +57,15 @@ def create_app(
         max_file_bytes=settings.max_manifest_bytes,
         max_files=settings.max_manifest_files,
     )
-    the_live = live or client_live_factory(
-        identity_url=settings.identity_url.rstrip("/"),
-        budgets_url=settings.budgets_url.rstrip("/"),
-        gateway_url=settings.gateway_url.rstrip("/"),
-        service_token=settings.service_token.get_secret_value(),
-    )
+    clients: ClientLiveFactory | None = None
+    if live is None:
+        live = clients = ClientLiveFactory(
+            identity_url=settings.identity_url.rstrip("/"),
+            budgets_url=settings.budgets_url.rstrip("/"),
+            gateway_url=settings.gateway_url.rstrip("/"),
+            service_token=settings.service_token.get_secret_value(),
+        )
+    the_live = live
 
     def run(name: str, trigger: str) -> Outcome:
         return reconcile_by_name(
@@ -101,6 +105,8 @@ def create_app(
         finally:
             if app.state.scheduler is not None:
                 await app.state.scheduler.stop()
+            if clients is not None:  # after the scheduler: no reconcile uses them any more
+                clients.close()
             identity.close()
 
     def audit_denial(request: Request, exc: ServiceError) -> None:

@@ -201,24 +201,36 @@ def _gone(delete: Callable[[], None]) -> bool:
     return True
 
 
-def client_live_factory(
-    *, identity_url: str, budgets_url: str, gateway_url: str, service_token: str
-) -> LiveFactory:
-    """The production `LiveFactory`: the three clients, built per reconcile (cheap next to a
-    git fetch), all stamping that reconcile's request ID."""
+class ClientLiveFactory:
+    """The production `LiveFactory`: the three clients are built once per service, so every
+    reconcile reuses their pooled keep-alive connections (`close()` at shutdown). Each call
+    gives `with_options` views sharing those pools whose every request carries that
+    reconcile's request ID."""
 
-    @contextmanager
-    def factory(request_id: str) -> Iterator[LiveState]:
+    def __init__(
+        self, *, identity_url: str, budgets_url: str, gateway_url: str, service_token: str
+    ) -> None:
         kwargs: dict[str, Any] = {
             "token": service_token,
-            "request_id_factory": lambda: request_id,
             "headers": {SERVICE_NAME_HEADER: "gitops"},
         }
-        with (
-            IdentityClient(identity_url, **kwargs) as identity,
-            BudgetsClient(budgets_url, **kwargs) as budgets,
-            GatewayClient(gateway_url, **kwargs) as gateway,
-        ):
-            yield ClientLive(identity, budgets, gateway)
+        self.identity = IdentityClient(identity_url, **kwargs)
+        self.budgets = BudgetsClient(budgets_url, **kwargs)
+        self.gateway = GatewayClient(gateway_url, **kwargs)
 
-    return factory
+    @contextmanager
+    def __call__(self, request_id: str) -> Iterator[LiveState]:
+        def stamp() -> str:
+            return request_id
+
+        yield ClientLive(
+            self.identity.with_options(request_id_factory=stamp),
+            self.budgets.with_options(request_id_factory=stamp),
+            self.gateway.with_options(request_id_factory=stamp),
+        )
+
+    def close(self) -> None:
+        """Close the connection pools (the service's shutdown)."""
+        self.identity.close()
+        self.budgets.close()
+        self.gateway.close()

@@ -27,11 +27,17 @@ one email, a reference to an org the set does not declare) yields no manifests a
 `Problem` found, each naming the file, the document index (0-based, in the file), the field and
 a readable reason.
 
-YAML aliases (`*name`) are refused: they are how a small file expands into a huge one.
+YAML aliases (`*name`) are refused: they are how a small file expands into a huge one. So are
+a key twice in one mapping (YAML would keep the last silently) and nesting deeper than
+`MAX_DEPTH`. Parsing uses libyaml (`CSafeLoader`) when it is installed, the pure-Python loader
+otherwise; the rules are checked on the composed node graph, the same for both.
+`ParseCache` keeps the parse of a commit, so an unchanged revision is not parsed again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -144,16 +150,47 @@ class ManifestSet:
         return {(m.kind, m.name) for m in every}
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases, so no document expands beyond its file's size."""
+# libyaml's parser and composer when the C extension is there (several times faster than the
+# pure-Python one); either way the node graph is checked by `_check_nodes` before anything is
+# constructed, so both loaders accept and refuse exactly the same documents.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 32
+"""Deepest nesting of collections a manifest may have (real ones stay under 6)."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed in manifests", event.start_mark
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document the manifest rules refuse (an alias, too deep, a duplicate key)."""
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse aliases (a node reached twice: how a small file expands into a huge one),
+    nesting deeper than `MAX_DEPTH` and duplicate keys in a mapping; iterative, so a hostile
+    document cannot exhaust the stack."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            raise _Refused(
+                None, None, "YAML aliases (*name) are not allowed in manifests", node.start_mark
             )
-        return super().compose_node(parent, index)
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if depth > MAX_DEPTH:
+            reason = f"nested deeper than {MAX_DEPTH} levels"
+            raise _Refused(None, None, reason, node.start_mark)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+            continue
+        keys: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in keys:
+                    reason = f"duplicate key {key.value!r} in a mapping"
+                    raise _Refused(None, None, reason, key.start_mark)
+                keys.add(key.value)
+            stack.extend(((key, depth + 1), (value, depth + 1)))
 
 
 def _field(prefix: str, loc: Iterable[Any]) -> str:
@@ -167,18 +204,25 @@ def _yaml_problem(file: str, document: int, exc: yaml.YAMLError) -> Problem:
     return Problem(file, document, None, f"YAML syntax error{where}: {problem}")
 
 
-def _documents(file: str, text: str, problems: list[Problem]) -> list[tuple[int, Any]]:
+def _documents(
+    file: str, text: str, problems: list[Problem], loader_class: type[yaml.SafeLoader]
+) -> list[tuple[int, Any]]:
     found: list[tuple[int, Any]] = []
     index = 0
-    loader = _NoAliasLoader(text)
+    loader = loader_class(text)
     try:
-        while loader.check_data():  # type: ignore[no-untyped-call]
-            data = loader.get_data()
-            if data is not None:  # an empty document (a trailing `---`) is not a manifest
-                found.append((index, data))
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:  # an empty document (a trailing `---`) is not a manifest
+                _check_nodes(node)
+                data = loader.construct_document(node)
+                if data is not None:
+                    found.append((index, data))
             index += 1
     except yaml.YAMLError as exc:
         problems.append(_yaml_problem(file, index, exc))
+    except RecursionError:  # the pure-Python composer recurses per level of nesting
+        problems.append(Problem(file, index, None, f"nested deeper than {MAX_DEPTH} levels"))
     finally:
         loader.dispose()
     return found
@@ -248,8 +292,14 @@ def _cross_check(manifests: list[Manifest], problems: list[Problem]) -> None:
                 problems.append(Problem(m.file, m.document, "spec.alias", reason))
 
 
-def parse(files: Iterable[tuple[str, bytes]]) -> tuple[ManifestSet | None, list[Problem]]:
-    """Every manifest of `(path, content)` files, or None and the problems found."""
+Parsed = tuple[ManifestSet | None, list[Problem]]
+
+
+def parse(
+    files: Iterable[tuple[str, bytes]], *, loader_class: type[yaml.SafeLoader] = _LOADER
+) -> Parsed:
+    """Every manifest of `(path, content)` files, or None and the problems found.
+    `loader_class` is for the tests that hold the C and the Python loader to the same rules."""
     problems: list[Problem] = []
     manifests: list[Manifest] = []
     for file, content in sorted(files):
@@ -258,7 +308,7 @@ def parse(files: Iterable[tuple[str, bytes]]) -> tuple[ManifestSet | None, list[
         except UnicodeDecodeError as exc:
             problems.append(Problem(file, None, None, f"not UTF-8 text (byte {exc.start})"))
             continue
-        for index, data in _documents(file, text, problems):
+        for index, data in _documents(file, text, problems, loader_class):
             manifest = _manifest(file, index, data, problems)
             if manifest is not None:
                 manifests.append(manifest)
@@ -270,3 +320,28 @@ def parse(files: Iterable[tuple[str, bytes]]) -> tuple[ManifestSet | None, list[
         ManifestSet(by_kind["Org"], by_kind["Membership"], by_kind["Budget"], by_kind["Route"]),
         [],
     )
+
+
+class ParseCache:
+    """The parse of a (repository, revision, path) kept for the next reconcile: a commit's
+    files never change, so an unchanged Application is parsed once, not every poll. Bounded
+    (least recently used first out); shared by the scheduler's worker threads. The parsed set
+    is only read by its users, never changed."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._parsed: OrderedDict[tuple[str, str, str], Parsed] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, key: tuple[str, str, str], files: Iterable[tuple[str, bytes]]) -> Parsed:
+        """`parse(files)`, or what it gave for `key` (repository URL, revision, path) before."""
+        with self._lock:
+            if key in self._parsed:
+                self._parsed.move_to_end(key)
+                return self._parsed[key]
+        parsed = parse(files)
+        with self._lock:
+            self._parsed[key] = parsed
+            while len(self._parsed) > self.size:
+                self._parsed.popitem(last=False)
+        return parsed

@@ -13,7 +13,11 @@ Order and outcomes:
 2. Parse and validate the whole set (`manifests.parse`). Any problem: nothing is applied; sync
    Unknown, health Degraded, one `InvalidManifest` condition per problem (file, document,
    field, reason).
-3. Orgs, then memberships, then budgets, then routes (dependency order). For each: claim it
+3. Orgs, then memberships, then budgets, then routes (dependency order). gitops's own rows
+   (inventory, claims, sent invitations) are read once, and the live reads are fetched ahead
+   concurrently (`prefetch`: the orgs' first, an org with memberships read with its members,
+   then every membership's, budget's and route's at
+   once); the applies themselves stay sequential, in this order. For each: claim it
    (`store.claim`: of two Applications declaring one resource the first keeps it, the second
    reports a `Conflict` and never applies it), read live, compute the field diff against the
    manifest, and apply when it differs and the policy is `automated`. An org's live ID comes
@@ -87,8 +91,9 @@ from gatewright.gitops.models import (
 )
 from gatewright.gitops.service import store
 from gatewright.gitops.service.gitrepo import AtRevision, GitError, RepoCache, Snapshots, mask_url
-from gatewright.gitops.service.live import LiveFactory, LiveState, route_fields
-from gatewright.gitops.service.manifests import Manifest, ManifestSet, parse
+from gatewright.gitops.service.live import LiveFactory, route_fields
+from gatewright.gitops.service.manifests import Manifest, ManifestSet, ParseCache
+from gatewright.gitops.service.prefetch import Prefetched, Read
 from gatewright.gitops.service.scheduler import DRIFT_CHECK, Outcome, backoff_seconds
 from gatewright.gitops.service.scope import own_org_id, within
 from gatewright.servicekit import Database, ServiceError
@@ -99,6 +104,7 @@ MAX_CONDITIONS = 50
 PRUNE_ORDER: tuple[Kind, ...] = tuple(reversed(KINDS))
 _CHANGED = {"created": "created", "invited": "created", "updated": "updated", "pruned": "pruned"}
 _LiveErrors = (APIConnectionError, APIStatusError)
+PARSED = ParseCache()  # an unchanged revision is parsed once, whichever Application reads it
 
 
 def new_reconcile_id() -> str:
@@ -136,7 +142,7 @@ def _org_id(resource: ResourceStatus) -> str | None:
 @dataclass
 class _Run:
     app: Application
-    live: LiveState
+    live: Prefetched
     db: Database
     now: datetime
     automated: bool  # may apply (the policy allows it for this source)
@@ -150,8 +156,21 @@ class _Run:
     org_ids: dict[str, str] = field(default_factory=dict)  # Org manifest name -> live org ID
     managed: set[tuple[Kind, str]] = field(default_factory=set)  # (kind, live ID) declared
     writes: int = 0
+    # gitops's own rows for this Application, read once per reconcile (`load`) and kept in step
+    # with every write below, so an unchanged resource costs no database round trip.
+    inventory: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> live ID
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, key) -> name
+    invitations: dict[tuple[str, str], store.SentInvitation] = field(default_factory=dict)
 
-    def write(self) -> LiveState:
+    def load(self) -> None:
+        """Read the Application's inventory, claims and sent invitations (one session)."""
+        with self.db.session() as s:
+            entries = store.list_inventory(s, app_id=self.app.id)
+            self.claims = store.claims_of(s, app_id=self.app.id)
+            self.invitations = store.sent_invitations(s, app_id=self.app.id)
+        self.inventory = {(e.kind, e.name): e.live_id for e in entries}
+
+    def write(self) -> Prefetched:
         """The live state, for one state-changing call (counted, failed or not)."""
         self.writes += 1
         return self.live
@@ -211,17 +230,18 @@ class _Run:
     def remember(self, kind: Kind, name: str, live_id: str) -> None:
         """Record a managed resource in the inventory (read first: no write when it is known)."""
         self.managed.add((kind, live_id))
-        if not self.record:
+        if not self.record or self.inventory.get((kind, name)) == live_id:
             return
-        with self.db.session() as s:
-            if store.inventory_id(s, app_id=self.app.id, kind=kind, name=name) == live_id:
-                return
         with self.db.session() as s, s.begin():
             store.record_inventory(s, app_id=self.app.id, kind=kind, name=name, live_id=live_id)
+        self.inventory[(kind, name)] = live_id
 
     def claimed(self, m: Manifest, key: str, what: str) -> bool:
         """Claim the resource for this Application; False (a reported conflict) when another
         Application holds it."""
+        held = self.claims.get((m.kind, key))
+        if held == m.name or (held is not None and not self.record):
+            return True  # held already (a preview needs no rename of the claim)
         with self.db.session() as s, s.begin():
             if self.record:
                 other = store.claim(
@@ -230,6 +250,8 @@ class _Run:
             else:
                 other = store.claim_holder(s, app_id=self.app.id, kind=m.kind, key=key)
         if other is None:
+            if self.record:
+                self.claims[(m.kind, key)] = m.name
             return True
         message = f"{what} is managed by Application {other!r}; this one does not apply it"
         self.resources.append(
@@ -252,10 +274,7 @@ class _Run:
     def org(self, m: Manifest) -> None:
         if not self.claimed(m, m.name, f"org {m.name!r}"):
             return
-        with self.db.session() as s:
-            known = own_org_id(self.app, m.name) or store.inventory_id(
-                s, app_id=self.app.id, kind="Org", name=m.name
-            )
+        known = own_org_id(self.app, m.name) or self.inventory.get(("Org", m.name))
         desired = {"name": m.name, "owner": m.spec.owner}
         try:
             if known is not None and self.live.org_exists(known):
@@ -319,8 +338,7 @@ class _Run:
                 self.done(m, live_id, diff, created=False)
                 return
             diff = diff_fields(None, desired)
-            with self.db.session() as s:
-                sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
+            sent = self.invitations.get((org_id, email))
             if sent is not None and sent.role == role and sent.expires_at > self.now:
                 self.managed.add(("Membership", live_id))
                 expires = sent.expires_at.isoformat()
@@ -342,6 +360,7 @@ class _Run:
             store.remember_invitation(
                 s, app_id=self.app.id, org_id=org_id, email=email, sent=remembered
             )
+        self.invitations[(org_id, email)] = remembered
         self.remember("Membership", m.name, live_id)
         if sent is None:
             why = "invited"
@@ -368,15 +387,10 @@ class _Run:
         )
 
     def _forget_invitation(self, org_id: str, email: str) -> None:
-        if not self.record:
+        if not self.record or self.invitations.pop((org_id, email), None) is None:
             return
-        with self.db.session() as s:
-            sent = store.sent_invitation(s, app_id=self.app.id, org_id=org_id, email=email)
-        if sent is not None:
-            with self.db.session() as s, s.begin():
-                store.remember_invitation(
-                    s, app_id=self.app.id, org_id=org_id, email=email, sent=None
-                )
+        with self.db.session() as s, s.begin():
+            store.remember_invitation(s, app_id=self.app.id, org_id=org_id, email=email, sent=None)
 
     def budget(self, m: Manifest) -> None:
         org_id = self._org_of(m)
@@ -421,8 +435,16 @@ class _Run:
         self.done(m, live_id, diff, created=live is None)
 
     def apply(self, manifests: ManifestSet) -> None:
+        self.load()
+        with_members = {m.spec.org for m in manifests.memberships}
+        self.live.fetch(
+            ("list_members" if m.name in with_members else "org_exists", (org_id,))
+            for m in manifests.orgs
+            if (org_id := self.inventory.get(("Org", m.name))) is not None
+        )
         for m in manifests.orgs:
             self.org(m)
+        self.live.fetch(self._reads_after_orgs(manifests))
         # Promotions to owner first, so a later demotion never finds the org without one.
         for m in sorted(manifests.memberships, key=lambda m: m.spec.role != "owner"):
             self.membership(m)
@@ -431,6 +453,21 @@ class _Run:
         for m in manifests.routes:
             self.route(m)
         self.prune_gone(manifests.declared())
+
+    def _reads_after_orgs(self, manifests: ManifestSet) -> list[Read]:
+        """What the memberships, budgets and routes will read, once their orgs are known:
+        fetched together, concurrently (`prefetch`), before any of them is applied."""
+        reads: list[Read] = []
+        for m in manifests.memberships:
+            if m.spec.org in self.org_ids:
+                reads.append(("list_members", (self.org_ids[m.spec.org],)))
+        for m in manifests.budgets:
+            if m.spec.org in self.org_ids:
+                reads.append(("get_budget", (self.org_ids[m.spec.org],)))
+        for m in manifests.routes:
+            if m.spec.org in self.org_ids:
+                reads.append(("get_route", (self.org_ids[m.spec.org], m.spec.alias or m.name)))
+        return reads
 
     # -- prune -----------------------------------------------------------------------------
     def prune_gone(self, declared: set[tuple[Kind, str]]) -> None:
@@ -655,7 +692,9 @@ def _reconcile(
         message = exc.message
     else:
         status.revision = status.last_attempted_revision = snapshot.revision
-        manifests, problems = within(app, *parse(snapshot.files))
+        manifests, problems = within(
+            app, *PARSED.parse((app.repo_url, snapshot.revision, app.path), snapshot.files)
+        )
         if manifests is None:
             status.sync, status.health = "Unknown", "Degraded"
             status.conditions = [
@@ -677,7 +716,7 @@ def _reconcile(
             with live(request_id) as state:
                 run = _Run(
                     app,
-                    state,
+                    Prefetched(state),
                     db,
                     now=started,
                     automated=policy.automated and (policy.self_heal or not applied_before),

@@ -293,15 +293,6 @@ def list_inventory(s: Session, *, app_id: str) -> list[InventoryEntry]:
     return [InventoryEntry(kind=r.kind, name=r.name, live_id=r.live_id) for r in rows]
 
 
-def inventory_id(s: Session, *, app_id: str, kind: Kind, name: str) -> str | None:
-    row = s.execute(
-        select(inventory.c.live_id).where(
-            inventory.c.app_id == app_id, inventory.c.kind == kind, inventory.c.name == name
-        )
-    ).first()
-    return None if row is None else str(row.live_id)
-
-
 def record_inventory(s: Session, *, app_id: str, kind: Kind, name: str, live_id: str) -> None:
     s.execute(
         inventory.delete().where(
@@ -349,6 +340,15 @@ def claim(s: Session, *, app_id: str, app_name: str, kind: Kind, key: str, name:
     return None
 
 
+def claims_of(s: Session, *, app_id: str) -> dict[tuple[str, str], str]:
+    """`{(kind, key): manifest name}` of every claim the Application holds (one read per
+    reconcile: a claim it holds already under that name needs no `claim`)."""
+    rows = s.execute(
+        select(claims.c.kind, claims.c.key, claims.c.name).where(claims.c.app_id == app_id)
+    ).all()
+    return {(r.kind, r.key): str(r.name) for r in rows}
+
+
 def claim_holder(s: Session, *, app_id: str, kind: Kind, key: str) -> str | None:
     """What `claim` would answer, without claiming: None when the resource is free or held by
     the Application, else the name of the Application that holds it (the diff preview)."""
@@ -365,15 +365,12 @@ class SentInvitation:
     expires_at: datetime
 
 
-def sent_invitation(s: Session, *, app_id: str, org_id: str, email: str) -> SentInvitation | None:
-    row = s.execute(
-        select(invitations).where(
-            invitations.c.app_id == app_id,
-            invitations.c.org_id == org_id,
-            invitations.c.email == email,
-        )
-    ).first()
-    return None if row is None else SentInvitation(row.invitation_id, row.role, row.expires_at)
+def sent_invitations(s: Session, *, app_id: str) -> dict[tuple[str, str], SentInvitation]:
+    """`{(org ID, email): invitation}` of every invitation the Application remembers."""
+    rows = s.execute(select(invitations).where(invitations.c.app_id == app_id)).all()
+    return {
+        (r.org_id, r.email): SentInvitation(r.invitation_id, r.role, r.expires_at) for r in rows
+    }
 
 
 def remember_invitation(
