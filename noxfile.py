@@ -18,6 +18,7 @@ import runpy
 import secrets
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,9 @@ def install_dists(
     """
     if not UV:
         session.error("the sessions install from uv.lock with uv: pip install 'nox[uv]'")
-    tmp = Path(session.create_tmp())
+    # Not `session.create_tmp()`: it points TMPDIR into the checkout, where pytester's inner
+    # runs would find the root pyproject's pytest settings (and its --strict-config).
+    tmp = Path(tempfile.mkdtemp(prefix=f"nox-{session.name}-"))
     exports: list[list[str]] = []
     if names:
         packages = [arg for name in names for arg in ("--package", DISTS[name].package)]
@@ -151,6 +154,7 @@ def install_dists(
         )
         args += ["-r", str(requirements)]
     session.install("--no-deps", *args)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_pytest(
@@ -590,7 +594,7 @@ def durations(session: nox.Session) -> None:
     # the controller starts the stack, outside every test's timeout); the file is rewritten
     # whole (--clean-durations), so flows that are gone leave it. pytest-split writes even when
     # the run failed: only a green run's times replace the committed ones.
-    fresh = Path(session.create_tmp()) / "test_durations"
+    fresh = Path(tempfile.mkdtemp(prefix="nox-durations-")) / "test_durations"
     fresh.unlink(missing_ok=True)
     run_pytest(
         session,

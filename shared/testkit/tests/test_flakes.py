@@ -47,6 +47,7 @@ def test_a_test_whose_outcome_varied_is_flaky_with_both_runs_side_by_side(
     (pytester.path / "wobble").write_text("")
     second = _run(pytester, monkeypatch, "k2")
     verdict_file = pytester.path / "verdict.json"
+    capsys.readouterr()  # the two runs' own output (their slowest-flows lists name every test)
 
     code = flakes.main([str(first), str(second), "--json", str(verdict_file)])
 
