@@ -1,6 +1,7 @@
 """GitOps convergence: how long from a commit to Synced, and what a 200-org Application costs.
 
-    python benchmarks/gitops_convergence.py [--commits 50] [--orgs 200] [--modes refresh,poll,webhook]
+    python benchmarks/gitops_convergence.py [--commits 50] [--orgs 200]
+        [--modes refresh,poll,webhook]
 
 Starts the whole platform on loopback with testkit's LocalStack and commits to real git
 repositories (testkit's `GitRepo`), which gitops fetches by path. Two parts:
@@ -38,9 +39,8 @@ from pathlib import Path
 
 from _common import Running, percentile, running_stack
 
-from gatewright.gitops import Application
+from gatewright.gitops import Application, github_push_payload
 from gatewright.gitops import Client as GitopsClient
-from gatewright.gitops import github_push_payload
 from gatewright.testkit import Outcome, Target, eventually
 from gatewright.testkit.gitrepo import GitRepo
 

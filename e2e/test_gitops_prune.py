@@ -188,7 +188,8 @@ def test_with_prune_off_a_route_deleted_from_git_stays_and_requires_pruning(
             declared.dropped: ("OutOfSync", "requires_pruning"),
         }
         at_sha = [op for op in app.status.operations if op.revision == sha]
-        assert at_sha and {(tuple(op.pruned), op.writes) for op in at_sha} == {((), 0)}
+        assert at_sha, f"no operation at {sha[:12]}"
+        assert {(tuple(op.pruned), op.writes) for op in at_sha} == {((), 0)}
 
     with gw.then("nothing was deleted: both routes and the hand-made one are live"):
         for alias in (declared.kept, declared.dropped, by_hand):
