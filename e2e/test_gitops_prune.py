@@ -9,6 +9,7 @@ file, and a second route in another, so one commit can take a single route out o
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import pytest
 
@@ -99,6 +100,40 @@ def hand_made_route(gw: Harness, live: LiveClients, org_id: str) -> str:
     return alias
 
 
+@dataclass
+class RouteLeftGit:
+    """What a prune flow set up, and the commit that took route `declared.dropped` out."""
+
+    declared: Declared
+    application: str
+    org_id: str
+    by_hand: str
+    sha: str
+
+
+def a_route_leaves_git(
+    gw: Harness,
+    admin: Actor,
+    gitops: GitopsClient,
+    repo: GitRepo,
+    owned_apps: OwnedApps,
+    live: LiveClients,
+    *,
+    prune: bool,
+) -> RouteLeftGit:
+    """Given an Application (prune on or off) Synced at two routes, and a route made by hand
+    beside them; when a commit deletes one route's manifest."""
+    declared = Declared(gw, admin)
+    policy = {"automated": True, "prune": prune}
+    name, org_id = synced_with_two_routes(
+        gw, gitops, repo, owned_apps, declared, sync_policy=policy
+    )
+    by_hand = hand_made_route(gw, live, org_id)
+    with gw.when(f"a commit deletes the manifest of route {declared.dropped}"):
+        sha = repo.delete([EXTRA], f"drop route {declared.dropped}")
+    return RouteLeftGit(declared, name, org_id, by_hand, sha)
+
+
 def resources_of(app: Application, kind: str) -> dict[str, tuple[str, str]]:
     """`{name: (status, action)}` of the app's resources of one kind."""
     return {r.name: (r.status, r.action) for r in app.status.resources if r.kind == kind}
@@ -114,15 +149,14 @@ def test_with_prune_on_a_route_deleted_from_git_is_deleted_live_and_audited(
     service_audit: AuditClient,
 ) -> None:
     routes = live_clients.gateway.routes
-    declared = Declared(gw, admin)
-    policy = {"automated": True, "prune": True}
-    name, org_id = synced_with_two_routes(
-        gw, gitops, config_repo, owned_apps, declared, sync_policy=policy
+    scene = a_route_leaves_git(gw, admin, gitops, config_repo, owned_apps, live_clients, prune=True)
+    declared, name, org_id, by_hand, sha = (
+        scene.declared,
+        scene.application,
+        scene.org_id,
+        scene.by_hand,
+        scene.sha,
     )
-    by_hand = hand_made_route(gw, live_clients, org_id)
-
-    with gw.when(f"a commit deletes the manifest of route {declared.dropped}"):
-        sha = config_repo.delete([EXTRA], f"drop route {declared.dropped}")
 
     with gw.then(f"a refresh converges on {sha[:12]}, reporting the route pruned"):
         app = gitops.applications.wait_for(name, revision=sha, timeout=WAIT_SECONDS)
@@ -169,15 +203,16 @@ def test_with_prune_off_a_route_deleted_from_git_stays_and_requires_pruning(
     live_clients: LiveClients,
 ) -> None:
     routes = live_clients.gateway.routes
-    declared = Declared(gw, admin)
-    policy = {"automated": True, "prune": False}
-    name, org_id = synced_with_two_routes(
-        gw, gitops, config_repo, owned_apps, declared, sync_policy=policy
+    scene = a_route_leaves_git(
+        gw, admin, gitops, config_repo, owned_apps, live_clients, prune=False
     )
-    by_hand = hand_made_route(gw, live_clients, org_id)
-
-    with gw.when(f"a commit deletes the manifest of route {declared.dropped}"):
-        sha = config_repo.delete([EXTRA], f"drop route {declared.dropped}")
+    declared, name, org_id, by_hand, sha = (
+        scene.declared,
+        scene.application,
+        scene.org_id,
+        scene.by_hand,
+        scene.sha,
+    )
 
     with gw.then(f"a refresh reports OutOfSync at {sha[:12]}: the route requires pruning"):
         app = gitops.applications.wait_for(
