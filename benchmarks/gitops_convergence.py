@@ -1,6 +1,7 @@
 """GitOps convergence: how long from a commit to Synced, and what a 200-org Application costs.
 
-    python benchmarks/gitops_convergence.py [--commits 50] [--orgs 200] [--modes refresh,poll]
+    python benchmarks/gitops_convergence.py [--commits 50] [--orgs 200]
+        [--modes refresh,poll,webhook]
 
 Starts the whole platform on loopback with testkit's LocalStack and commits to real git
 repositories (testkit's `GitRepo`), which gitops fetches by path. Two parts:
@@ -9,11 +10,11 @@ repositories (testkit's `GitRepo`), which gitops fetches by path. Two parts:
    commits each changing the budget; after each commit the mode tells gitops (or not) and the
    bench polls the status every 10 ms until it is Synced + Healthy at that commit. p50/p95/max
    of commit-to-Synced. Modes are entries of `MODES`: `refresh` (POST .../refresh after each
-   commit; polling set to an hour so it never helps) and `poll` (nothing is sent; polling every
-   second). The webhook mode is one more entry once the webhook route exists: a `Mode` whose
-   `notify` posts the push event.
-2. **Scale**: one Application of N orgs, each with its owner's membership, a budget and a route
-   (N files), from empty to
+   commit; polling set to an hour so it never helps), `poll` (nothing is sent; polling every
+   second) and `webhook` (GitHub's push delivery for the commit, signed with the stack's
+   webhook secret, through the client's `hooks.github`; polling an hour apart).
+2. **Scale** (`--orgs 0` skips it): one Application of N orgs, each with its owner's
+   membership, a budget and a route (N files), from empty to
    Synced (wall time, from the create to Synced observed); then a refresh on unchanged Git and
    live state: the reconcile's own duration (its operation's started_at → finished_at) and a
    proof that it wrote nothing. The proof is the services' access logs: every request one
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from _common import Running, percentile, running_stack
 
-from gatewright.gitops import Application
+from gatewright.gitops import Application, github_push_payload
 from gatewright.gitops import Client as GitopsClient
 from gatewright.testkit import Outcome, Target, eventually
 from gatewright.testkit.gitrepo import GitRepo
@@ -77,17 +78,39 @@ spec:
 
 
 @dataclass(frozen=True)
-class Mode:
-    """How gitops learns of a commit: `notify(gitops, app name)` right after it (or nothing),
-    and the Application's poll interval."""
+class Pushed:
+    """A commit just made: what a mode may tell gitops about it."""
 
-    notify: Callable[[GitopsClient, str], object]
+    gitops: GitopsClient
+    application: str
+    repo: GitRepo
+    sha: str
+    webhook_secret: str | None
+
+
+def github_push(pushed: Pushed) -> object:
+    """The push delivery GitHub sends for this commit (its clone URL is the repository's path
+    as a `file://` URL), signed with the stack's webhook secret."""
+    assert pushed.webhook_secret, "the stack has no webhook secret"
+    payload = github_push_payload(f"file://{pushed.repo.url}.git", branch="main", sha=pushed.sha)
+    answer = pushed.gitops.hooks.github(payload, secret=pushed.webhook_secret)
+    assert [r.application for r in answer.refreshed] == [pushed.application], answer
+    return answer
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How gitops learns of a commit: `notify(pushed)` right after it (or nothing), and the
+    Application's poll interval."""
+
+    notify: Callable[[Pushed], object]
     poll_interval_seconds: int
 
 
 MODES: dict[str, Mode] = {
-    "refresh": Mode(lambda gitops, name: gitops.applications.refresh(name), HOUR),
-    "poll": Mode(lambda gitops, name: None, 1),
+    "refresh": Mode(lambda pushed: pushed.gitops.applications.refresh(pushed.application), HOUR),
+    "poll": Mode(lambda pushed: None, 1),
+    "webhook": Mode(github_push, HOUR),
 }
 
 
@@ -122,9 +145,11 @@ def fmt(samples_s: list[float]) -> str:
 
 
 def commit_to_synced(
-    gitops: GitopsClient, owner: str, backend: str, root: Path, mode_name: str, commits: int
+    target: Target, gitops: GitopsClient, root: Path, mode_name: str, commits: int
 ) -> list[float]:
     mode = MODES[mode_name]
+    assert target.admin_email
+    owner, backend = target.admin_email, target.url("modelsim")
     repo = GitRepo(root / f"convergence-{mode_name}")
     org = f"conv-{mode_name}"
     sha = repo.commit({"acme.yaml": manifests(org, owner, backend, 1_000_000)}, "declare")
@@ -139,7 +164,7 @@ def commit_to_synced(
             {"acme.yaml": manifests(org, owner, backend, 1_000_001 + i)}, f"budget {i}"
         )
         started = time.perf_counter()
-        mode.notify(gitops, name)
+        mode.notify(Pushed(gitops, name, repo, sha, target.webhook_secret))
         synced_at(gitops, name, sha, interval=STATUS_POLL_SECONDS)
         samples.append(time.perf_counter() - started)
     repo.close()
@@ -334,7 +359,7 @@ def scale(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=50)
-    parser.add_argument("--orgs", type=int, default=200)
+    parser.add_argument("--orgs", type=int, default=200, help="0: no scale part")
     parser.add_argument("--modes", default=",".join(MODES))
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -352,11 +377,10 @@ def main() -> None:
         backend = target.url("modelsim")
         with GitopsClient(target.url("gitops"), token=target.service_token) as gitops:
             for mode in modes:
-                samples = commit_to_synced(
-                    gitops, target.admin_email, backend, root, mode, args.commits
-                )
+                samples = commit_to_synced(target, gitops, root, mode, args.commits)
                 print(f"commit -> Synced, {mode:7s}: {fmt(samples)}")
-            scale(running, gitops, target.admin_email, backend, root, args.orgs)
+            if args.orgs > 0:
+                scale(running, gitops, target.admin_email, backend, root, args.orgs)
 
 
 if __name__ == "__main__":
