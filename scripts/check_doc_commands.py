@@ -92,7 +92,9 @@ def run_nox(args: list[str], artifacts: Path = DOCS_ARTIFACTS) -> tuple[int, str
     Its JUnit and run folders go to artifacts/docs/, so the real runs' files stay as they were.
     """
     out = subprocess.run(
-        [sys.executable, "-m", "nox", "--reuse-venv=yes", *args],
+        # Reused venvs skip their installs (the default run made them; a new one still
+        # installs): each documented command costs its run, not a reinstall.
+        [sys.executable, "-m", "nox", "--reuse-venv=yes", "--no-install", *args],
         cwd=ROOT,
         env={**os.environ, "GATEWRIGHT_ARTIFACTS": str(artifacts)},
         capture_output=True,
