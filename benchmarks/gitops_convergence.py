@@ -13,9 +13,11 @@ repositories (testkit's `GitRepo`), which gitops fetches by path. Two parts:
    commit; polling set to an hour so it never helps), `poll` (nothing is sent; polling every
    second) and `webhook` (GitHub's push delivery for the commit, signed with the stack's
    webhook secret, through the client's `hooks.github`; polling an hour apart).
-2. **Scale** (`--orgs 0` skips it): one Application of N orgs, each with its owner's
-   membership, a budget and a route (N files), from empty to
-   Synced (wall time, from the create to Synced observed); then a refresh on unchanged Git and
+2. **Scale** (`--orgs 0` skips it): one Application of N orgs, each with two memberships (its
+   owner's and a member's), a budget and a route (N files), from empty to Synced (wall time,
+   from the create to Synced observed; the member is an existing account, so each org waits
+   Progressing on its invitation until the member accepts all N from "my invitations", and a
+   refresh then finds every org Healthy); then a refresh on unchanged Git and
    live state: the reconcile's own duration (its operation's started_at → finished_at) and a
    proof that it wrote nothing. The proof is the services' access logs: every request one
    reconcile sends carries its request ID (on the operation), so the identity, budgets and
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import tempfile
 import time
@@ -41,6 +44,7 @@ from _common import Running, percentile, running_stack
 
 from gatewright.gitops import Application, github_push_payload
 from gatewright.gitops import Client as GitopsClient
+from gatewright.identity import Client as IdentityClient
 from gatewright.testkit import Outcome, Target, eventually
 from gatewright.testkit.gitrepo import GitRepo
 
@@ -53,7 +57,16 @@ STATUS_POLL_SECONDS = 0.01
 IN_PROCESS_RUNS = 5  # unprofiled in-process reconciles; their median is the figure to quote
 
 
-def manifests(org: str, owner: str, backend: str, limit: int) -> str:
+def manifests(org: str, owner: str, backend: str, limit: int, member: str | None = None) -> str:
+    second = (
+        f"""kind: Membership
+metadata: {{name: {org}-member}}
+spec: {{org: {org}, email: {member}, role: member}}
+---
+"""
+        if member
+        else ""
+    )
     return f"""kind: Org
 metadata: {{name: {org}}}
 spec: {{owner: {owner}}}
@@ -62,7 +75,7 @@ kind: Membership
 metadata: {{name: {org}-owner}}
 spec: {{org: {org}, email: {owner}, role: owner}}
 ---
-kind: Budget
+{second}kind: Budget
 metadata: {{name: {org}}}
 spec: {{org: {org}, limit_micro_usd: {limit}, period: monthly}}
 ---
@@ -75,6 +88,29 @@ spec:
   input_micro_usd_per_mtok: 1000000
   output_micro_usd_per_mtok: 2000000
 """
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person with an account, and a client logged in as them."""
+
+    email: str
+    client: IdentityClient
+
+
+def new_account(target: Target, email: str) -> Account:
+    """An account, made the way every person's is: invited to an org of its own, accepted."""
+    assert target.admin_email
+    assert target.admin_password
+    identity = IdentityClient(target.url("identity"))
+    login = identity.auth.login(target.admin_email, target.admin_password)
+    admin = identity.with_options(token=login.access_token)
+    home = admin.orgs.create("bench-home")
+    invitation = admin.invitations.create(home.id, email=email, role="member")
+    password = secrets.token_urlsafe(18) + "-Aa1!"
+    identity.invitations.accept(token=invitation.token, password=password)
+    theirs = identity.auth.login(email, password)
+    return Account(email, identity.with_options(token=theirs.access_token))
 
 
 @dataclass(frozen=True)
@@ -115,12 +151,18 @@ MODES: dict[str, Mode] = {
 
 
 def synced_at(
-    gitops: GitopsClient, name: str, sha: str, *, interval: float, timeout: float = WAIT_SECONDS
+    gitops: GitopsClient,
+    name: str,
+    sha: str,
+    *,
+    interval: float,
+    timeout: float = WAIT_SECONDS,
+    health: str = "Healthy",
 ) -> Application:
     def probe() -> Outcome[Application]:
         app = gitops.applications.get(name)
         s = app.status
-        if (s.sync, s.health, s.revision) == ("Synced", "Healthy", sha):
+        if (s.sync, s.health, s.revision) == ("Synced", health, sha):
             return Outcome.done(app)
         if s.health == "Degraded":
             return Outcome.failed(f"Degraded: {[c.message for c in s.conditions][:3]}")
@@ -131,7 +173,7 @@ def synced_at(
         timeout=timeout,
         interval=interval,
         max_interval=interval,
-        description=f"{name} to be Synced at {sha[:12]}",
+        description=f"{name} to be Synced and {health} at {sha[:12]}",
     )
     return app
 
@@ -292,23 +334,42 @@ def breakdown(target: Target, app: Application, root: Path) -> None:
 def scale(
     running: Running, gitops: GitopsClient, owner: str, backend: str, root: Path, orgs: int
 ) -> None:
+    target = running.target
+    member = new_account(target, "member@scale.bench.gatewright.test")
     repo = GitRepo(root / "scale")
     files = {
-        f"orgs/org-{i:03}.yaml": manifests(f"scale-{i:03}", owner, backend, 1_000_000 + i)
+        f"orgs/org-{i:03}.yaml": manifests(
+            f"scale-{i:03}", owner, backend, 1_000_000 + i, member=member.email
+        )
         for i in range(orgs)
     }
     sha = repo.commit(files, f"{orgs} orgs")
     name = "scale"
     started = time.perf_counter()
     gitops.applications.create(name, repo_url=repo.url, poll_interval_seconds=86_400)
-    app = synced_at(gitops, name, sha, interval=0.05, timeout=SCALE_WAIT_SECONDS)
+    app = synced_at(
+        gitops, name, sha, interval=0.05, timeout=SCALE_WAIT_SECONDS, health="Progressing"
+    )
     wall = time.perf_counter() - started
     first = app.status.operations[0]
     its = (first.finished_at - first.started_at).total_seconds()
     kinds = Counter(r.action for r in app.status.resources)
     print(
         f"empty -> Synced, {orgs} orgs ({len(app.status.resources)} resources: {dict(kinds)}): "
-        f"wall {wall:.2f} s, its reconcile {its:.2f} s"
+        f"wall {wall:.2f} s, its reconcile {its:.2f} s; Progressing on {orgs} invitations"
+    )
+    t0 = time.perf_counter()
+    org_ids = {r.live_id for r in app.status.resources if r.kind == "Org"}
+    pending = [i for i in member.client.users.invitations().data if i.org_id in org_ids]
+    for invitation in pending:
+        member.client.users.accept_invitation(invitation.id)
+    accepted = time.perf_counter() - t0
+    gitops.applications.refresh(name)
+    app = synced_at(gitops, name, sha, interval=0.05, timeout=SCALE_WAIT_SECONDS)
+    members = sum(1 for r in app.status.resources if r.kind == "Membership")
+    print(
+        f"  the member accepted {len(pending)} invitations in {accepted:.2f} s; a refresh then: "
+        f"Synced and Healthy, {members} memberships"
     )
 
     cpu_before = running.cpu_seconds()

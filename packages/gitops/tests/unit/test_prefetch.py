@@ -81,13 +81,29 @@ def test_reads_run_concurrently_and_each_result_answers_its_own_call() -> None:
 def test_a_read_fetched_ahead_answers_once_then_reads_live_again(live: FakeLive) -> None:
     org_id = live.view("setup").create_org("acme", owner_email=OWNER)
     live.calls.clear()
-    view = live.view("r1")
-    reads = Prefetched(view)
+    reads = Prefetched(live.view("r1"))
+    reads.fetch([("get_budget", (org_id,))])
+    assert reads.get_budget(org_id) is None
+    assert reads.get_budget(org_id) is None  # a second read goes to the live state
+    assert [c for _, c in live.calls] == ["get_budget", "get_budget"]
+
+
+def test_an_orgs_members_answer_each_membership_until_a_write_changes_them(
+    live: FakeLive,
+) -> None:
+    org_id = live.view("setup").create_org("acme", owner_email=OWNER)
+    live.calls.clear()
+    reads = Prefetched(live.view("r1"))
     reads.fetch([("list_members", (org_id,))])
+    assert reads.org_exists(org_id) is True  # the members read is the org read
+    for _ in range(3):  # three memberships of one org, none changing a member: one request
+        assert [m.role for m in reads.list_members(org_id)] == ["owner"]
+    reads.invite(org_id, email="pat@example.test", role="member")  # no member changes
     assert [m.role for m in reads.list_members(org_id)] == ["owner"]
-    view.set_role(org_id, f"usr_{OWNER}", "admin")  # a write between two reads of one org
+    assert [c for _, c in live.calls] == ["list_members", "invite"]
+    reads.set_role(org_id, f"usr_{OWNER}", "admin")  # a write between two reads of one org
     assert [m.role for m in reads.list_members(org_id)] == ["admin"]  # read again: sees it
-    assert [c for _, c in live.calls] == ["list_members", "set_role", "list_members"]
+    assert [c for _, c in live.calls][2:] == ["set_role", "list_members"]
 
 
 def test_a_read_that_failed_ahead_raises_for_its_own_call_only(live: FakeLive) -> None:

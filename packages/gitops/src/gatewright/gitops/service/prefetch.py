@@ -4,12 +4,14 @@
 `list_members`, `get_budget`, `get_route` with their arguments) on a bounded thread pool
 (`MAX_READERS`) and keeps each result, or the error it raised, for the ONE later call with the
 same arguments; that call re-raises the error, so a failed read still fails only its own
-resource. `org_exists` of an org whose members were fetched ahead is answered by that read
-(for identity both are the one org read), so an org with memberships costs one request. Any
-other call (a second read of the same thing, every write) goes straight to the
-wrapped state, in the reconcile's own order: writes stay sequential (Org → Membership → Budget
-→ Route) and a read after a write sees it (a second membership of one org reads its members
-again, as before). The reconcile decides what to read ahead; nothing here writes.
+resource. Two reads are shared: `org_exists` of an org whose members were fetched ahead is
+answered by that read (for identity both are the one org read), and an org's members answer
+every membership of that org until one of them changes its members (`set_role`,
+`remove_member`; an invitation changes no member), so an org with any number of memberships
+costs one request when nothing changes. Any other call (a second read of the same thing,
+every write) goes straight to the wrapped state, in the reconcile's own order: writes stay
+sequential (Org → Membership → Budget → Route) and a read after a write sees it. The
+reconcile decides what to read ahead; nothing here writes.
 
 The reads run in copies of the caller's context, so their log lines keep the reconcile's
 request ID; the clients stamp it on every request themselves (`live.ClientLiveFactory`).
@@ -81,8 +83,11 @@ class Prefetched:
         return bool(self._read("org_exists", org_id))
 
     def list_members(self, org_id: str) -> list[LiveMember]:
-        members: list[LiveMember] = self._read("list_members", org_id)
-        return members
+        ahead = self._ahead.get(("list_members", (org_id,)))
+        if ahead is None:
+            return self.live.list_members(org_id)
+        members: list[LiveMember] = ahead.result()  # kept until a write to this org's members
+        return list(members)
 
     def get_budget(self, org_id: str) -> dict[str, Any] | None:
         budget: dict[str, Any] | None = self._read("get_budget", org_id)
@@ -103,6 +108,7 @@ class Prefetched:
         self.live.put_route(org_id, alias, route=route)
 
     def set_role(self, org_id: str, user_id: str, role: Role) -> None:
+        self._ahead.pop(("list_members", (org_id,)), None)  # the next read must see it
         self.live.set_role(org_id, user_id, role)
 
     def invite(self, org_id: str, *, email: str, role: Role) -> SentInvitation:
@@ -115,6 +121,7 @@ class Prefetched:
         return self.live.delete_budget(org_id)
 
     def remove_member(self, org_id: str, user_id: str) -> bool:
+        self._ahead.pop(("list_members", (org_id,)), None)  # the next read must see it
         return self.live.remove_member(org_id, user_id)
 
     def delete_org(self, org_id: str) -> bool:
