@@ -265,7 +265,7 @@ def test_a_preview_of_an_unmerged_branch_shows_its_diff_and_changes_nothing(
         config_repo.checkout("main")
 
     with gw.when(f"an operator previews {branch}"):
-        preview = gitops.applications.preview(name, branch)
+        preview = gitops.applications.diff(name, branch)
 
     with gw.then("it diffs the branch's commit: the budget would update, the route be created"):
         assert (preview.requested, preview.revision, preview.sync) == (

@@ -205,7 +205,7 @@ def _preview(pact: Pact) -> None:
     (
         pact.upon_receiving("a preview of a pull-request branch")
         .given(STATE_PREVIEW_BRANCH, **PREVIEWABLE)
-        .with_request("POST", f"/v1/applications/{APP_NAME}/preview")
+        .with_request("POST", f"/v1/applications/{APP_NAME}/diff")
         .with_header("Authorization", bearer(SERVICE_TOKEN))
         .with_body({"revision": PR_BRANCH}, JSON)
         .will_respond_with(200)
@@ -282,7 +282,7 @@ def _github_push(pact: Pact) -> None:
 
 
 def test_preview(service: Client) -> None:
-    preview = service.applications.preview(APP_NAME, PR_BRANCH)
+    preview = service.applications.diff(APP_NAME, PR_BRANCH)
     assert (preview.requested, preview.sync, preview.problems) == (PR_BRANCH, "OutOfSync", [])
     [org] = preview.resources
     assert (org.kind, org.name, org.action) == ("Org", ORG_NAME, "would_create")
@@ -297,7 +297,7 @@ def _preview_missing_branch(pact: Pact) -> None:
     (
         pact.upon_receiving("a preview of a branch the repository does not have")
         .given(STATE_PREVIEW_BRANCH, **PREVIEWABLE)
-        .with_request("POST", f"/v1/applications/{APP_NAME}/preview")
+        .with_request("POST", f"/v1/applications/{APP_NAME}/diff")
         .with_header("Authorization", bearer(SERVICE_TOKEN))
         .with_body({"revision": MISSING_BRANCH}, JSON)
         .will_respond_with(404)
@@ -307,7 +307,7 @@ def _preview_missing_branch(pact: Pact) -> None:
 
 def test_preview_missing_branch(service: Client) -> None:
     with pytest.raises(NotFound) as missing:
-        service.applications.preview(APP_NAME, MISSING_BRANCH)
+        service.applications.diff(APP_NAME, MISSING_BRANCH)
     assert missing.value.code == "revision_not_found"
 
 

@@ -163,8 +163,8 @@ async def test_preview_sends_the_revision_and_reads_the_diff(run: Runner) -> Non
         "problems": [],
     }
     with respx.mock(base_url=BASE) as mock:
-        route = mock.post("/v1/applications/platform/preview").respond(200, json=answer)
-        preview = await run(lambda c: c.applications.preview("platform", "pr-7"))
+        route = mock.post("/v1/applications/platform/diff").respond(200, json=answer)
+        preview = await run(lambda c: c.applications.diff("platform", "pr-7"))
     assert json.loads(route.calls[0].request.content) == {"revision": "pr-7"}
     assert (preview.revision, preview.sync) == (SHA, "OutOfSync")
     [budget] = preview.resources

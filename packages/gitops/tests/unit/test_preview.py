@@ -23,7 +23,7 @@ from gatewright.gitops.service.preview import PreviewWriteRefused, read_only
 MANIFESTS = {"orgs/acme.yaml": ORG + "---\n" + BUDGET, "orgs/routes.yml": ROUTE}
 BIGGER = {"orgs/acme.yaml": ORG + "---\n" + BUDGET.replace("5000000", "7000000")}
 WRITES = {"create_org", "set_budget", "put_route"}
-PREVIEW = "/v1/applications/platform/preview"
+PREVIEW = "/v1/applications/platform/diff"
 
 
 def synced(gitops: Client, repo: ConfigRepo) -> str:
@@ -53,7 +53,7 @@ def test_a_branch_is_diffed_against_live_state_and_nothing_changes(
     before = everything(app, http, live)
     calls = len(live.calls)
 
-    preview = gitops.applications.preview("platform", "pr-7")
+    preview = gitops.applications.diff("platform", "pr-7")
 
     assert (preview.requested, preview.revision, preview.sync) == ("pr-7", pr, "OutOfSync")
     assert preview.problems == []
@@ -79,10 +79,10 @@ def test_a_commit_sha_full_or_abbreviated_is_previewed(
     main = synced(gitops, repo)
     later = repo.commit_on("pr-8", BIGGER)
     for revision in (main, main[:8]):
-        preview = gitops.applications.preview("platform", revision)
+        preview = gitops.applications.diff("platform", revision)
         assert (preview.revision, preview.sync) == (main, "Synced")
         assert {r.action for r in preview.resources} == {"unchanged"}
-    preview = gitops.applications.preview("platform", later)  # not fetched before: fetched now
+    preview = gitops.applications.diff("platform", later)  # not fetched before: fetched now
     assert (preview.revision, preview.sync) == (later, "OutOfSync")
 
 
@@ -103,7 +103,7 @@ def test_invalid_manifests_are_a_200_that_lists_the_problems(
         "spec.org",
     )
     repo.commit_on("moved", {"orgs/acme.yaml": None, "orgs/routes.yml": None, "x.yaml": ORG})
-    gone = gitops.applications.preview("platform", "moved")
+    gone = gitops.applications.diff("platform", "moved")
     assert gone.sync == "Unknown"
     assert [p.reason for p in gone.problems] == ["PathNotFound"]
 
@@ -119,7 +119,7 @@ def test_an_unknown_revision_is_a_404_that_says_which(
         assert error["code"] == "revision_not_found"
         assert revision in error["message"]
     with pytest.raises(NotFound):
-        gitops.applications.preview("no-such-app", "main")
+        gitops.applications.diff("no-such-app", "main")
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_an_unreachable_repository_is_a_503_and_a_cached_commit_still_previews(
     answer = http.post(PREVIEW, json={"revision": "main"}, headers=SERVICE)
     assert answer.status_code == 503, answer.text
     assert answer.json()["error"]["code"] == "repository_unavailable"
-    assert gitops.applications.preview("platform", main).sync == "Synced"  # no fetch needed
+    assert gitops.applications.diff("platform", main).sync == "Synced"  # no fetch needed
 
 
 def test_the_read_only_guard_refuses_any_write(live: FakeLive) -> None:

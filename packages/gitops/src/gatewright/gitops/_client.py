@@ -133,8 +133,8 @@ class _ApplicationsRequests:
         return Call("POST", f"{_app_path(name)}/refresh", RefreshAccepted)
 
     @staticmethod
-    def preview(name: str, revision: str) -> Call[Preview]:
-        return Call("POST", f"{_app_path(name)}/preview", Preview, json_body(revision=revision))
+    def diff(name: str, revision: str) -> Call[Preview]:
+        return Call("POST", f"{_app_path(name)}/diff", Preview, json_body(revision=revision))
 
 
 class _HooksRequests:
@@ -272,9 +272,9 @@ class Applications(SyncResource):
         """Ask for a reconcile now; never lost, even while one is running."""
         return self._send(_ApplicationsRequests.refresh(name))
 
-    def preview(self, name: str, revision: str) -> Preview:
+    def diff(self, name: str, revision: str) -> Preview:
         """Diff `revision` (a commit SHA or a branch) against live state; nothing is applied."""
-        return self._send(_ApplicationsRequests.preview(name, revision))
+        return self._send(_ApplicationsRequests.diff(name, revision))
 
     def wait_for(
         self,
@@ -363,9 +363,9 @@ class AsyncApplications(AsyncResource):
         """Ask for a reconcile now; never lost, even while one is running."""
         return await self._send(_ApplicationsRequests.refresh(name))
 
-    async def preview(self, name: str, revision: str) -> Preview:
+    async def diff(self, name: str, revision: str) -> Preview:
         """Diff `revision` (a commit SHA or a branch) against live state; nothing is applied."""
-        return await self._send(_ApplicationsRequests.preview(name, revision))
+        return await self._send(_ApplicationsRequests.diff(name, revision))
 
     async def wait_for(
         self,

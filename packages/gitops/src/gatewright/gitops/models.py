@@ -279,7 +279,7 @@ class ApplicationList(APIModel):
 
 
 class PreviewRequest(_Request):
-    """Body of `POST /v1/applications/{name}/preview`: a commit SHA (7-40 hex digits, looked up
+    """Body of `POST /v1/applications/{name}/diff`: a commit SHA (7-40 hex digits, looked up
     first) or a branch name of the Application's repository, e.g. a pull request's branch."""
 
     revision: Branch

@@ -171,12 +171,12 @@ def refresh_application(
 
 
 @router.post(
-    "/{name}/preview",
-    operation_id="preview_application",
+    "/{name}/diff",
+    operation_id="diff_application",
     response_model=Preview,
     responses=DEPENDENCY_RESPONSES,  # 503 repository_unavailable: git cannot be read
 )
-def preview_application(
+def diff_application(
     name: AppName, body: PreviewRequest, who: Manager, db: DB, request: Request
 ) -> Preview:
     """Diff a commit SHA or a branch against live state, applying nothing. Invalid manifests are
