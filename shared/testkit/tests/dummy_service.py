@@ -1,7 +1,10 @@
 """A stand-in service for LocalStack tests: stdlib HTTP on the inherited GATEWRIGHT_FD socket.
 
 Behaviour is chosen by env vars: DUMMY_MODE=ok (default) answers /healthz and /readyz with 200;
-DUMMY_MODE=crash prints a line and exits 3 at start; DUMMY_MODE=slow answers /readyz 503 twice.
+DUMMY_MODE=crash prints a line and exits 3 at start; DUMMY_MODE=slow answers /readyz 503 twice;
+DUMMY_READY_AFTER=<service> answers /readyz 503 until that service's /healthz (at its
+GATEWRIGHT_<SERVICE>_URL) answers 200: a service ready only once one started after it is up,
+which a stack that starts one service at a time never reaches.
 It echoes what it got from the launcher on GET /env so tests can check the wiring.
 """
 
@@ -12,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import FrameType
 from typing import Any
@@ -29,6 +33,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/readyz":
             _readyz_calls += 1
             slow = os.environ.get("DUMMY_MODE") == "slow" and _readyz_calls <= 2
+            slow = slow or not _peer_ready(os.environ.get("DUMMY_READY_AFTER"))
             status, body = (503, {"status": "starting"}) if slow else (200, {"status": "ready"})
         elif self.path == "/env":
             keys = (
@@ -48,6 +53,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(json.dumps({"msg": format % args}) + "\n")
+
+
+def _peer_ready(service: str | None) -> bool:
+    if not service:
+        return True
+    url = os.environ[f"GATEWRIGHT_{service.upper()}_URL"] + "/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310  # loopback, ours
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 class InheritedServer(HTTPServer):

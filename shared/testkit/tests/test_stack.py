@@ -91,6 +91,25 @@ def test_every_service_is_told_every_url(tmp_path: Path) -> None:
         }
 
 
+def test_every_process_starts_before_the_first_readiness_wait(tmp_path: Path) -> None:
+    # identity, first in dependency order, is ready only once budgets (which needs it, so comes
+    # after it) answers: a stack starting one service at a time would wait on identity with
+    # budgets not yet running, until the ready timeout.
+    registry = _registry()
+    identity = registry["identity"]
+    registry["identity"] = ServiceSpec(
+        identity.name, identity.module, env={**identity.env, "DUMMY_READY_AFTER": "budgets"}
+    )
+    stack = LocalStack(
+        ["budgets"], log_dir=tmp_path / "services", registry=registry, ready_timeout=20
+    )
+    with stack:
+        target = stack.target()
+        assert [r.spec.name for r in stack.running] == ["identity", "budgets"]
+        assert httpx.get(f"{target.url('identity')}/readyz").status_code == 200
+        assert httpx.get(f"{target.url('budgets')}/readyz").status_code == 200
+
+
 def test_a_service_restarts_on_its_port_with_its_data(tmp_path: Path) -> None:
     with LocalStack(["budgets"], log_dir=tmp_path / "services", registry=_registry()) as stack:
         url = stack.target().url("budgets")

@@ -49,6 +49,7 @@ def test_all_is_pinned() -> None:
             "AsyncStream",
             "SSEDecoder",
             "Stream",
+            "shared_ssl_context",
         ]
     )
     for name in core.__all__:

@@ -8,6 +8,7 @@ from gatewright.core.client import (
     RetryPolicy,
     SyncAPIClient,
     new_request_id,
+    shared_ssl_context,
 )
 from gatewright.core.envelope import ErrorBody, ErrorEnvelope
 from gatewright.core.errors import (
@@ -77,4 +78,5 @@ __all__ = [
     "make_status_error",
     "new_request_id",
     "path_segment",
+    "shared_ssl_context",
 ]

@@ -15,6 +15,7 @@ import httpx
 import jwt
 from fastapi import Request
 
+from gatewright.core import shared_ssl_context
 from gatewright.servicekit.errors import ServiceError
 
 JWT_AUDIENCE = "gatewright"
@@ -51,7 +52,7 @@ class JWKSVerifier:
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
-        response = httpx.get(self.jwks_url, timeout=5.0)
+        response = httpx.get(self.jwks_url, timeout=5.0, verify=shared_ssl_context())
         response.raise_for_status()
         keys = {}
         for jwk in response.json().get("keys", []):

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from gatewright.core import shared_ssl_context
 from gatewright.testkit.eventually import EventuallyTimeout, Outcome, eventually
 from gatewright.testkit.target import Target
 
@@ -43,7 +44,12 @@ class AuditTrail:
         headers = {"Authorization": f"Bearer {self.token}"}
         wanted = list(dict.fromkeys(request_ids))
         try:
-            with httpx.Client(base_url=self.url, headers=headers, timeout=self.timeout) as http:
+            with httpx.Client(
+                base_url=self.url,
+                headers=headers,
+                timeout=self.timeout,
+                verify=shared_ssl_context(),
+            ) as http:
 
                 def read() -> Trail:
                     return {rid: self._fetch_one(http, rid) for rid in wanted}

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gatewright.core import shared_ssl_context
 from gatewright.testkit.artifacts import (
     TestResult,
     resolve_root,
@@ -279,7 +280,7 @@ def _check_ready(target: Target, services: list[str]) -> None:
         url = f"{target.url(service)}/readyz"
 
         def probe(url: str = url) -> Outcome[int]:
-            status = httpx.get(url, timeout=2.0).status_code
+            status = httpx.get(url, timeout=2.0, verify=shared_ssl_context()).status_code
             if status == 200:
                 return Outcome.done(status)
             return Outcome.pending(f"GET {url} answered {status}")

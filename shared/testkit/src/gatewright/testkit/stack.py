@@ -3,16 +3,17 @@
 The services are data, not code: `SERVICES` maps a name to a `ServiceSpec` (module to run, the
 services it needs, extra env). Adding a service to the stack is one `register_service(...)` line.
 
-For each service, in dependency order, the stack:
+The stack:
 
-1. binds `127.0.0.1:0` itself (`IPPROTO_TCP`, so asyncio sets TCP_NODELAY) and passes the
-   listening socket down as `GATEWRIGHT_FD` — no free-port race;
-2. runs `python -m <module>` with a temp `GATEWRIGHT_DATA_DIR`, the run's random
-   `GATEWRIGHT_SERVICE_TOKEN` and `GATEWRIGHT_WEBHOOK_SECRET`, bootstrap admin credentials,
-   `GATEWRIGHT_<NEED>_URL` for each service it needs, and stdout/stderr in
-   `<log dir>/<service>.log`;
-3. waits for `GET /readyz` == 200 with `eventually(profile="ready")`; a process that exits first
-   fails the start at once with the tail of its log.
+1. binds `127.0.0.1:0` for every service itself (`IPPROTO_TCP`, so asyncio sets TCP_NODELAY),
+   to pass each listening socket down as `GATEWRIGHT_FD` — no free-port race;
+2. runs every `python -m <module>` at once, each with a temp `GATEWRIGHT_DATA_DIR`, the run's
+   random `GATEWRIGHT_SERVICE_TOKEN` and `GATEWRIGHT_WEBHOOK_SECRET`, bootstrap admin
+   credentials, `GATEWRIGHT_<SERVICE>_URL` for every service of the stack, and stdout/stderr in
+   `<log dir>/<service>.log`. Their imports (seconds each) overlap; a call one makes to another
+   that is still starting waits in that socket's listen backlog, not on a refused connection;
+3. waits, in dependency order, for each `GET /readyz` == 200 with `eventually(profile="ready")`;
+   a process that exits first fails the start at once with the tail of its log.
 
 `stop()` sends SIGTERM, waits up to 10 s, then SIGKILLs; logs are rewritten redacted.
 """
@@ -34,6 +35,7 @@ from typing import IO, Any
 
 import httpx
 
+from gatewright.core import shared_ssl_context
 from gatewright.testkit.eventually import EventuallyFailed, EventuallyTimeout, Outcome, eventually
 from gatewright.testkit.redact import redact_text, register_secret
 from gatewright.testkit.target import Target, service_url_env
@@ -198,8 +200,9 @@ class LocalStack:
                 sock = _listen()
                 self._sockets[spec.name] = sock
                 self.urls[spec.name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            for spec in self.specs:
-                self._start_one(spec)
+            spawned = [self._spawn(spec) for spec in self.specs]
+            for service in spawned:
+                self._wait_ready(service)
         except BaseException:
             self.stop()
             raise
@@ -239,7 +242,8 @@ class LocalStack:
         env.update(spec.env)
         return env
 
-    def _start_one(self, spec: ServiceSpec, *, restart: bool = False) -> None:
+    def _spawn(self, spec: ServiceSpec, *, restart: bool = False) -> RunningService:
+        """Start the process of one service (not waiting for it) and record it as running."""
         assert self._root is not None
         data_dir = self._root / spec.name
         data_dir.mkdir(exist_ok=restart)
@@ -264,7 +268,7 @@ class LocalStack:
             spec, self.urls[spec.name], port, process, log_path, data_dir, log_file
         )
         self.running.append(service)
-        self._wait_ready(service)
+        return service
 
     def _wait_ready(self, service: RunningService) -> None:
         readyz = f"{service.url}/readyz"
@@ -273,7 +277,7 @@ class LocalStack:
             code = service.process.poll()
             if code is not None:
                 return Outcome.failed(f"the process exited with code {code}")
-            response = httpx.get(readyz, timeout=2.0)
+            response = httpx.get(readyz, timeout=2.0, verify=shared_ssl_context())
             if response.status_code == 200:
                 return Outcome.done(200)
             return Outcome.pending(
@@ -316,7 +320,7 @@ class LocalStack:
             raise StackError(f"service {name!r} is not part of this stack")
         if any(r.spec.name == name for r in self.running):
             raise StackError(f"service {name!r} is already running")
-        self._start_one(spec, restart=True)
+        self._wait_ready(self._spawn(spec, restart=True))
 
     def data_dir(self, name: str) -> Path:
         assert self._root is not None

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from gatewright.budgets import AsyncClient as BudgetsClient
+from gatewright.core import shared_ssl_context
 from gatewright.gateway.service import store
 from gatewright.gateway.service.api.routes import completions, internal, orgdata, route_table
 from gatewright.gateway.service.config import GatewaySettings
@@ -91,7 +92,9 @@ def create_app(
                         token=token,
                         headers=CALLER_HEADERS,
                         request_id_factory=outbound_request_id,
-                        http_client=httpx.AsyncClient(limits=POOL, timeout=5.0),
+                        http_client=httpx.AsyncClient(
+                            limits=POOL, timeout=5.0, verify=shared_ssl_context()
+                        ),
                     )
                 )
             else:
@@ -109,14 +112,18 @@ def create_app(
                         token=token,
                         headers=CALLER_HEADERS,
                         request_id_factory=outbound_request_id,
-                        http_client=httpx.AsyncClient(limits=POOL, timeout=5.0),
+                        http_client=httpx.AsyncClient(
+                            limits=POOL, timeout=5.0, verify=shared_ssl_context()
+                        ),
                     )
                 )
             else:
                 ledger = budgets
             http = backend_http
             if http is None:
-                http = await stack.enter_async_context(httpx.AsyncClient(limits=POOL, timeout=30.0))
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient(limits=POOL, timeout=30.0, verify=shared_ssl_context())
+                )
             app.state.gateway = Gateway(
                 settings=settings, db=db, identity=ident, budgets=ledger, http=http
             )

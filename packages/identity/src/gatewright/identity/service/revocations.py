@@ -13,6 +13,7 @@ import logging
 
 import httpx
 
+from gatewright.core import shared_ssl_context
 from gatewright.identity.service import store
 from gatewright.servicekit import Database
 from gatewright.servicekit.correlation import outbound_headers
@@ -31,7 +32,7 @@ def notify_revoked(db: Database, *, service_token: str, org_id: str, key_ids: li
         return
     headers = {"Authorization": f"Bearer {service_token}", **outbound_headers()}
     body = {"key_ids": key_ids, "org_id": org_id}
-    with httpx.Client(timeout=HOOK_TIMEOUT_SECONDS) as http:
+    with httpx.Client(timeout=HOOK_TIMEOUT_SECONDS, verify=shared_ssl_context()) as http:
         for url in urls:
             try:
                 response = http.post(url, json=body, headers=headers)
