@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 
 from gatewright.audit.service.config import AuditSettings
 from gatewright.servicekit.access import (
@@ -27,7 +27,7 @@ from gatewright.servicekit.access import (
     get_authorizer,
     get_token_verifier,
 )
-from gatewright.servicekit.deps import DB, Now, get_clock, get_db, now
+from gatewright.servicekit.deps import DB, Now, get_clock, get_db, id_path, now
 
 __all__ = [
     "DB",
@@ -58,6 +58,5 @@ async def get_settings(request: Request) -> AuditSettings:
 SettingsDep = Annotated[AuditSettings, Depends(get_settings)]
 
 
-# Path parameters: IDs from other services, bounded and printable (identity's own limits).
-_ID = r"^[^\x00-\x1f\x7f/]+$"
-OrgId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID)]
+# Path parameters: IDs from other services, bounded and printable (servicekit's one rule).
+OrgId = Annotated[str, id_path()]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 
 from gatewright.budgets.service.config import BudgetsSettings
 from gatewright.servicekit.access import (
@@ -31,7 +31,7 @@ from gatewright.servicekit.access import (
     get_token_verifier,
     require_org,
 )
-from gatewright.servicekit.deps import DB, Now, get_clock, get_db, now
+from gatewright.servicekit.deps import DB, Now, get_clock, get_db, id_path, now
 
 __all__ = [
     "DB",
@@ -67,8 +67,8 @@ async def get_settings(request: Request) -> BudgetsSettings:
 SettingsDep = Annotated[BudgetsSettings, Depends(get_settings)]
 
 
-# Path parameters: IDs from other services, bounded and printable (identity's own limits).
-_ID = r"^[^\x00-\x1f\x7f/]+$"
-OrgId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID)]
-KeyId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID)]
-ReservationId = Annotated[str, Path(min_length=1, max_length=200, pattern=_ID)]
+# Path parameters: IDs, bounded and printable (servicekit's one rule); a reservation's ID is
+# longer than identity's (it holds the caller's request ID).
+OrgId = Annotated[str, id_path()]
+KeyId = Annotated[str, id_path()]
+ReservationId = Annotated[str, id_path(max_length=200)]

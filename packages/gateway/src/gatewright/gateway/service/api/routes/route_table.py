@@ -22,15 +22,15 @@ from gatewright.gateway.service.api.deps import (
     actor,
     authorize,
 )
-from gatewright.identity.models import MAX_ID_LENGTH
 from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.deps import id_path
 
 router = APIRouter(tags=["routes"], responses=ERROR_RESPONSES)
 
 AliasPath = Path(pattern=ALIAS_PATTERN, description="1..100 characters of [A-Za-z0-9._:-]")
 # An org ID goes to identity's authz check and into audit events: within identity's bound and
 # printable (audit's rule), so a bad one is this route's 422, never a failure further on.
-OrgPath = Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f/]+$")
+OrgPath = id_path()
 
 
 def _not_found(alias: str, org_id: str | None) -> ServiceError:

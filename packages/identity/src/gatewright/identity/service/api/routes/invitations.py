@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.identity.models import (
-    MAX_ID_LENGTH,
     Invitation,
     InvitationAccept,
     InvitationAccepted,
@@ -51,11 +50,12 @@ from gatewright.identity.service.api.deps import (
 )
 from gatewright.servicekit import ERROR_RESPONSES, Database, ServiceError
 from gatewright.servicekit.access import service_name
+from gatewright.servicekit.deps import id_path
 
 log = logging.getLogger("gatewright.identity.invitations")
 router = APIRouter(tags=["invitations"], responses=ERROR_RESPONSES)
 # An id is printable and short: a NUL or a megabyte id is a 422, never a database error.
-InvitationIdPath = Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f/]+$")
+InvitationIdPath = id_path()
 
 
 @router.post(

@@ -12,22 +12,21 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from gatewright.identity.models import MAX_ID_LENGTH, User, UserList
+from gatewright.identity.models import User, UserList
 from gatewright.identity.service import events, store
 from gatewright.identity.service.api.deps import DB, CurrentUser, Service
 from gatewright.servicekit import ERROR_RESPONSES, ServiceError
 from gatewright.servicekit.access import service_name
+from gatewright.servicekit.deps import id_path
 
 log = logging.getLogger("gatewright.identity.users")
 router = APIRouter(prefix="/v1/users", tags=["users"], responses=ERROR_RESPONSES)
 EmailPrefix = Annotated[
     str | None, Query(min_length=1, max_length=254, pattern=r"^[^\x00-\x1f\x7f\s]+$")
 ]
-UserId = Annotated[
-    str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f/]+$")
-]
+UserId = Annotated[str, id_path()]
 
 
 @router.get("/me", operation_id="get_current_user", response_model=User)
