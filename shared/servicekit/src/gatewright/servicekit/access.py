@@ -39,6 +39,7 @@ from gatewright.core import APIConnectionError, APIStatusError, NotFound
 from gatewright.identity import AuthzDecision
 from gatewright.identity import Client as IdentityClient
 from gatewright.servicekit.auth import bearer_token, is_service_token
+from gatewright.servicekit.correlation import outbound_request_id
 from gatewright.servicekit.errors import ServiceError
 from gatewright.servicekit.settings import ServiceSettings
 
@@ -102,6 +103,17 @@ class AsyncIdentityAPI(Protocol):
 
     @property
     def authz(self) -> _AsyncAuthzAPI: ...
+
+
+def service_identity(identity_url: str, settings: ServiceSettings) -> IdentityClient:
+    """The identity client a service asks with (the sync one): its service token, and every
+    request carrying the ID of the request being served (`outbound_request_id`), so one ID
+    follows a call into identity. The caller closes it (at the end of its lifespan)."""
+    return IdentityClient(
+        identity_url.rstrip("/"),
+        token=settings.service_token.get_secret_value(),
+        request_id_factory=outbound_request_id,
+    )
 
 
 def _unavailable(prefix: str, exc: Exception) -> ServiceError:

@@ -20,9 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from gatewright.audit.service import store
 from gatewright.audit.service.api.routes import events
 from gatewright.audit.service.config import AuditSettings
-from gatewright.identity import Client as IdentityClient
-from gatewright.servicekit import Database, create_service_app, outbound_request_id
-from gatewright.servicekit.access import IdentityAuthorizer
+from gatewright.servicekit import Database, create_service_app
+from gatewright.servicekit.access import IdentityAuthorizer, service_identity
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
 
@@ -37,11 +36,7 @@ def create_app(settings: AuditSettings, *, clock: Callable[[], datetime] | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.create_all, store.metadata)
-        identity = IdentityClient(
-            identity_url,
-            token=settings.service_token.get_secret_value(),
-            request_id_factory=outbound_request_id,
-        )
+        identity = service_identity(identity_url, settings)
         app.state.authorizer = IdentityAuthorizer(identity)
         try:
             yield

@@ -25,9 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from gatewright.budgets.service import events, store
 from gatewright.budgets.service.api.routes import budgets, orgdata, reservations, spend
 from gatewright.budgets.service.config import BudgetsSettings
-from gatewright.identity import Client as IdentityClient
-from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
-from gatewright.servicekit.access import IdentityAuthorizer, IdentityOrgDirectory
+from gatewright.servicekit import Database, ServiceError, create_service_app
+from gatewright.servicekit.access import IdentityAuthorizer, IdentityOrgDirectory, service_identity
 from gatewright.servicekit.auth import JWKSVerifier
 from gatewright.servicekit.db import utcnow
 
@@ -71,11 +70,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.create_all, store.metadata)
-        identity = IdentityClient(
-            identity_url,
-            token=settings.service_token.get_secret_value(),
-            request_id_factory=outbound_request_id,
-        )
+        identity = service_identity(identity_url, settings)
         app.state.authorizer = IdentityAuthorizer(identity)
         app.state.orgs = IdentityOrgDirectory(identity)
         sweeper = asyncio.create_task(_sweep_forever(db, the_clock, settings))

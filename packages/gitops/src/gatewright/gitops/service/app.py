@@ -33,9 +33,8 @@ from gatewright.gitops.service.live import ClientLiveFactory, LiveFactory
 from gatewright.gitops.service.preview import preview
 from gatewright.gitops.service.reconcile import reconcile_by_name
 from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
-from gatewright.identity import Client as IdentityClient
-from gatewright.servicekit import Database, ServiceError, create_service_app, outbound_request_id
-from gatewright.servicekit.access import IdentityAuthorizer, actor
+from gatewright.servicekit import Database, ServiceError, create_service_app
+from gatewright.servicekit.access import IdentityAuthorizer, actor, service_identity
 from gatewright.servicekit.audit.denial import record_denial
 from gatewright.servicekit.db import utcnow
 
@@ -89,11 +88,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.create_all, store.metadata)
-        identity = IdentityClient(
-            identity_url,
-            token=settings.service_token.get_secret_value(),
-            request_id_factory=outbound_request_id,
-        )
+        identity = service_identity(identity_url, settings)
         app.state.authorizer = IdentityAuthorizer(identity)
         app.state.org_names = IdentityOrgNames(identity)
         if settings.reconcile_loop:
