@@ -52,6 +52,7 @@ REQUIRED = ("breaks", "file", "replace", "by")
 # What a request ID in a failure section looks like: <run id>-<worker>-<test hash>-<seq>.
 REQUEST_ID = re.compile(r"request [A-Za-z0-9]+-[A-Za-z0-9]+-[0-9a-f]{6}-\d{4}")
 RESPONSE = re.compile(r"^\s+response: \S", re.MULTILINE)
+ERROR_TITLE = re.compile(r"^ERROR at \w+ of ")
 SESSION_FAILED = re.compile(r"^nox > Session (\S+) (?:failed|aborted|interrupted)", re.MULTILINE)
 
 
@@ -158,12 +159,16 @@ def copy_tree(tree: Path) -> None:
 
 
 def failure_sections(out: str) -> dict[str, str]:
-    """pytest's failure blocks by test name (the title's last word), as the self-tests read
-    them: `____ test_x ____` and `____ ERROR at setup of test_x ____` (a long name leaves a
-    single `_` on the left)."""
+    """pytest's failure blocks by test name, as the self-tests read them: `____ test_x ____`
+    and `____ ERROR at setup of test_x ____` (a long name leaves a single `_` on the left). The
+    name is the title after any `ERROR at <phase> of `, whole: a parametrized id may hold
+    spaces (`test_x[platform default]`), and JUnit names the test the same way."""
     summary = out.split("short test summary info", 1)[0]
     parts = re.split(r"^_+ ([^_\s].*?) _+$", summary, flags=re.MULTILINE)
-    return {title.split()[-1]: body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {
+        ERROR_TITLE.sub("", title): body
+        for title, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
 
 
 def junit_cases(path: Path, *, failed: bool = False) -> list[tuple[str, str]]:
