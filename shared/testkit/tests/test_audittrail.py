@@ -11,8 +11,11 @@ from gatewright.testkit.target import Target
 AUDIT = "http://audit.test"
 
 
-def event(seq: int, action: str, outcome: str = "success", reason: str = "") -> dict[str, object]:
+def event(
+    seq: int, action: str, outcome: str = "success", reason: str = "", request_id: str = "rid-1"
+) -> dict[str, object]:
     return {
+        "request_id": request_id,
         "seq": seq,
         "service": "identity",
         "action": action,
@@ -31,21 +34,56 @@ def target(with_audit: bool = True) -> Target:
 
 
 @respx.mock
-def test_fetches_each_request_ids_events_with_the_service_token() -> None:
-    route = respx.get(f"{AUDIT}/v1/events").mock(
-        side_effect=lambda request: httpx.Response(
-            200,
-            json={
-                "data": [event(1, "key.create")]
-                if request.url.params["request_id"] == "rid-1"
-                else []
-            },
+def test_fetches_the_events_of_many_request_ids_a_query_for_fifty() -> None:
+    asked: list[list[str]] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("request_id")
+        asked.append(ids)
+        return httpx.Response(
+            200, json={"data": [event(1, "key.create")] if "rid-1" in ids else []}
         )
-    )
-    trail = AuditTrail(target()).fetch(["rid-1", "rid-2", "rid-1"])
-    assert trail == {"rid-1": [event(1, "key.create")], "rid-2": []}
-    assert route.call_count == 2
+
+    route = respx.get(f"{AUDIT}/v1/events").mock(side_effect=respond)
+    wanted = ["rid-1", *(f"rid-{n}" for n in range(2, 121)), "rid-1"]  # 120 IDs, one twice
+    trail = AuditTrail(target()).fetch(wanted)
+    assert isinstance(trail, dict)
+    assert trail["rid-1"] == [event(1, "key.create")]
+    assert set(trail) == set(wanted)
+    assert all(trail[rid] == [] for rid in wanted[1:-1])
+    assert [len(ids) for ids in asked] == [50, 50, 20]
     assert route.calls.last.request.headers["Authorization"] == "Bearer svc-token-for-trail-tests"
+
+
+@respx.mock
+def test_an_audit_taking_one_id_a_query_is_asked_one_at_a_time() -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("request_id")
+        if len(ids) > 1:
+            return httpx.Response(422, json={"error": {"code": "validation_failed"}})
+        found = [event(1, "org.create", request_id=ids[0])] if ids == ["rid-2"] else []
+        return httpx.Response(200, json={"data": found})
+
+    route = respx.get(f"{AUDIT}/v1/events").mock(side_effect=respond)
+    trail = AuditTrail(target()).fetch(["rid-1", "rid-2"])
+    assert trail == {"rid-1": [], "rid-2": [event(1, "org.create", request_id="rid-2")]}
+    assert route.call_count == 3  # the pair, then each
+
+
+@respx.mock
+def test_an_answer_at_the_page_limit_is_read_again_one_id_at_a_time() -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("request_id")
+        if len(ids) > 1:  # a full page: there may be more
+            return httpx.Response(200, json={"data": [event(n, "x") for n in range(500)]})
+        return httpx.Response(200, json={"data": [event(9, "y", request_id=ids[0])]})
+
+    respx.get(f"{AUDIT}/v1/events").mock(side_effect=respond)
+    trail = AuditTrail(target()).fetch(["rid-1", "rid-2"])
+    assert trail == {
+        "rid-1": [event(9, "y", request_id="rid-1")],
+        "rid-2": [event(9, "y", request_id="rid-2")],
+    }
 
 
 @respx.mock

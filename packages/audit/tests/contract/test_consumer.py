@@ -46,6 +46,7 @@ from pact_examples import (  # isort: skip
 )
 
 JSON = "application/json"
+UNKNOWN_REQUEST_ID = "req_that_caused_nothing"
 
 interaction = Interactions(CONSUMER, PROVIDER)
 
@@ -311,6 +312,24 @@ def _by_request_id(pact: Pact) -> None:
 
 def test_by_request_id(service: Client) -> None:
     result = service.events.by_request_id(REQUEST_ID)
+    assert [e.request_id for e in result.data] == [REQUEST_ID]
+
+
+@interaction
+def _by_request_ids(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a service looking up the events of several requests at once")
+        .given(STATE_EVENT_STORED, **SERVICE, event=EVENT_1)
+        .with_request("GET", "/v1/events")
+        .with_query_parameters([("request_id", REQUEST_ID), ("request_id", UNKNOWN_REQUEST_ID)])
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .will_respond_with(200)
+        .with_body({"data": [stored(EVENT_1, 1)]}, JSON)
+    )
+
+
+def test_by_request_ids(service: Client) -> None:
+    result = service.events.by_request_id([REQUEST_ID, UNKNOWN_REQUEST_ID])
     assert [e.request_id for e in result.data] == [REQUEST_ID]
 
 

@@ -164,6 +164,17 @@ CASES = [
         query={"request_id": "req_1", "limit": "5"},
     ),
     ClientCase(
+        "events.by_request_id (several)",
+        lambda c: c.events.by_request_id(["req_1", "req_2"]),
+        "GET",
+        "/v1/events",
+        None,
+        200,
+        {"data": [EVENT]},
+        lambda r: isinstance(r, audit.EventList) and r.data[0].id == "evt_1",
+        query={"request_id": ["req_1", "req_2"]},
+    ),
+    ClientCase(
         "events.verify",
         lambda c: c.events.verify("org_1"),
         "GET",

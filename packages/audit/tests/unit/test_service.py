@@ -40,6 +40,7 @@ from gatewright.audit import (
     canonical_bytes,
     event_hash,
 )
+from gatewright.audit.models import MAX_REQUEST_IDS
 from gatewright.audit.service import create_app, store
 
 pytestmark = pytest.mark.audit
@@ -280,6 +281,25 @@ def test_by_request_id_spans_every_chain(client: TestClient, clock: Clock) -> No
         "/v1/events", params={"request_id": "req_corr", "limit": 2}, headers=SERVICE
     )
     assert len(limited.json()["data"]) == 2
+
+
+def test_by_request_id_takes_several_ids_at_once(client: TestClient, clock: Clock) -> None:
+    first = ingested(client, request_id="req_one")
+    clock.advance(seconds=1)
+    second = ingested(client, request_id="req_two", org_id="org_b")
+    ingested(client, request_id="req_three")
+    ids = ["req_two", "req_one", "req_absent", "req_one"]  # order and repeats do not matter
+    response = client.get("/v1/events", params={"request_id": ids}, headers=SERVICE)
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()["data"]] == [first["id"], second["id"]]
+
+
+def test_by_request_id_refuses_too_many_ids_or_an_overlong_one(client: TestClient) -> None:
+    too_many = [f"req_{i}" for i in range(MAX_REQUEST_IDS + 1)]
+    for params in ({"request_id": too_many}, {"request_id": ["req_one", "r" * 201]}):
+        response = client.get("/v1/events", params=params, headers=SERVICE)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_failed"
 
 
 # -- auth ------------------------------------------------------------------------------------

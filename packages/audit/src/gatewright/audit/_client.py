@@ -87,8 +87,9 @@ class _EventsRequests:
         return Call("GET", f"/v1/orgs/{path_segment(org_id)}/events", EventPage, params=params)
 
     @staticmethod
-    def by_request_id(request_id: str, *, limit: int | None) -> Call[EventList]:
-        params = json_body(request_id=request_id, limit=limit)
+    def by_request_id(request_id: str | Sequence[str], *, limit: int | None) -> Call[EventList]:
+        ids = [request_id] if isinstance(request_id, str) else list(request_id)
+        params = json_body(request_id=ids, limit=limit)
         return Call("GET", "/v1/events", EventList, params=params)
 
     @staticmethod
@@ -150,8 +151,11 @@ class Events(SyncResource):
                 return
             cursor = page.next_cursor
 
-    def by_request_id(self, request_id: str, *, limit: int | None = None) -> EventList:
-        """Events of every chain carrying this request ID (service token only)."""
+    def by_request_id(
+        self, request_id: str | Sequence[str], *, limit: int | None = None
+    ) -> EventList:
+        """Events of every chain carrying this request ID, or any of several (at most
+        `MAX_REQUEST_IDS`), oldest first (service token only)."""
         return self._send(_EventsRequests.by_request_id(request_id, limit=limit))
 
     def verify(self, org_id: str) -> ChainVerification:
@@ -215,8 +219,11 @@ class AsyncEvents(AsyncResource):
                 return
             cursor = page.next_cursor
 
-    async def by_request_id(self, request_id: str, *, limit: int | None = None) -> EventList:
-        """Events of every chain carrying this request ID (service token only)."""
+    async def by_request_id(
+        self, request_id: str | Sequence[str], *, limit: int | None = None
+    ) -> EventList:
+        """Events of every chain carrying this request ID, or any of several (at most
+        `MAX_REQUEST_IDS`), oldest first (service token only)."""
         return await self._send(_EventsRequests.by_request_id(request_id, limit=limit))
 
     async def verify(self, org_id: str) -> ChainVerification:

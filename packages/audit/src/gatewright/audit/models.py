@@ -72,6 +72,9 @@ MAX_BATCH = 100
 """Most events in one `POST /v1/events/batch`."""
 MAX_PAGE_LIMIT = 500
 DEFAULT_PAGE_LIMIT = 100
+MAX_REQUEST_IDS = 50
+"""Most request IDs one `GET /v1/events?request_id=…&request_id=…` may name."""
+MAX_REQUEST_ID_LENGTH = 200
 
 EVENT_ID_PATTERN = r"^evt_[A-Za-z0-9_-]{1,64}$"
 ACTION_PATTERN = r"^[a-z0-9_.:-]{1,100}$"
@@ -338,6 +341,8 @@ __all__ = [
     "MAX_DETAILS_BYTES",
     "MAX_DETAILS_DEPTH",
     "MAX_PAGE_LIMIT",
+    "MAX_REQUEST_IDS",
+    "MAX_REQUEST_ID_LENGTH",
     "OUTCOMES",
     "PLATFORM_CHAIN",
     "Actor",

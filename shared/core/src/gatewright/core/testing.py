@@ -47,7 +47,8 @@ class ClientCase:
     status: int
     reply: Any  # the JSON reply; None: an empty body
     check: Callable[[Any], bool]  # what the parsed result must satisfy
-    query: dict[str, str] | None = None  # the query it must send (None: none at all)
+    # The query it must send (None: none at all); a repeated parameter as the list of its values.
+    query: dict[str, str | list[str]] | None = None
 
 
 def runner(
@@ -96,7 +97,9 @@ async def check_case(run: Runner, case: ClientCase, *, base_url: str, token: str
     sent = route.calls.last.request
     assert sent.url.path == case.path
     assert sent.headers["Authorization"] == f"Bearer {token}"
-    assert dict(sent.url.params) == (case.query or {})
+    params = sent.url.params
+    sent_query = {k: v[0] if len(v) == 1 else v for k in params for v in [params.get_list(k)]}
+    assert sent_query == (case.query or {})
     if case.sent is None:
         assert sent.content == b""
     else:

@@ -295,10 +295,10 @@ def list_events(
     return page, next_cursor
 
 
-def by_request_id(s: Session, *, request_id: str, limit: int) -> list[Event]:
+def by_request_ids(s: Session, *, request_ids: list[str], limit: int) -> list[Event]:
     q = (
         select(events)
-        .where(events.c.request_id == request_id)
+        .where(events.c.request_id.in_(request_ids))
         .order_by(events.c.received_at, events.c.seq, events.c.chain)
         .limit(limit)
     )

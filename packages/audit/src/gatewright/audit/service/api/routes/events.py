@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Annotated, Unpack
 
 from fastapi import APIRouter, Query, Response
+from pydantic import StringConstraints
 from sqlalchemy.exc import IntegrityError
 
 from gatewright.audit.models import (
     ACTION_PATTERN,
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
+    MAX_REQUEST_ID_LENGTH,
+    MAX_REQUEST_IDS,
     PLATFORM_CHAIN,
     ChainVerification,
     Event,
@@ -200,13 +203,22 @@ def list_events(
     response_model=EventList,
 )
 def events_by_request_id(
-    request_id: Annotated[str, Query(min_length=1, max_length=200)],
+    request_id: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_REQUEST_ID_LENGTH)]],
+        Query(
+            min_length=1,
+            max_length=MAX_REQUEST_IDS,
+            description=f"One request ID, or up to {MAX_REQUEST_IDS} (the parameter repeated).",
+        ),
+    ],
     _: Service,
     db: DB,
     limit: Limit = DEFAULT_PAGE_LIMIT,
 ) -> EventList:
+    """The events of every chain carrying any of these request IDs, oldest first."""
+    wanted = list(dict.fromkeys(request_id))
     with db.session() as s:
-        return EventList(data=store.by_request_id(s, request_id=request_id, limit=limit))
+        return EventList(data=store.by_request_ids(s, request_ids=wanted, limit=limit))
 
 
 @router.get(
