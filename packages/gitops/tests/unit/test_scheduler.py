@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
+from gatewright.gitops.service import scheduler as scheduler_module
 from gatewright.gitops.service.scheduler import (
     DRIFT_CHECK,
     POLL,
@@ -66,6 +69,42 @@ async def test_a_refresh_during_a_reconcile_runs_once_more_and_never_overlaps() 
         await scheduler.stop()
     assert calls == ["create", "refresh"]
     assert most[0] == 1
+
+
+async def test_a_trigger_from_a_route_thread_is_handed_to_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The refresh and webhook routes run in FastAPI's thread pool. An asyncio.Event set from
+    # such a thread does not wake a loop asleep in its selector (here for an hour: nothing is
+    # due), so the trigger must be applied on the loop's own thread, which wakes it.
+    monkeypatch.setattr(scheduler_module, "IDLE_WAKE_SECONDS", 3600.0)
+    polled, refreshed = threading.Event(), threading.Event()
+
+    def run(name: str, trigger: str) -> bool:
+        (refreshed if trigger == "refresh" else polled).set()
+        return True
+
+    scheduler = Scheduler(run, lambda: [Timing("platform", 3600)], max_parallel=4)
+    applied_on: list[int] = []
+    apply = scheduler._trigger
+
+    def spy(name: str, reason: str) -> None:
+        applied_on.append(threading.get_ident())
+        apply(name, reason)
+
+    monkeypatch.setattr(scheduler, "_trigger", spy)
+    scheduler.start()
+    try:
+        await wait(polled)  # the first poll of a new Application; then nothing is due
+
+        def route() -> bool:  # a route, in a worker thread
+            scheduler.trigger("platform", "refresh")
+            return refreshed.wait(WAIT)
+
+        assert await asyncio.to_thread(route), "the trigger never reached the loop"
+        assert applied_on == [threading.get_ident()]  # this test runs on the loop's thread
+    finally:
+        await scheduler.stop()
 
 
 async def test_different_applications_reconcile_in_parallel() -> None:

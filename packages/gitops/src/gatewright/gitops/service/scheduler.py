@@ -8,6 +8,11 @@ Applications. A trigger for a slot that is running sets `wanted` again, so when 
 ends the slot runs once more: a refresh that arrives mid-reconcile is handled by the next one,
 never dropped (argo-cd#28306), and reconciles of one Application never overlap.
 
+`trigger` may be called from any thread: the routes that call it (create, update, refresh) are
+plain `def` routes, which FastAPI runs in its thread pool. Off the loop it hands the trigger to
+the loop with `call_soon_threadsafe`: an `asyncio.Event` set from another thread does not wake
+a loop waiting in its selector, so the trigger would wait for the next idle wake-up.
+
 The refresh token itself lives in the database (`store.request_refresh`); the reconcile reads the
 newest one when it starts and records it as handled when it ends.
 
@@ -102,6 +107,14 @@ class Slot:
             self.next_drift = None
 
 
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this thread is running `loop`."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 class Scheduler:
     """`run(name, trigger) -> Outcome | bool` reconciles one Application (False: it no longer
     exists); `schedule()` lists the `Timing` of every Application."""
@@ -122,10 +135,19 @@ class Scheduler:
         self._limit = asyncio.Semaphore(max_parallel)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
 
     def trigger(self, name: str, reason: str) -> None:
-        """Reconcile `name` as soon as possible (once more if one is running now)."""
+        """Reconcile `name` as soon as possible (once more if one is running now). Safe from
+        any thread (see the module docstring)."""
+        loop = self._event_loop
+        if loop is not None and not _running_on(loop):
+            loop.call_soon_threadsafe(self._trigger, name, reason)
+        else:
+            self._trigger(name, reason)
+
+    def _trigger(self, name: str, reason: str) -> None:
         self._slots.setdefault(name, Slot()).wanted = reason
         self._wake.set()
 
@@ -135,6 +157,7 @@ class Scheduler:
             del self._slots[name]
 
     def start(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
         self._loop_task = asyncio.create_task(self._loop(), name="gitops-scheduler")
 
     async def stop(self) -> None:
