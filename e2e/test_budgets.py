@@ -63,6 +63,34 @@ def test_an_org_at_its_limit_is_denied_and_nothing_is_spent(
         assert modelsim.observations.list(request_id=err.request_id).data == []
 
 
+def test_a_request_one_micro_usd_over_the_budget_is_denied(
+    gw: Harness,
+    org: Org,
+    make_route: RouteMaker,
+    make_key: KeyMaker,
+    budgets_admin: BudgetsClient,
+    modelsim: ModelsimClient,
+) -> None:
+    alias = make_route("sim-echo")
+    key = make_key()
+    messages = say("one request almost fits")
+    estimate = estimate_of(alias, messages, 5)
+    with gw.given(f"an org budget one micro-USD short of one reservation ({estimate} - 1)"):
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=estimate - 1, period="total")
+
+    with gw.when("a request comes"), pytest.raises(BudgetExceeded) as denied:
+        key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
+    with gw.then("it is a 402 budget_exceeded: the limit is a bound, to the micro-USD"):
+        err = denied.value
+        assert (err.status_code, err.code) == (402, "budget_exceeded")
+        assert (err.limit_micro_usd, err.spent_micro_usd) == (estimate - 1, 0)
+        assert err.requested_micro_usd == estimate
+    with gw.then("nothing is spent or held, and no request reached a backend"):
+        spend = budgets_admin.spend.get(org.id)
+        assert (spend.spent_micro_usd, spend.reserved_micro_usd) == (0, 0)
+        assert modelsim.observations.list(request_id=err.request_id).data == []
+
+
 # What a backend counts: modelsim's words (the gateway's old estimate, exactly) and one token per
 # UTF-8 byte (the most any byte-level tokenizer reports; code and non-Latin text come close).
 TOKENIZERS: dict[str, tuple[str, Tokenizer]] = {
