@@ -93,9 +93,15 @@ def test_a_request_one_micro_usd_over_the_budget_is_denied(
 
 # What a backend counts: modelsim's words (the gateway's old estimate, exactly) and one token per
 # UTF-8 byte (the most any byte-level tokenizer reports; code and non-Latin text come close).
-TOKENIZERS: dict[str, tuple[str, Tokenizer]] = {
-    "words": ("sim-slow-50", count_prompt_tokens),
-    "bytes": ("sim-bytes", count_prompt_bytes),
+# The mixed prompt is mostly ASCII; the long Japanese one is three bytes a character, so a bound
+# that counted characters instead of bytes would fall short of what the backend counts by more
+# than the bound's fixed allowances (decision 10) and let an org overspend.
+MIXED = "多くの手が同時に: many hands at once, `f(x) => x ** 2` ✋"
+JAPANESE = "多くの手が同時に同じ予算を使おうとしても上限を超えてはならない。" * 4
+TOKENIZERS: dict[str, tuple[str, Tokenizer, str]] = {
+    "words": ("sim-slow-50", count_prompt_tokens, MIXED),
+    "bytes": ("sim-bytes", count_prompt_bytes, MIXED),
+    "bytes of Japanese": ("sim-bytes", count_prompt_bytes, JAPANESE),
 }
 
 
@@ -109,10 +115,10 @@ def test_fifty_concurrent_requests_never_overspend(
     async_gateway: Callable[[str], AsyncGatewayClient],
     tokenizer: str,
 ) -> None:
-    model, tokens = TOKENIZERS[tokenizer]
+    model, tokens, prompt = TOKENIZERS[tokenizer]
     alias = make_route(model)
     key = make_key()
-    messages = say("多くの手が同時に: many hands at once, `f(x) => x ** 2` ✋")
+    messages = say(prompt)
     cost, estimate = cost_of(messages, 8, tokens=tokens), estimate_of(alias, messages, 8)
     # Just short of 20 charged requests: a reservation smaller than the charge would let 20 or
     # more through (each holds less than it costs), 20 charges exceed the limit.
