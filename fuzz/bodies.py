@@ -34,7 +34,14 @@ from gatewright.gitops._hooks import (
     sign_github,
 )
 
-from .world import ECHO_MODEL, POLL_INTERVAL_SECONDS, Credential, World, credential_for
+from .world import (
+    ECHO_MODEL,
+    POLL_INTERVAL_SECONDS,
+    SIDE_BRANCH,
+    Credential,
+    World,
+    credential_for,
+)
 
 _counter = itertools.count(1)
 
@@ -117,7 +124,7 @@ def _application(world: World) -> dict[str, Any]:
 
 
 def _github_push(world: World) -> dict[str, Any]:
-    return github_push_payload(world.repo_url, branch="main", sha=world.repo.head)
+    return github_push_payload(world.repo_url, branch=SIDE_BRANCH, sha=world.repo.head)
 
 
 def _signed(world: World) -> Callable[[bytes], dict[str, str]]:
@@ -283,7 +290,10 @@ def templates(world: World) -> list[Template]:
             "update_application",
             "PATCH",
             side_app,
-            lambda: {k: v for k, v in _application(world).items() if k != "name"},
+            lambda: (
+                {k: v for k, v in _application(world).items() if k != "name"}
+                | {"branch": SIDE_BRANCH}
+            ),
         ),
         Template(
             "gitops", "diff_application", "POST", f"{side_app}/diff", lambda: {"revision": "main"}

@@ -8,7 +8,8 @@ generator half of the time, so fuzzing reaches the code behind the lookups too.
 
 For gitops it makes a git repository of its own (`GitRepo`, under a temporary directory: one
 commit, a README and no manifest, so an Application on it applies nothing) and two Applications
-on it, one whose name is offered to Schemathesis and a side one for the hostile-input writes.
+on it, one whose name is offered to Schemathesis and a side one for the hostile-input writes
+(on a branch of its own, `SIDE_BRANCH`).
 gitops fetches whatever `repo_url` an Application names, so every `repo_url` a fuzzed or hostile
 request sends is rewritten to this repository (`hooks.loopback_only`): no fuzzed request makes a
 service contact a non-loopback address, git included. `World.remove` deletes every Application
@@ -43,6 +44,9 @@ ECHO_MODEL = "sim-echo"
 # The poll interval of every Application the stage makes (`hooks.loopback_only` raises shorter
 # ones to it): no fuzzed Application makes gitops poll hard while the stage runs.
 POLL_INTERVAL_SECONDS = 3600
+# The branch the side Application follows and the webhook template pushes: a push refreshes it
+# alone, not every Application fuzzing created (those follow `main`, the default).
+SIDE_BRANCH = "fuzz-side"
 
 
 class Credential(enum.Enum):
@@ -156,16 +160,6 @@ class World:
         """Delete what `provision` made (and the routes and budgets the tests wrote on it);
         deleting the orgs revokes their keys. Every Application on the world's repository goes
         too, those the stage created included (each `repo_url` sent was rewritten to it)."""
-        with GitopsClient(self.url("gitops"), token=self.service_token) as gitops:
-            names = {self.app_name, self.side_app_name}
-            names |= {
-                a.name for a in gitops.applications.list().data if a.repo_url == self.repo_url
-            }
-            for name in sorted(names):
-                with _absent_ok():
-                    gitops.applications.delete(name)
-        self.repo.close()
-        shutil.rmtree(self.repo_dir, ignore_errors=True)
         with GatewayClient(self.url("gateway"), token=self.service_token) as gateway:
             for alias, org_id in (
                 (self.alias, self.org_id),
@@ -187,6 +181,18 @@ class World:
             for org_id in (self.org_id, self.side_org_id):
                 with _absent_ok():
                     identity.orgs.delete(org_id)
+        try:
+            with GitopsClient(self.url("gitops"), token=self.service_token) as gitops:
+                names = {self.app_name, self.side_app_name}
+                names |= {
+                    a.name for a in gitops.applications.list().data if a.repo_url == self.repo_url
+                }
+                for name in sorted(names):
+                    with _absent_ok():
+                        gitops.applications.delete(name)
+        finally:
+            self.repo.close()
+            shutil.rmtree(self.repo_dir, ignore_errors=True)
 
     def known_path_values(self, service: str) -> Mapping[str, str]:
         """Real IDs a path parameter of this service may take instead of a random string."""
@@ -242,12 +248,14 @@ def provision(target: Target, name: str) -> World:
     repo_dir = Path(tempfile.mkdtemp(prefix=f"gatewright-{name}-"))
     repo = GitRepo(repo_dir / "config")
     repo.commit({"README.md": "The fuzz stage's repository: it declares nothing.\n"}, "empty")
+    repo.branch(SIDE_BRANCH, checkout=False)
     app_name, side_app_name = f"{name}-app", f"{name}-side-app"
     with GitopsClient(target.url("gitops"), token=target.service_token) as gitops:
-        for app in (app_name, side_app_name):
+        for app, branch in ((app_name, "main"), (side_app_name, SIDE_BRANCH)):
             gitops.applications.create(
                 name=app,
                 repo_url=repo.url,
+                branch=branch,
                 poll_interval_seconds=POLL_INTERVAL_SECONDS,
                 drift_check_interval_seconds=POLL_INTERVAL_SECONDS,
             )
