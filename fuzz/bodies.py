@@ -8,8 +8,14 @@ with the live OpenAPI, so a new operation with a body cannot be left out.
 
 Writes stay out of the world's way and out of Schemathesis' (which is handed the world's main
 IDs only): completions use the side org's key, budgets and reservations the side org, audit
-events a chain of their own, route writes use the scratch alias, and no template revokes or
-deletes what the world needs.
+events a chain of their own, route writes use the scratch alias, gitops' writes and previews
+the side Application (new Applications are made on the world's repository, with its long poll
+interval), and no template revokes or deletes what the world needs.
+
+gitops' webhook is authenticated by GitHub's signature over the raw bytes, not by a bearer
+token: its template's `headers` sign each body as it is sent (with the target's webhook secret),
+so a spoiled payload reaches the code that reads it. Without a secret (a target that has none)
+it is sent unsigned and answered 401.
 """
 
 from __future__ import annotations
@@ -21,8 +27,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gatewright.budgets.models import MAX_TTL_SECONDS
+from gatewright.gitops._hooks import (
+    GITHUB_EVENT_HEADER,
+    GITHUB_SIGNATURE_HEADER,
+    github_push_payload,
+    sign_github,
+)
 
-from .world import ECHO_MODEL, Credential, World, credential_for
+from .world import (
+    ECHO_MODEL,
+    POLL_INTERVAL_SECONDS,
+    SIDE_BRANCH,
+    Credential,
+    World,
+    credential_for,
+)
 
 _counter = itertools.count(1)
 
@@ -42,6 +61,14 @@ class Template:
     # What the template itself is answered with (a wrong password, an unknown invitation, a
     # reservation already committed are the points of those templates).
     expected: tuple[int, ...] = (200, 201, 204)
+    # Headers that depend on the exact bytes sent (a webhook's signature), given those bytes.
+    headers: Callable[[bytes], dict[str, str]] | None = None
+
+    def headers_for(self, content: bytes | None) -> dict[str, str]:
+        """This template's own headers for `content` (None: a body streamed in chunks)."""
+        if self.headers is None:
+            return {}
+        return self.headers(b"" if content is None else content)
 
     @property
     def credential(self) -> Credential:
@@ -82,6 +109,32 @@ def _chat(model: str) -> dict[str, Any]:
         "max_tokens": 3,
         "temperature": 0.5,
     }
+
+
+def _application(world: World) -> dict[str, Any]:
+    return {
+        "name": fresh(f"{world.app_name}-"),
+        "repo_url": world.repo_url,
+        "branch": "main",
+        "path": ".",
+        "sync_policy": {"automated": True, "self_heal": False, "prune": False},
+        "poll_interval_seconds": POLL_INTERVAL_SECONDS,
+        "drift_check_interval_seconds": POLL_INTERVAL_SECONDS,
+    }
+
+
+def _github_push(world: World) -> dict[str, Any]:
+    return github_push_payload(world.repo_url, branch=SIDE_BRANCH, sha=world.repo.head)
+
+
+def _signed(world: World) -> Callable[[bytes], dict[str, str]]:
+    def headers(content: bytes) -> dict[str, str]:
+        signed = {GITHUB_EVENT_HEADER: "push"}
+        if world.webhook_secret is not None:
+            signed[GITHUB_SIGNATURE_HEADER] = sign_github(world.webhook_secret, content)
+        return signed
+
+    return headers
 
 
 def templates(world: World) -> list[Template]:
@@ -227,7 +280,35 @@ def templates(world: World) -> list[Template]:
             lambda: _chat(ECHO_MODEL),
         ),
     ]
-    return [Template(*row) for row in rows]
+    side_app = f"/v1/applications/{world.side_app_name}"
+    gitops = [
+        Template(
+            "gitops", "create_application", "POST", "/v1/applications", lambda: _application(world)
+        ),
+        Template(
+            "gitops",
+            "update_application",
+            "PATCH",
+            side_app,
+            lambda: (
+                {k: v for k, v in _application(world).items() if k != "name"}
+                | {"branch": SIDE_BRANCH}
+            ),
+        ),
+        Template(
+            "gitops", "diff_application", "POST", f"{side_app}/diff", lambda: {"revision": "main"}
+        ),
+        Template(
+            "gitops",
+            "git_webhook",
+            "POST",
+            "/v1/hooks/git",
+            lambda: _github_push(world),
+            (202,) if world.webhook_secret is not None else (401,),
+            _signed(world),
+        ),
+    ]
+    return [*(Template(*row) for row in rows), *gitops]
 
 
 def for_service(world: World, service: str) -> list[Template]:

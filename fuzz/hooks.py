@@ -5,11 +5,20 @@
   fields are URLs a service later calls: a route's backend `url` (the gateway POSTs completions
   there) and a revocation hook's `url` (identity POSTs revoked key IDs there). Whatever was
   drawn, they become modelsim's and the gateway's own loopback URLs, so no fuzzed request makes
-  a service call another host.
+  a service call another host. gitops fetches the `repo_url` an Application names (any URL git
+  understands: https, ssh, git://, a path), so on `create_application` and `update_application`
+  every `repo_url` gitops would accept becomes the world's own local repository; a value it
+  refuses (422) is sent as drawn, since gitops fetches nothing for it and rewriting it would
+  turn a negative case into a valid one. Likewise a poll or drift-check interval shorter than
+  `POLL_INTERVAL_SECONDS` is raised to it, and a create that names none gets it, so the
+  Applications fuzzing creates (dozens, all on that repository) never make gitops poll hard
+  for the rest of the stage. (A fetch that fails, such as a branch the repository lacks, is
+  retried with a backoff capped at the poll interval, so it too is bounded by it.)
 - **Known IDs.** Half of the generated path parameters are swapped for the world's real org,
   user, key, reservation and route IDs (`World.known_path_values`), except on the operations
   that would destroy the world itself (deleting the org, revoking the key, removing the admin);
-  route writes get the scratch alias, never the one completions use.
+  route writes get the scratch alias, never the one completions use; gitops' Application
+  lookups get the world's Application (never its delete).
 - **Real models.** Two thirds of the completion bodies name the world's route alias (gateway)
   or `sim-echo` (modelsim), and half of those are made plausible (roles a backend knows, the
   default `max_tokens`), so they reach routing, budgets, the backend and the stream. modelsim's
@@ -23,10 +32,13 @@ import json
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 from schemathesis.hooks import HookContext
 from schemathesis.schemas import BaseSchema
 
-from .world import ECHO_MODEL, World
+from gatewright.gitops.models import IntervalSeconds, RepoUrl
+
+from .world import ECHO_MODEL, POLL_INTERVAL_SECONDS, World
 
 # Operations whose real target would end the world the rest of the run needs.
 DESTRUCTIVE = frozenset(
@@ -35,9 +47,14 @@ DESTRUCTIVE = frozenset(
         ("identity", "revoke_key"),
         ("identity", "remove_member"),
         ("identity", "update_member"),
+        ("gitops", "delete_application"),
     }
 )
 ROUTE_WRITES = frozenset({"put_org_route", "delete_org_route", "put_global_route"})
+APPLICATION_WRITES = frozenset({"create_application", "update_application"})
+INTERVALS = ("poll_interval_seconds", "drift_check_interval_seconds")
+_REPO_URL: TypeAdapter[str] = TypeAdapter(RepoUrl)
+_INTERVAL: TypeAdapter[int] = TypeAdapter(IntervalSeconds)
 FAULT_MODELS = ("sim-fail-", "sim-slow-", "sim-timeout", "sim-bad-json")
 
 
@@ -61,6 +78,32 @@ def _loopback_backends(body: Any, backend_url: str) -> Any:
 def _loopback_url(body: Any, url: str) -> Any:
     if isinstance(body, dict) and "url" in body:
         return {**body, "url": url}
+    return body
+
+
+def _accepted(adapter: TypeAdapter[Any], value: Any) -> bool:
+    """Would gitops take `value` for this field (its own model's type)?"""
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _loopback_application(body: Any, operation: str, repo_url: str) -> Any:
+    """An Application body with the world's repository and long intervals, where gitops would
+    accept the drawn value (what it would refuse stays, so a negative case stays negative)."""
+    if not isinstance(body, dict):
+        return body
+    body = dict(body)
+    if "repo_url" in body and _accepted(_REPO_URL, body["repo_url"]):
+        body["repo_url"] = repo_url
+    for name in INTERVALS:
+        value = body.get(name)
+        if _accepted(_INTERVAL, value) and value < POLL_INTERVAL_SECONDS:
+            body[name] = POLL_INTERVAL_SECONDS
+    if operation == "create_application":
+        body.setdefault("poll_interval_seconds", POLL_INTERVAL_SECONDS)
     return body
 
 
@@ -112,6 +155,8 @@ def loopback_only(service: str, operation: str, body: Any, world: World) -> Any:
         return _loopback_backends(body, world.url("modelsim"))
     if service == "identity" and operation == "register_revocation_hook":
         return _loopback_url(body, f"{world.url('gateway')}/v1/internal/revoked-keys")
+    if service == "gitops" and operation in APPLICATION_WRITES:
+        return _loopback_application(body, operation, world.repo_url)
     return body
 
 

@@ -4,7 +4,8 @@ changed nothing (`snapshot(world, service)` before and after, compared).
 Only state the refused request could touch and nothing else writes meanwhile (the side org's
 budgets and reservations never expire during a run; audit's is a chain no outbox writes to);
 modelsim records every request that reaches it, refused or not (its job), so of modelsim only
-this is compared: its observations can still be listed.
+this is compared: its observations can still be listed. Of gitops, the Applications (every one
+and the side one the templates change) without their status, which reconciles write meanwhile.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ def _get(http: httpx.Client, path: str) -> Any:
     response = http.get(path)
     if response.status_code >= 400:
         return response.status_code, response.json()["error"]["code"]
-    return response.status_code, response.json()
+    return response.status_code, _without_status(response.json())
+
+
+def _without_status(body: Any) -> Any:
+    """A gitops Application (or a list of them) without its `status`: the reconciles a push or
+    a create started go on writing that in the background; what a request may change is the
+    rest (the source, the policy, the intervals, `updated_at`)."""
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        return {**body, "data": [_without_status(item) for item in body["data"]]}
+    if isinstance(body, dict) and "repo_url" in body and "status" in body:
+        return {k: v for k, v in body.items() if k != "status"}
+    return body
 
 
 def snapshot(world: World, service: str) -> Any:
@@ -46,6 +58,7 @@ def snapshot(world: World, service: str) -> Any:
         ],
         "gateway": [f"/v1/orgs/{org}/routes", f"/v1/routes/{world.scratch_alias}"],
         "audit": [f"/v1/orgs/{world.audit_chain}/events?limit=500"],
+        "gitops": ["/v1/applications", f"/v1/applications/{world.side_app_name}"],
     }.get(service)
     with httpx.Client(base_url=world.url(service), headers=headers, timeout=TIMEOUT) as http:
         if paths is None:  # modelsim: only that what it recorded can still be read

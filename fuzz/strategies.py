@@ -7,7 +7,8 @@ Values (each is a strategy):
 
 - `hostile_strings`: NUL and other control characters, 4-byte (astral) characters, bidi
   overrides and combining marks, very long strings (up to ~100k characters), date-times at the
-  edges of the calendar with extreme offsets, and strings shaped like numbers or JSON;
+  edges of the calendar with extreme offsets, strings shaped like numbers or JSON, and URLs
+  no URL parser takes (an IPv6 host whose bracket never closes);
 - `hostile_numbers`: integers past 64 bits, floats at the edges (1e308, 5e-324, -0.0);
 - `hostile_values`: either of those, or a type the field does not expect (null, a list, an
   object, a boolean);
@@ -48,7 +49,17 @@ CALENDAR_EDGES = (
     "+002024-01-01T00:00:00Z",
 )
 NUMBER_EDGES: tuple[int | float, ...] = (2**63, -(2**63) - 1, 2**64, 10**30, 1e308, -0.0, -1)
-STRING_EDGES = ("\x00", "a\x00b", "\U0001f600" * 3, "\u202e\u0301", "\x7f\x1b[31m", "a" * LONG_MAX)
+# ... and a URL whose IPv6 host bracket never closes (`urlsplit` raises on it).
+URL_EDGES = ("http://[::1/x", "ssh://git@[/x.git")
+STRING_EDGES = (
+    "\x00",
+    "a\x00b",
+    "\U0001f600" * 3,
+    "\u202e\u0301",
+    "\x7f\x1b[31m",
+    "a" * LONG_MAX,
+    *URL_EDGES,
+)
 
 _astral = st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF, exclude_categories=["Cs"])
 _controls = st.characters(max_codepoint=0x1F) | st.sampled_from(["\x7f", "\x85", "\u2028"])
@@ -75,6 +86,7 @@ hostile_strings: st.SearchStrategy[str] = st.one_of(
     _long(),
     st.sampled_from(CALENDAR_EDGES),
     st.sampled_from(["", " ", "-0", "1e999", "0x10", "null", "[]", "{}", "\\", '"', "%00"]),
+    st.sampled_from(URL_EDGES),
 )
 
 hostile_numbers: st.SearchStrategy[int | float] = st.one_of(

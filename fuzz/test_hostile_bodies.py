@@ -67,6 +67,7 @@ class Prober:
         refused: bool,
     ) -> httpx.Response:
         headers = {"Content-Type": content_type, "X-Request-ID": self.gw.request_ids()}
+        headers |= template.headers_for(content if isinstance(content, bytes) else None)
         token = self.world.token(template.credential, side=True)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"

@@ -78,6 +78,8 @@ def test_malformed_credentials_are_401(
                 continue
             if (service, op) in {("identity", "delete_org"), ("identity", "revoke_key")}:
                 known_here = {**known, "org_id": "org_fuzz_not_there"}  # never the world's
+            elif (service, op) == ("gitops", "delete_application"):
+                known_here = {**known, "name": "fuzz-not-there"}
             else:
                 known_here = known
             path = raw_path.format_map({k: known_here.get(k, "x") for k in _names(raw_path)})

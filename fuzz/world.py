@@ -6,6 +6,15 @@ of that org, an org route over modelsim and a held reservation, plus a side org 
 hostile-input writes; the hooks offer their IDs to the
 generator half of the time, so fuzzing reaches the code behind the lookups too.
 
+For gitops it makes a git repository of its own (`GitRepo`, under a temporary directory: one
+commit, a README and no manifest, so an Application on it applies nothing) and two Applications
+on it, one whose name is offered to Schemathesis and a side one for the hostile-input writes
+(on a branch of its own, `SIDE_BRANCH`).
+gitops fetches whatever `repo_url` an Application names, so every `repo_url` a fuzzed or hostile
+request sends is rewritten to this repository (`hooks.loopback_only`): no fuzzed request makes a
+service contact a non-loopback address, git included. `World.remove` deletes every Application
+on that repository (the world's and whatever the stage created) and the repository itself.
+
 Credentials come the way e2e gets them: the admin's access token from `POST /v1/auth/login`
 with the target's bootstrap admin, the target's service token, and an API key issued through
 identity. `credential_for` says which one each operation needs (its operation ID decides).
@@ -15,18 +24,29 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gatewright.budgets import Client as BudgetsClient
 from gatewright.budgets.models import MAX_TTL_SECONDS
 from gatewright.core import Conflict, NotFound
 from gatewright.gateway import Client as GatewayClient
+from gatewright.gitops import Client as GitopsClient
 from gatewright.identity import Client as IdentityClient
 from gatewright.testkit import Target, register_secret
+from gatewright.testkit.gitrepo import GitRepo
 
-SERVICES = ("audit", "identity", "budgets", "modelsim", "gateway")
+SERVICES = ("audit", "identity", "budgets", "modelsim", "gateway", "gitops")
 ECHO_MODEL = "sim-echo"
+# The poll interval of every Application the stage makes (`hooks.loopback_only` raises shorter
+# ones to it): no fuzzed Application makes gitops poll hard while the stage runs.
+POLL_INTERVAL_SECONDS = 3600
+# The branch the side Application follows and the webhook template pushes: a push refreshes it
+# alone, not every Application fuzzing created (those follow `main`, the default).
+SIDE_BRANCH = "fuzz-side"
 
 
 class Credential(enum.Enum):
@@ -56,14 +76,18 @@ SERVICE_ONLY = frozenset(
     }
 )
 API_KEY_ONLY = frozenset({("gateway", "create_chat_completion"), ("gateway", "list_models")})
-# Operations anyone may call (health, login, accepting an invitation, the signing keys).
-PUBLIC_OPERATIONS = frozenset({"healthz", "readyz", "login", "accept_invitation", "get_jwks"})
+# Operations that take no bearer token (health, login, accepting an invitation, the signing
+# keys; gitops' webhook, whose authentication is the host's signature or token).
+PUBLIC_OPERATIONS = frozenset(
+    {"healthz", "readyz", "login", "accept_invitation", "get_jwks", "git_webhook"}
+)
 # Every other operation of these services takes the admin's access token; modelsim takes none.
 DEFAULT_CREDENTIAL = {
     "identity": Credential.ADMIN,
     "budgets": Credential.ADMIN,
     "audit": Credential.ADMIN,
     "gateway": Credential.ADMIN,
+    "gitops": Credential.ADMIN,
     "modelsim": Credential.NONE,
 }
 
@@ -100,6 +124,18 @@ class World:
     side_reservation_id: str
     # An audit chain no service writes to (audit takes any org ID), for the ingest templates.
     audit_chain: str
+    # gitops: the run's git repository (the only `repo_url` any request sends), the Application
+    # Schemathesis may look up, the side one the hostile templates change, and the secret the
+    # webhook template signs with (None: the target has none, the template is answered 401).
+    repo: GitRepo = field(repr=False)
+    repo_dir: Path
+    app_name: str
+    side_app_name: str
+    webhook_secret: str | None = field(repr=False)
+
+    @property
+    def repo_url(self) -> str:
+        return self.repo.url
 
     def token(self, credential: Credential, *, side: bool = False) -> str | None:
         """The bearer token for `credential` (`side`: the API key of the side org)."""
@@ -122,7 +158,8 @@ class World:
 
     def remove(self) -> None:
         """Delete what `provision` made (and the routes and budgets the tests wrote on it);
-        deleting the orgs revokes their keys."""
+        deleting the orgs revokes their keys. Every Application on the world's repository goes
+        too, those the stage created included (each `repo_url` sent was rewritten to it)."""
         with GatewayClient(self.url("gateway"), token=self.service_token) as gateway:
             for alias, org_id in (
                 (self.alias, self.org_id),
@@ -144,6 +181,18 @@ class World:
             for org_id in (self.org_id, self.side_org_id):
                 with _absent_ok():
                     identity.orgs.delete(org_id)
+        try:
+            with GitopsClient(self.url("gitops"), token=self.service_token) as gitops:
+                names = {self.app_name, self.side_app_name}
+                names |= {
+                    a.name for a in gitops.applications.list().data if a.repo_url == self.repo_url
+                }
+                for name in sorted(names):
+                    with _absent_ok():
+                        gitops.applications.delete(name)
+        finally:
+            self.repo.close()
+            shutil.rmtree(self.repo_dir, ignore_errors=True)
 
     def known_path_values(self, service: str) -> Mapping[str, str]:
         """Real IDs a path parameter of this service may take instead of a random string."""
@@ -152,6 +201,8 @@ class World:
             values |= {"key_id": self.key_id, "reservation_id": self.reservation_id}
         if service == "gateway":
             values["alias"] = self.alias
+        if service == "gitops":
+            values["name"] = self.app_name
         return values
 
 
@@ -194,6 +245,20 @@ def provision(target: Target, name: str) -> World:
             )
             for org_id, key_id in ((org.id, key.id), (side.id, side_key.id))
         ]
+    repo_dir = Path(tempfile.mkdtemp(prefix=f"gatewright-{name}-"))
+    repo = GitRepo(repo_dir / "config")
+    repo.commit({"README.md": "The fuzz stage's repository: it declares nothing.\n"}, "empty")
+    repo.branch(SIDE_BRANCH, checkout=False)
+    app_name, side_app_name = f"{name}-app", f"{name}-side-app"
+    with GitopsClient(target.url("gitops"), token=target.service_token) as gitops:
+        for app, branch in ((app_name, "main"), (side_app_name, SIDE_BRANCH)):
+            gitops.applications.create(
+                name=app,
+                repo_url=repo.url,
+                branch=branch,
+                poll_interval_seconds=POLL_INTERVAL_SECONDS,
+                drift_check_interval_seconds=POLL_INTERVAL_SECONDS,
+            )
     for secret in (login.access_token, key.secret, side_key.secret):
         register_secret(secret)
     return World(
@@ -212,4 +277,9 @@ def provision(target: Target, name: str) -> World:
         side_key_secret=side_key.secret,
         side_reservation_id=held[1].id,
         audit_chain=f"chain_{name}",
+        repo=repo,
+        repo_dir=repo_dir,
+        app_name=app_name,
+        side_app_name=side_app_name,
+        webhook_secret=target.webhook_secret,
     )

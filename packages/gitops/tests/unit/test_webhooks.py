@@ -359,6 +359,30 @@ def test_malformed_deliveries_get_clear_4xx_and_change_nothing(
     assert [e for e in audit_events(app) if e["action"] == "gitops.webhook_rejected"] == []
 
 
+@pytest.mark.parametrize("url", ["http://[::1/x", "ssh://git@[/x.git", "https://]/x"])
+def test_a_push_naming_a_url_no_parser_takes_is_ignored_not_a_500(
+    app: FastAPI, http: TestClient, followed: str, url: str
+) -> None:
+    # urlsplit raises on an IPv6 host whose bracket never closes; the push names no repository
+    # any Application follows, so nothing is refreshed.
+    before = refresh_seq(app, "platform")
+    answer = github(http, github_push_payload(url, branch="main", sha="d" * 40))
+    assert answer.status_code == 202, answer.text
+    assert (answer.json()["action"], answer.json()["refreshed"]) == ("ignored", [])
+    assert refresh_seq(app, "platform") == before
+
+
+def test_an_application_whose_url_no_parser_takes_does_not_break_pushes(
+    app: FastAPI, http: TestClient, gitops: Client, repo: ConfigRepo, followed: str
+) -> None:
+    # A repository URL gitops accepts (git reports what it cannot fetch as a condition) is
+    # compared with every push: one no parser takes must not turn every delivery into a 500.
+    gitops.applications.create("broken", repo_url="https://[::1/config.git")
+    answer = github(http, github_push_payload(repo.url, branch="main", sha=followed))
+    assert answer.status_code == 202, answer.text
+    assert [a["application"] for a in answer.json()["refreshed"]] == ["platform"]
+
+
 def test_without_a_secret_webhooks_are_refused_naming_the_setting(
     settings: GitopsSettings, repo: ConfigRepo
 ) -> None:

@@ -16,7 +16,9 @@ function the unit tests call directly:
 Repository URLs are compared normalized: no scheme or credentials (`https://`, `ssh://git@`,
 `git@host:` and `git://` name the same repository), host in lower case, no port, no trailing
 `/` or `.git`. Path case is kept (hosts differ on it). A local path and `file://` + that path
-are the same.
+are the same A URL no parser takes (`http://[::1/x`: a bracket never closed) is compared as
+given, so it matches only itself: neither a push naming one nor an Application holding one
+(gitops accepts any URL git might fetch) makes a delivery fail.
 """
 
 from __future__ import annotations
@@ -257,7 +259,10 @@ def normalize_repo_url(url: str) -> str:
     text = url.strip()
     host = ""
     if "://" in text:
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # e.g. an IPv6 host whose bracket never closes
+            return text  # compared as given: equal only to the same text, never a 500
         path = unquote(parts.path)
         if parts.scheme.lower() != "file":
             host = (parts.hostname or "").lower()

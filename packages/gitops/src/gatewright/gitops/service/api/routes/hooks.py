@@ -16,11 +16,18 @@ on the event loop; database work runs in the threadpool.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from gatewright.gitops._hooks import GITHUB_DELIVERY_HEADER
+from gatewright.gitops._hooks import (
+    GITHUB_DELIVERY_HEADER,
+    GITHUB_EVENT_HEADER,
+    GITHUB_SIGNATURE_HEADER,
+    GITLAB_EVENT_HEADER,
+    GITLAB_TOKEN_HEADER,
+)
 from gatewright.gitops.models import HookResult, RefreshAccepted
 from gatewright.gitops.service import events, store, webhooks
 from gatewright.gitops.service.api.deps import DB, SchedulerDep, SettingsDep
@@ -39,6 +46,42 @@ router = APIRouter(
 )
 
 
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+# The route reads its own body (GitHub signs the raw bytes), so FastAPI cannot see it: documented
+# here, with the headers that say which host sent it and prove it genuine, for clients and
+# schema-driven fuzzers.
+OPENAPI = {
+    "parameters": [
+        _header(GITHUB_EVENT_HEADER, "GitHub's event (`push`, `ping`, ...)."),
+        _header(GITHUB_SIGNATURE_HEADER, "`sha256=` and the HMAC-SHA256 of the raw body."),
+        _header(GITHUB_DELIVERY_HEADER, "GitHub's delivery ID (recorded when refused)."),
+        _header(GITLAB_EVENT_HEADER, "GitLab's event (`Push Hook`, `Tag Push Hook`, ...)."),
+        _header(GITLAB_TOKEN_HEADER, "GitLab's secret token."),
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "The host's own payload: a GitHub `push` (`ref`, `after`, "
+                    "`repository`) or a GitLab `Push Hook` (`ref`, `checkout_sha`, `project`).",
+                }
+            }
+        },
+    },
+}
+
+
 def _refresh(db: Database, push: webhooks.Push) -> list[RefreshAccepted]:
     with db.session() as s, s.begin():
         sources = [webhooks.Source(*row) for row in store.list_sources(s)]
@@ -54,6 +97,7 @@ def _refresh(db: Database, push: webhooks.Push) -> list[RefreshAccepted]:
     status_code=202,
     response_model=HookResult,
     responses={200: {"description": "GitHub's ping, answered (nothing refreshed)."}},
+    openapi_extra=OPENAPI,
 )
 async def git_webhook(
     request: Request, response: Response, db: DB, settings: SettingsDep, scheduler: SchedulerDep
