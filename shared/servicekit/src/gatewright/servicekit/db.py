@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -139,3 +139,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def rowcount(result: Any) -> int:
+    """The rows an `UPDATE` or `DELETE` matched (`Session.execute` types its result as a plain
+    `Result`, which has no `rowcount`)."""
+    return cast(CursorResult[Any], result).rowcount

@@ -31,7 +31,7 @@ from gatewright.gitops.service.config import GitopsSettings
 from gatewright.gitops.service.gitrepo import RepoCache
 from gatewright.gitops.service.live import ClientLiveFactory, LiveFactory
 from gatewright.gitops.service.preview import preview
-from gatewright.gitops.service.reconcile import reconcile_by_name
+from gatewright.gitops.service.reconcile import Lease, reconcile_by_name
 from gatewright.gitops.service.scheduler import Outcome, Scheduler, Timing
 from gatewright.servicekit import Database, ServiceError, create_service_app
 from gatewright.servicekit.access import IdentityAuthorizer, actor, service_identity
@@ -66,9 +66,17 @@ def create_app(
         )
     the_live = live
 
+    lease = Lease.for_this_process(settings.lease_seconds)
+
     def run(name: str, trigger: str) -> Outcome:
         return reconcile_by_name(
-            name, db=db, repos=repos, live=the_live, trigger=trigger, clock=the_clock
+            name,
+            db=db,
+            repos=repos,
+            live=the_live,
+            trigger=trigger,
+            clock=the_clock,
+            lease=lease,
         )
 
     def schedule() -> list[Timing]:

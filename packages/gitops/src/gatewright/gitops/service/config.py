@@ -8,6 +8,10 @@ carries `GATEWRIGHT_IDENTITY_URL` and `GATEWRIGHT_SERVICE_TOKEN`).
 - `GATEWRIGHT_MAX_PARALLEL_RECONCILES` (default 4): different Applications reconcile in
   parallel up to this many; one Application never overlaps itself.
 - `GATEWRIGHT_GIT_TIMEOUT_SECONDS` (default 60): a fetch that takes longer fails the reconcile.
+- `GATEWRIGHT_LEASE_SECONDS` (default 300): how long the per-Application lease a reconcile
+  takes in the database lasts (`store.acquire_lease`): replicas over one database never
+  reconcile one Application at once. Keep it above the longest reconcile: one that outlives
+  its lease may overlap another replica's.
 - `GATEWRIGHT_MAX_MANIFEST_BYTES` (default 1 MiB per file), `GATEWRIGHT_MAX_MANIFEST_FILES` (500).
 - `GATEWRIGHT_WEBHOOK_SECRET` (default unset): the secret GitHub signs deliveries with and GitLab
   sends as its token (`POST /v1/hooks/git`; printable ASCII, as a header carries it). Unset (or
@@ -32,6 +36,7 @@ class GitopsSettings(ServiceSettings):
     reconcile_loop: bool = True
     max_parallel_reconciles: int = Field(default=4, ge=1, le=64)
     git_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    lease_seconds: float = Field(default=300.0, ge=1, le=86_400)
     max_manifest_bytes: int = Field(default=1 << 20, ge=1024)
     max_manifest_files: int = Field(default=500, ge=1)
     webhook_secret: SecretStr | None = None

@@ -776,6 +776,23 @@ def _reconcile(
     return status
 
 
+LEASE_BUSY_RETRY_SECONDS = 1.0
+"""How soon a replica asks again for an Application whose lease another replica holds."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """This process's name as a lease holder, and how long a lease it takes
+    (`store.acquire_lease`; `GATEWRIGHT_LEASE_SECONDS`)."""
+
+    holder: str
+    seconds: float
+
+    @classmethod
+    def for_this_process(cls, seconds: float) -> Lease:
+        return cls(holder=f"gitops-{secrets.token_hex(6)}", seconds=seconds)
+
+
 def reconcile_by_name(
     name: str,
     *,
@@ -784,8 +801,47 @@ def reconcile_by_name(
     live: LiveFactory,
     trigger: str,
     clock: Callable[[], datetime],
+    lease: Lease | None = None,
 ) -> Outcome:
-    """Load, reconcile and save `name`; `exists` False when it was deleted meanwhile."""
+    """Load, reconcile and save `name`; `exists` False when it was deleted meanwhile.
+
+    With a `lease`, only while this process holds the Application's lease in the database:
+    while another replica holds it, nothing is read or applied and the answer is "again in
+    `LEASE_BUSY_RETRY_SECONDS`" (the refresh tokens wait for whichever reconcile runs next)."""
+    if lease is None:
+        return _reconcile_by_name(name, db=db, repos=repos, live=live, trigger=trigger, clock=clock)
+    with db.session() as s, s.begin():
+        try:
+            app_id = store.get_application(s, name=name).id
+        except ServiceError:  # deleted between the trigger and now (404)
+            return Outcome(exists=False)
+        held = store.acquire_lease(
+            s, app_id=app_id, holder=lease.holder, now=clock(), seconds=lease.seconds
+        )
+    if not held:
+        log.info(
+            "%s is being reconciled by another replica; asking again in %gs",
+            name,
+            LEASE_BUSY_RETRY_SECONDS,
+            extra={"application": name},
+        )
+        return Outcome(retry_in=LEASE_BUSY_RETRY_SECONDS)
+    try:
+        return _reconcile_by_name(name, db=db, repos=repos, live=live, trigger=trigger, clock=clock)
+    finally:
+        with db.session() as s, s.begin():
+            store.release_lease(s, app_id=app_id, holder=lease.holder)
+
+
+def _reconcile_by_name(
+    name: str,
+    *,
+    db: Database,
+    repos: RepoCache,
+    live: LiveFactory,
+    trigger: str,
+    clock: Callable[[], datetime],
+) -> Outcome:
     with db.session() as s:
         try:
             app = store.get_application(s, name=name)

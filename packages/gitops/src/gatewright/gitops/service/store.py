@@ -14,6 +14,11 @@
   is the primary key, so of two Applications declaring one resource, even in two concurrent
   reconciles, exactly one inserts the claim; the other reads who holds it (a `Conflict`).
   Deleting an Application releases its claims.
+- `gitops_leases`: who is reconciling each Application now (a replica's `holder` ID) and until
+  when. `acquire_lease` takes it when it is free, expired or already this holder's, in one
+  conditional `UPDATE` or an `INSERT` the primary key lets only one replica win, so replicas
+  over one database never reconcile one Application at once (one process already never does:
+  its scheduler runs one reconcile per Application).
 - `gitops_invitations`: the invitation a Membership sent (per Application, org and email), so
   that later reconciles wait for it instead of inviting again; invited again once it expired.
 
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +40,9 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    delete,
+    insert,
+    or_,
     select,
     update,
 )
@@ -52,7 +60,7 @@ from gatewright.gitops.models import (
 )
 from gatewright.servicekit import ServiceError
 from gatewright.servicekit.audit import AuditOutbox
-from gatewright.servicekit.db import UTCDateTime
+from gatewright.servicekit.db import UTCDateTime, rowcount
 
 metadata = MetaData()
 # Gitops's own audit events (`events`), shipped to audit by servicekit's deliverer.
@@ -111,6 +119,36 @@ invitations = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("app_id", "org_id", "email"),
 )
+
+
+leases = Table(
+    "gitops_leases",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+def acquire_lease(s: Session, *, app_id: str, holder: str, now: datetime, seconds: float) -> bool:
+    """Take (or renew) the Application's lease until `now + seconds`: True when `holder` has it,
+    False while another holder's lease has not expired."""
+    until = now + timedelta(seconds=seconds)
+    free = or_(leases.c.holder == holder, leases.c.expires_at <= now)
+    take = update(leases).where(leases.c.app_id == app_id, free)
+    if rowcount(s.execute(take.values(holder=holder, expires_at=until))):
+        return True
+    try:
+        with s.begin_nested():
+            s.execute(insert(leases).values(app_id=app_id, holder=holder, expires_at=until))
+    except IntegrityError:  # another holder's, and not expired (or it just took it)
+        return False
+    return True
+
+
+def release_lease(s: Session, *, app_id: str, holder: str) -> None:
+    """Give the lease up (only `holder`'s own)."""
+    s.execute(delete(leases).where(leases.c.app_id == app_id, leases.c.holder == holder))
 
 
 def new_id(prefix: str) -> str:
@@ -249,7 +287,7 @@ def delete_application(s: Session, *, name: str) -> None:
 def release(s: Session, *, app_id: str) -> None:
     """Drop an Application's inventory, claims and invitations (it was deleted; a reconcile that
     was running then calls this again once it finds out, so it leaves no claim behind)."""
-    for table in (inventory, claims, invitations):
+    for table in (inventory, claims, invitations, leases):
         s.execute(table.delete().where(table.c.app_id == app_id))
 
 

@@ -28,16 +28,16 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from gatewright.budgets.models import Budget, KeySpend, Period, Spend
 from gatewright.budgets.service.store.tables import ORG_SCOPE, ledgers, reservations, scope_key
 from gatewright.servicekit import ServiceError
+from gatewright.servicekit.db import rowcount
 
 log = logging.getLogger("gatewright.budgets.ledger")
 
@@ -104,10 +104,6 @@ class Ledger:
             reserved_micro_usd=self.reserved_micro_usd,
             updated_at=self.updated_at,
         )
-
-
-def rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 # -- rows, locks, rollover -------------------------------------------------------------------

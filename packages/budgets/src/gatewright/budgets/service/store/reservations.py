@@ -29,7 +29,6 @@ from gatewright.budgets.service.store.ledger import (
     lock_ledger,
     lock_org,
     reserve_on,
-    rowcount,
 )
 from gatewright.budgets.service.store.records import (
     check_replay,
@@ -41,6 +40,7 @@ from gatewright.budgets.service.store.records import (
     reservation_of,
 )
 from gatewright.budgets.service.store.tables import ORG_SCOPE, reservations
+from gatewright.servicekit.db import rowcount
 
 log = logging.getLogger("gatewright.budgets.ledger")
 
