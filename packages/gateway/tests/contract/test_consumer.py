@@ -35,6 +35,7 @@ from gatewright.gateway import (
     STATE_API_KEY,
     STATE_BUDGET_EXHAUSTED,
     STATE_NO_ROUTE,
+    STATE_ORG_EXISTS,
     STATE_ROUTE_EXISTS,
     STATE_SERVICE_TOKEN,
     Backend,
@@ -330,6 +331,7 @@ def test_models_list(keyed: Client) -> None:
 def _put_route(pact: Pact) -> None:
     (
         pact.upon_receiving("a service putting an org route")
+        .given(STATE_ORG_EXISTS, org_id=ORG_ID)
         .given(STATE_NO_ROUTE, alias=NEW_ALIAS, org_id=ORG_ID)
         .given(STATE_SERVICE_TOKEN, service_token=SERVICE_TOKEN)
         .with_request("PUT", f"/v1/orgs/{ORG_ID}/routes/{NEW_ALIAS}")
@@ -361,6 +363,42 @@ def test_put_route(service: Client) -> None:
     assert route.org_id == ORG_ID
     assert [(b.url, b.model) for b in route.backends] == [(BACKEND_URL, BACKEND_MODEL)]
     assert route.max_output_tokens == MAX_OUTPUT_TOKENS
+
+
+UNKNOWN_ORG_ID = "org_nobody_made"
+
+
+@interaction
+def _put_route_unknown_org(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a service putting a route for an org identity does not know")
+        .given(STATE_SERVICE_TOKEN, service_token=SERVICE_TOKEN)
+        .with_request("PUT", f"/v1/orgs/{UNKNOWN_ORG_ID}/routes/{NEW_ALIAS}")
+        .with_header("Authorization", bearer(SERVICE_TOKEN))
+        .with_body(
+            {
+                "backends": [{"url": BACKEND_URL, "model": BACKEND_MODEL, "timeout_seconds": 30.0}],
+                "input_micro_usd_per_mtok": INPUT_PRICE,
+                "output_micro_usd_per_mtok": OUTPUT_PRICE,
+            },
+            JSON,
+        )
+        .will_respond_with(404)
+        .with_body(error_body("not_found_error", "org_not_found", {"org_id": UNKNOWN_ORG_ID}), JSON)
+    )
+
+
+def test_put_route_unknown_org(service: Client) -> None:
+    with pytest.raises(NotFound) as info:
+        service.routes.put(
+            NEW_ALIAS,
+            org_id=UNKNOWN_ORG_ID,
+            backends=[Backend(url=BACKEND_URL, model=BACKEND_MODEL)],
+            input_micro_usd_per_mtok=INPUT_PRICE,
+            output_micro_usd_per_mtok=OUTPUT_PRICE,
+        )
+    assert info.value.code == "org_not_found"
+    assert info.value.details == {"org_id": UNKNOWN_ORG_ID}
 
 
 @interaction

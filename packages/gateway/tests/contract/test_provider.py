@@ -49,6 +49,7 @@ from gatewright.gateway import (
     STATE_API_KEY,
     STATE_BUDGET_EXHAUSTED,
     STATE_NO_ROUTE,
+    STATE_ORG_EXISTS,
     STATE_ROUTE_EXISTS,
     STATE_SERVICE_TOKEN,
 )
@@ -170,6 +171,9 @@ class ProviderStates:
         self.budgets.reservations.limits[org_id] = EXHAUSTED_LIMIT
         self.budgets.reservations.spent[org_id] = EXHAUSTED_LIMIT
 
+    def org_exists(self, parameters: dict[str, Any] | None) -> None:
+        self.identity.members((parameters or {})["org_id"])
+
     def service_token(self, parameters: dict[str, Any] | None) -> None:
         check_service_token(parameters, self.settings.service_token.get_secret_value())
 
@@ -180,6 +184,7 @@ class ProviderStates:
             STATE_NO_ROUTE: self.no_route,
             STATE_BUDGET_EXHAUSTED: self.budget_exhausted,
             STATE_SERVICE_TOKEN: self.service_token,
+            STATE_ORG_EXISTS: self.org_exists,
         }
 
 

@@ -241,6 +241,7 @@ def test_public_names_are_pinned() -> None:
         "STATE_BUDGET_EXHAUSTED",
         "STATE_NO_ROUTE",
         "STATE_ROUTE_EXISTS",
+        "STATE_ORG_EXISTS",
         "STATE_SERVICE_TOKEN",
         "AsyncChat",
         "AsyncChatCompletionStream",

@@ -84,6 +84,21 @@ def test_a_user_with_routes_manage_may_put_and_delete(
     assert client.delete(PATH, headers=as_user(identity, role)).status_code == 204
 
 
+def test_a_route_for_an_org_identity_does_not_know_is_404_and_kept_nowhere(
+    client: TestClient,
+) -> None:
+    # The service token passes every permission, for any org ID: the org must still exist.
+    ghost = "/v1/orgs/org_nobody_made/routes/chat"
+    put = client.put(ghost, json=ROUTE, headers=auth(SERVICE_TOKEN))
+    assert put.status_code == 404, put.text
+    error = put.json()["error"]
+    assert (error["code"], error["details"]) == ("org_not_found", {"org_id": "org_nobody_made"})
+    assert "identity does not know it" in error["message"]
+    assert client.get(ghost, headers=auth(SERVICE_TOKEN)).status_code == 404
+    listed = client.get("/v1/orgs/org_nobody_made/routes", headers=auth(SERVICE_TOKEN))
+    assert listed.json()["data"] == []
+
+
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
 def test_every_member_may_read(client: TestClient, identity: FakeIdentity, role: str) -> None:
     assert client.put(PATH, json=ROUTE, headers=auth(SERVICE_TOKEN)).status_code == 200

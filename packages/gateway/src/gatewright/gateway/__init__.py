@@ -34,6 +34,7 @@ from gatewright.gateway.contract import (
     STATE_API_KEY,
     STATE_BUDGET_EXHAUSTED,
     STATE_NO_ROUTE,
+    STATE_ORG_EXISTS,
     STATE_ROUTE_EXISTS,
     STATE_SERVICE_TOKEN,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "STATE_API_KEY",
     "STATE_BUDGET_EXHAUSTED",
     "STATE_NO_ROUTE",
+    "STATE_ORG_EXISTS",
     "STATE_ROUTE_EXISTS",
     "STATE_SERVICE_TOKEN",
     "AsyncChat",

@@ -24,6 +24,8 @@ STATE_BUDGET_EXHAUSTED: Final = "the org's budget is exhausted"
 """params: org_id — budgets answers every reservation for that org with 402."""
 STATE_SERVICE_TOKEN: Final = "the caller holds the service token"  # noqa: S105 - a name
 """params: service_token — the shared secret the route admin API accepts."""
+STATE_ORG_EXISTS: Final = "identity knows the org"
+"""params: org_id — identity answers that org (a route is kept only for an org it knows)."""
 
 # gateway -> any OpenAI-compatible backend (modelsim verifies it; its names, see above).
 BACKEND_PROVIDER: Final = "modelsim"
@@ -38,4 +40,5 @@ ALL_STATES: Final = (
     STATE_NO_ROUTE,
     STATE_BUDGET_EXHAUSTED,
     STATE_SERVICE_TOKEN,
+    STATE_ORG_EXISTS,
 )

@@ -179,15 +179,20 @@ class IdentityOrgDirectory:
         return True
 
 
+def org_not_found(org_id: str) -> ServiceError:
+    """404 `org_not_found`: a service keeps nothing for an org identity does not know."""
+    return ServiceError(
+        404,
+        "org_not_found",
+        f"No org {org_id}: identity does not know it, so nothing is kept for it here.",
+        details={"org_id": org_id},
+    )
+
+
 def require_org(directory: OrgDirectory, org_id: str) -> None:
     """404 `org_not_found` unless identity knows `org_id`."""
     if not directory.exists(org_id):
-        raise ServiceError(
-            404,
-            "org_not_found",
-            f"No org {org_id}: identity does not know it, so nothing is kept for it here.",
-            details={"org_id": org_id},
-        )
+        raise org_not_found(org_id)
 
 
 class _AsyncOrgsAPI(Protocol):

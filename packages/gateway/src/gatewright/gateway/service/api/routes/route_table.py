@@ -23,6 +23,7 @@ from gatewright.gateway.service.api.deps import (
     authorize,
 )
 from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES, ServiceError
+from gatewright.servicekit.access import AsyncIdentityOrgDirectory, org_not_found
 from gatewright.servicekit.deps import id_path
 
 router = APIRouter(tags=["routes"], responses=ERROR_RESPONSES)
@@ -148,6 +149,11 @@ async def put_org_route(
     alias: str = AliasPath,
 ) -> Route:
     await authorize(gateway, authz, caller, org_id, "routes:manage")
+    # The service token and platform admins pass for any org: a route is kept only for an org
+    # identity knows, as budgets keeps budgets (org deletion purges both, decision 16).
+    orgs: AsyncIdentityOrgDirectory = request.app.state.orgs
+    if not await orgs.exists(org_id):
+        raise org_not_found(org_id)
     return await _put(db, gateway, org_id, alias, body, request, caller)
 
 
