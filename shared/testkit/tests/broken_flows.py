@@ -1,7 +1,9 @@
 """Broken flows for the harness's self-tests: tiny services on 127.0.0.1 and an inner test run.
 
 `run_broken_flows(directory)` writes a conftest and a test module into `directory` and runs
-pytest on them in a subprocess (as a user would), against two in-process stdlib servers. Each
+pytest on them in a subprocess (as a user would), against three in-process stdlib servers (two
+orgs services and an audit service that answers, by request ID, an `org.create` event for each
+org created, so failing steps show their audit events as on the real platform). Each
 inner test breaks in its own way: an HTTP error, a wrong body asserted in a later step, an
 `eventually` timeout, a `consistently` violation, a service that dies mid-test, a failing
 fixture, a failing cleanup; one passes. The self-tests read its output and its report.
@@ -14,6 +16,7 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,7 +67,9 @@ class OrgsHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         got = json.loads(self.rfile.read(length) or b"{}")
         if self.path == "/v1/orgs":
-            self._send(201, {"id": got.get("name", "org"), "status": "pending"})
+            name = str(got.get("name", "org"))
+            self.server.created[self.headers.get("X-Request-ID", "")] = name  # type: ignore[attr-defined]
+            self._send(201, {"id": name, "status": "pending"})
         elif self.path == "/v1/fail":
             self._error(500, "internal", "database on fire")
         elif self.path == "/v1/die":
@@ -88,9 +93,43 @@ class OrgsHandler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OrgsHandler)
+class AuditHandler(OrgsHandler):
+    """`GET /v1/events?request_id=...` (repeated): an `org.create` event per org created with one
+    of those request IDs, as audit answers the harness."""
+
+    def do_GET(self) -> None:  # http.server's naming
+        url = urllib.parse.urlsplit(self.path)
+        if url.path in ("/readyz", "/healthz"):
+            self._send(200, {"status": "ready"})
+            return
+        if url.path != "/v1/events":
+            self._error(404, "not_found", self.path)
+            return
+        created: dict[str, str] = self.server.created  # type: ignore[attr-defined]
+        asked = urllib.parse.parse_qs(url.query).get("request_id", [])
+        events = [
+            {
+                "request_id": rid,
+                "seq": n,
+                "service": "orgs",
+                "action": "org.create",
+                "outcome": "success",
+                "org_id": created[rid],
+                "actor": {"type": "service", "id": "harness"},
+                "reason": "",
+            }
+            for n, rid in enumerate(asked, 1)
+            if rid in created
+        ]
+        self._send(200, {"data": events})
+
+
+def _serve(
+    created: dict[str, str], handler: type[BaseHTTPRequestHandler] = OrgsHandler
+) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.spend_reads = {}  # type: ignore[attr-defined]
+    server.created = created  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -107,7 +146,7 @@ from gatewright.testkit import require_stack
 def pytest_configure(config):
     config.addinivalue_line("markers", "happy: the primary user flows")
     config.addinivalue_line("markers", "budgets: budget enforcement")
-    require_stack(config, services=("orgs", "mortal"))
+    require_stack(config, services=("orgs", "mortal", "audit"))
 """
 
 INNER_TESTS = """
@@ -232,12 +271,14 @@ def run_broken_flows(directory: Path) -> tuple[str, Path]:
     (directory / "conftest.py").write_text(INNER_CONFTEST)
     (directory / "test_broken.py").write_text(INNER_TESTS)
     artifacts = directory / "out"
-    servers = [_serve(), _serve()]
+    created: dict[str, str] = {}  # request ID -> org, shared by the orgs services and audit
+    servers = [_serve(created), _serve(created), _serve(created, AuditHandler)]
     urls = [next(s) for s in servers]
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("GATEWRIGHT_ORGS_URL", urls[0])
             mp.setenv("GATEWRIGHT_MORTAL_URL", urls[1])
+            mp.setenv("GATEWRIGHT_AUDIT_URL", urls[2])
             mp.setenv("GATEWRIGHT_SERVICE_TOKEN", SERVICE_TOKEN)
             mp.setenv("GATEWRIGHT_ADMIN_EMAIL", "admin@example.test")
             mp.setenv("GATEWRIGHT_ADMIN_PASSWORD", ADMIN_PASSWORD)

@@ -2,8 +2,9 @@
 
 Playwright drives Debian's Chromium (`GATEWRIGHT_CHROMIUM`, set by `nox -s report_browser`; it
 never downloads a browser): the page loads from disk with no network request, a screenshot is
-taken, a failing test is clicked open, and its failing step, request ID and timeline are on the
-page; the search finds a test by request ID and the outcome filter hides the passing ones.
+taken, a failing test is clicked open, and its failing step, request ID, timeline and the audit
+event of its org's creation are on the page; the search finds a test by request ID and the
+outcome filter hides the passing ones.
 Collected only when `GATEWRIGHT_CHROMIUM` is set (see conftest.py).
 """
 
@@ -52,6 +53,9 @@ def test_a_failing_run_reads_well_in_a_browser(tmp_path: Path) -> None:
             expect(timeline).to_be_visible()
             expect(timeline.locator(".bar")).to_have_count(3)
             expect(timeline.locator(".bar.bad")).to_have_count(1)  # the refused call
+            # The Given's create, beside the audit event its request ID caused.
+            expect(test.locator("ul.audit").first).to_contain_text("org.create")
+            expect(test.locator("ul.audit").first).to_contain_text("success")
             test.scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "report-failing-test.png"), full_page=False)
 
