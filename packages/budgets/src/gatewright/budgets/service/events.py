@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from gatewright.budgets.service import store
 from gatewright.budgets.service.api.deps import Caller, actor
 from gatewright.servicekit import Database, ServiceError
+from gatewright.servicekit.audit import org_purged
 from gatewright.servicekit.audit import record_denial as record_authz_denial
 
 outbox = store.outbox
@@ -67,18 +68,8 @@ def record_budget_change(
 
 def record_purge(s: Session, request: Request, who: Caller, *, org_id: str, removed: int) -> str:
     actor_type, actor_id = actor(request, who)
-    return outbox.record(
-        s,
-        org_id=org_id,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action="org.purge",
-        outcome="success",
-        reason="",
-        target_type="org",
-        target_id=org_id,
-        details={"removed": removed},
-    )
+    fields = org_purged(org_id=org_id, actor_type=actor_type, actor_id=actor_id, removed=removed)
+    return outbox.record(s, **fields)
 
 
 def record_denial(db: Database, request: Request, exc: ServiceError) -> str | None:

@@ -17,6 +17,7 @@ from gatewright.gateway.service.api.deps import DB, GatewayDep, Service, actor
 from gatewright.gateway.service.api.routes.route_table import OrgPath
 from gatewright.servicekit import DEPENDENCY_RESPONSES, ERROR_RESPONSES
 from gatewright.servicekit.access import AsyncIdentityOrgDirectory, org_still_exists
+from gatewright.servicekit.audit import org_purged
 
 router = APIRouter(tags=["orgs"], responses={**ERROR_RESPONSES, **DEPENDENCY_RESPONSES})
 
@@ -45,15 +46,9 @@ async def purge_org(
             removed = store.purge_org(s, org_id=org_id)
             store.outbox.record(
                 s,
-                org_id=org_id,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                action="org.purge",
-                outcome="success",
-                reason="",
-                target_type="org",
-                target_id=org_id,
-                details={"removed": removed},
+                **org_purged(
+                    org_id=org_id, actor_type=actor_type, actor_id=actor_id, removed=removed
+                ),
             )
             return removed
 
