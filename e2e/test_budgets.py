@@ -74,25 +74,28 @@ def test_a_request_one_micro_usd_over_the_budget_is_denied(
     alias = make_route("sim-echo")
     key = make_key()
     messages = say("one request almost fits")
-    estimate = estimate_of(alias, messages, 5)
-    with gw.given(f"an org budget one micro-USD short of one reservation ({estimate} - 1)"):
-        budgets_admin.budgets.set_org(org.id, limit_micro_usd=estimate - 1, period="total")
+    cost, estimate = cost_of(messages, 5), estimate_of(alias, messages, 5)
+    limit = cost + estimate - 1
+    # Two requests: the first reserves through budgets' general path (the key has no ledger
+    # row yet), the second through its short path, which the first made possible.
+    with gw.given(f"an org budget of {limit}: one request, then one micro-USD short of another"):
+        budgets_admin.budgets.set_org(org.id, limit_micro_usd=limit, period="total")
+        key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
+        settled_spend(budgets_admin, org.id, cost)
 
-    with gw.when("a request comes"), pytest.raises(BudgetExceeded) as denied:
+    with gw.when("the next request comes"), pytest.raises(BudgetExceeded) as denied:
         key.gateway.chat.completions.create(model=alias, messages=messages, max_tokens=5)
     with gw.then("it is a 402 budget_exceeded: the limit is a bound, to the micro-USD"):
         err = denied.value
         assert (err.status_code, err.code) == (402, "budget_exceeded")
-        assert (err.limit_micro_usd, err.spent_micro_usd) == (estimate - 1, 0)
+        assert (err.limit_micro_usd, err.spent_micro_usd) == (limit, cost)
         assert err.requested_micro_usd == estimate
-    with gw.then("nothing is spent or held, and no request reached a backend"):
+    with gw.then("nothing more is spent or held, and no request reached a backend"):
         spend = budgets_admin.spend.get(org.id)
-        assert (spend.spent_micro_usd, spend.reserved_micro_usd) == (0, 0)
+        assert (spend.spent_micro_usd, spend.reserved_micro_usd) == (cost, 0)
         assert modelsim.observations.list(request_id=err.request_id).data == []
 
 
-# What a backend counts: modelsim's words (the gateway's old estimate, exactly) and one token per
-# UTF-8 byte (the most any byte-level tokenizer reports; code and non-Latin text come close).
 # The mixed prompt is mostly ASCII; the long Japanese one is three bytes a character, so a bound
 # that counted characters instead of bytes would fall short of what the backend counts by more
 # than the bound's fixed allowances (decision 10) and let an org overspend.
