@@ -113,8 +113,9 @@ def test_a_signed_push_converges_and_a_forged_one_changes_nothing(
         assert budgets.budgets.get_org(org_id).limit_micro_usd == 3_000_000
 
 
-def declared_org(org: str, owner: str, alias: str, backend: str, email: str) -> str:
-    """An org, its budget, a route and a second member, as one commit declares them."""
+def declared_org(org: str, owner: str, alias: str, backend: str, member: str, email: str) -> str:
+    """An org, its budget, a route and a second member (the Membership `member`), as one
+    commit declares them."""
     return f"""{org_manifest(org, owner)}---
 {budget_manifest(org, 4_000_000)}---
 kind: Route
@@ -126,7 +127,7 @@ spec:
   output_micro_usd_per_mtok: 2000000
 ---
 kind: Membership
-metadata: {{name: {org}-pat}}
+metadata: {{name: {member}}}
 spec: {{org: {org}, email: {email}, role: admin}}
 """
 
@@ -146,7 +147,8 @@ def test_a_pushed_org_with_budget_route_and_member_goes_live_by_webhook(
     assert secret, "the target has no webhook secret (GATEWRIGHT_WEBHOOK_SECRET)"
     github = GitopsClient(**gw.client_kwargs("gitops"))  # the host: only the webhook secret
     gw.cleanup.release("close the host's client", github.close)
-    org_name, alias = gw.names.name("org"), gw.names.name("route")
+    # Every manifest name from the harness's names: bounded whatever the run ID's length.
+    org_name, alias, member = gw.names.name("org"), gw.names.name("route"), gw.names.name("pat")
     backend = gw.url("modelsim").rstrip("/")
     pat = join(org, "viewer", "pat")  # an account of its own, as every person gets one
 
@@ -158,7 +160,8 @@ def test_a_pushed_org_with_budget_route_and_member_goes_live_by_webhook(
         assert app.status.resources == []
 
     with gw.when("a commit declares a new org with a budget, a route and Pat as its admin"):
-        files = {"orgs/acme.yaml": declared_org(org_name, admin.email, alias, backend, pat.email)}
+        declared = declared_org(org_name, admin.email, alias, backend, member, pat.email)
+        files = {"orgs/acme.yaml": declared}
         sha = config_repo.commit(files, "a new org")
 
     with gw.then(f"GitHub's push delivery makes it Synced at {sha[:12]} (commit-to-Synced)"):
