@@ -130,3 +130,27 @@ def owned_apps(
 def inventory(app: Application) -> dict[tuple[str, str], str]:
     """`{(kind, name): live ID}` of what the Application created."""
     return {(e.kind, e.name): e.live_id for e in app.status.inventory}
+
+
+# -- manifests, as a config repository holds them ---------------------------------------------
+def org_manifest(org: str, owner: str) -> str:
+    return f"kind: Org\nmetadata: {{name: {org}}}\nspec: {{owner: {owner}}}\n"
+
+
+def budget_manifest(org: str, limit: int) -> str:
+    return (
+        f"kind: Budget\nmetadata: {{name: {org}}}\n"
+        f"spec: {{org: {org}, limit_micro_usd: {limit}, period: monthly}}\n"
+    )
+
+
+def route_manifest(alias: str, org: str, backend: str) -> str:
+    """A route over one `sim-echo` backend at 1 and 2 micro-USD per token."""
+    return f"""kind: Route
+metadata: {{name: {alias}}}
+spec:
+  org: {org}
+  backends: [{{url: "{backend}", model: sim-echo}}]
+  input_micro_usd_per_mtok: 1000000
+  output_micro_usd_per_mtok: 2000000
+"""

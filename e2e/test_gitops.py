@@ -22,7 +22,15 @@ from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor
 from .audit_fixtures import events_of
-from .gitops_fixtures import WAIT_SECONDS, LiveClients, OwnedApps, inventory
+from .gitops_fixtures import (
+    WAIT_SECONDS,
+    LiveClients,
+    OwnedApps,
+    budget_manifest,
+    inventory,
+    org_manifest,
+    route_manifest,
+)
 
 pytestmark = pytest.mark.gitops
 
@@ -30,22 +38,12 @@ FILE = "platform/acme.yaml"
 
 
 def manifests(org: str, owner: str, alias: str, backend_url: str, limit: int) -> str:
-    return f"""kind: Org
-metadata: {{name: {org}}}
-spec: {{owner: {owner}}}
----
-kind: Budget
-metadata: {{name: {org}}}
-spec: {{org: {org}, limit_micro_usd: {limit}, period: monthly}}
----
-kind: Route
-metadata: {{name: {alias}}}
-spec:
-  org: {org}
-  backends: [{{url: "{backend_url}", model: sim-echo}}]
-  input_micro_usd_per_mtok: 1000000
-  output_micro_usd_per_mtok: 2000000
-"""
+    parts = (
+        org_manifest(org, owner),
+        budget_manifest(org, limit),
+        route_manifest(alias, org, backend_url),
+    )
+    return "---\n".join(parts)
 
 
 class Declared:

@@ -22,23 +22,12 @@ from gatewright.testkit import Harness, Outcome, consistently, eventually, timeo
 from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor
-from .gitops_fixtures import WAIT_SECONDS, LiveClients, OwnedApps, inventory
+from .gitops_fixtures import WAIT_SECONDS, LiveClients, OwnedApps, inventory, route_manifest
 
 pytestmark = pytest.mark.gitops
 
 MAIN, EXTRA = "platform/acme.yaml", "platform/extra.yaml"
 PRICES = {"input_micro_usd_per_mtok": 1_000_000, "output_micro_usd_per_mtok": 2_000_000}
-
-
-def route_manifest(alias: str, org: str, backend: str) -> str:
-    return f"""kind: Route
-metadata: {{name: {alias}}}
-spec:
-  org: {org}
-  backends: [{{url: "{backend}", model: sim-echo}}]
-  input_micro_usd_per_mtok: 1000000
-  output_micro_usd_per_mtok: 2000000
-"""
 
 
 class Declared:

@@ -23,20 +23,16 @@ from gatewright.testkit.gitrepo import GitRepo
 
 from .actors import Actor, Join
 from .audit_fixtures import events_of
-from .gitops_fixtures import LiveClients, OwnedApps, inventory
+from .gitops_fixtures import (
+    LiveClients,
+    OwnedApps,
+    budget_manifest,
+    inventory,
+    org_manifest,
+    route_manifest,
+)
 
 pytestmark = [pytest.mark.gitops, pytest.mark.audit]
-
-
-def org_manifest(org: str, owner: str) -> str:
-    return f"kind: Org\nmetadata: {{name: {org}}}\nspec: {{owner: {owner}}}\n"
-
-
-def budget_manifest(org: str, limit: int) -> str:
-    return (
-        f"kind: Budget\nmetadata: {{name: {org}}}\n"
-        f"spec: {{org: {org}, limit_micro_usd: {limit}, period: monthly}}\n"
-    )
 
 
 def test_a_signed_push_converges_and_a_forged_one_changes_nothing(
@@ -118,14 +114,7 @@ def declared_org(org: str, owner: str, alias: str, backend: str, member: str, em
     commit declares them."""
     return f"""{org_manifest(org, owner)}---
 {budget_manifest(org, 4_000_000)}---
-kind: Route
-metadata: {{name: {alias}}}
-spec:
-  org: {org}
-  backends: [{{url: "{backend}", model: sim-echo}}]
-  input_micro_usd_per_mtok: 1000000
-  output_micro_usd_per_mtok: 2000000
----
+{route_manifest(alias, org, backend)}---
 kind: Membership
 metadata: {{name: {member}}}
 spec: {{org: {org}, email: {email}, role: admin}}
