@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -36,7 +37,8 @@ from pydantic import TypeAdapter, ValidationError
 from schemathesis.hooks import HookContext
 from schemathesis.schemas import BaseSchema
 
-from gatewright.gitops.models import IntervalSeconds, RepoUrl
+from gatewright.gateway.models import ALIAS_PATTERN
+from gatewright.gitops.models import SLUG_PATTERN, IntervalSeconds, RepoUrl
 
 from .world import ECHO_MODEL, POLL_INTERVAL_SECONDS, World
 
@@ -160,6 +162,19 @@ def loopback_only(service: str, operation: str, body: Any, world: World) -> Any:
     return body
 
 
+_PLAUSIBLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,63}$")
+# Path parameters with a rule of their own (the owner's pattern); every other one is an ID.
+_RULES = {"alias": re.compile(ALIAS_PATTERN), "name": re.compile(SLUG_PATTERN)}
+
+
+def _plausible_id(name: str, value: Any) -> bool:
+    """Whether a drawn path value keeps its parameter's rule (and every ID's)."""
+    if not isinstance(value, str) or not _PLAUSIBLE_ID.match(value):
+        return False
+    rule = _RULES.get(name)
+    return rule is None or bool(rule.match(value))
+
+
 def install(schema: BaseSchema, service: str, world: World) -> None:
     """Register this service's hooks on its schema (schema scope: other services unaffected)."""
     known = dict(world.known_path_values(service))
@@ -178,5 +193,11 @@ def install(schema: BaseSchema, service: str, world: World) -> None:
         values = dict(known)
         if service == "gateway" and op in ROUTE_WRITES:
             values["alias"] = world.scratch_alias
-        swapped = {name: values.get(name, value) for name, value in params.items()}
+        # Only a value that is already a plausible ID is swapped for a real one: a negative case
+        # (a path value that breaks its pattern or length) must reach the service as drawn, or
+        # the swap would make it valid and Schemathesis would see "invalid data accepted".
+        swapped = {
+            name: values[name] if name in values and _plausible_id(name, value) else value
+            for name, value in params.items()
+        }
         return st.sampled_from([params, swapped])
